@@ -1,0 +1,439 @@
+"""MMSpeech's text decoder: OFA's unified Transformer decoder for text.
+
+What sets it apart from a plain Transformer decoder:
+
+- learned absolute positions added to the (scaled) token embeddings, then
+  ``layernorm_embedding``;
+- attention position biases instead of (only) input positions: the
+  self-attention gets ``q(P) k(P)^T`` from the absolute positions plus a
+  per-layer table indexed by relative-position buckets
+  (``token_rel_pos_table_list``); the cross-attention gets
+  ``q(P) k(E)^T`` where ``E`` are the encoder's convolutional position
+  features;
+- NormFormer extras in every layer: LayerNorms after self- and
+  cross-attention (``*_mid_layer_norm``), a LayerNorm inside the
+  feed-forward (``ffn_layer_norm``) and a learned gain per head;
+- attention scores scaled by ``1 / sqrt(2 * head_dim)``;
+- stochastic depth (drop path) rising linearly over the layers;
+- an output projection tied to the token embeddings.
+
+Names follow the ModelScope MMSpeech checkpoints.
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import math
+
+import torch
+
+from speechbrain_mmspeech.attention import MultiheadAttention, causal_bias
+
+DECODER_ATTENTION_SCALE_FACTOR = 2.0
+
+
+def relative_position_buckets(bucket_size, max_positions):
+    """OFA's token relative-position buckets.
+
+    Offsets within ``+-bucket_size // 2`` keep their own bucket; larger
+    offsets share logarithmically wider buckets up to ``max_positions``.
+
+    Arguments
+    ---------
+    bucket_size : int
+        Half the number of buckets (``2 * bucket_size - 1`` buckets in all).
+    max_positions : int
+        Largest sequence length the table covers.
+
+    Returns
+    -------
+    torch.Tensor
+        Long ``[max_positions, max_positions]`` bucket ids in
+        ``[0, 2 * bucket_size - 1)``; entry ``(i, j)`` is for query ``i``
+        attending to key ``j``.
+
+    Example
+    -------
+    >>> buckets = relative_position_buckets(256, 1024)
+    >>> int(buckets[5, 5]), int(buckets[5, 4]), int(buckets[1023, 0])
+    (255, 256, 510)
+    """
+    query = torch.arange(max_positions)[:, None]
+    key = torch.arange(max_positions)[None, :]
+    offset = query - key
+    half = bucket_size // 2
+    distance = offset.abs()
+    # Distances up to `half` are exact; beyond, log-spaced buckets reach
+    # `half + (half - 1)` at `max_positions - 1`.
+    far = distance.clamp(min=half).float()
+    log_span = math.log((max_positions - 1) / half)
+    log_bucket = (
+        half + torch.ceil(torch.log(far / half) / log_span * (half - 1)).long()
+    )
+    bucket = torch.where(distance <= half, offset, log_bucket * offset.sign())
+    return bucket + bucket_size - 1
+
+
+class DropPath(torch.nn.Module):
+    """Stochastic depth: zeroes a whole residual branch per sample.
+
+    Arguments
+    ---------
+    prob : float
+        Probability of dropping the branch in training.
+
+    Example
+    -------
+    >>> DropPath(0.5).eval()(torch.ones(2, 3)).sum().item()
+    6.0
+    """
+
+    def __init__(self, prob=0.0):
+        super().__init__()
+        self.prob = prob
+
+    def forward(self, x):
+        """Drops ``x`` for a random subset of the batch (rescaling the rest).
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``[batch, ...]``.
+
+        Returns
+        -------
+        torch.Tensor
+            Same shape.
+        """
+        if not self.training or self.prob == 0.0:
+            return x
+        keep = 1.0 - self.prob
+        shape = (x.shape[0],) + (1,) * (x.dim() - 1)
+        mask = x.new_empty(shape).bernoulli_(keep)
+        return x * mask / keep
+
+
+class TextDecoderLayer(torch.nn.Module):
+    """Pre-LN decoder layer with NormFormer LayerNorms and head gains.
+
+    Arguments
+    ---------
+    d_model : int
+        Model size.
+    nhead : int
+        Attention heads.
+    d_ffn : int
+        Feed-forward size.
+    dropout : float
+        Dropout on sublayer outputs.
+    attention_dropout : float
+        Dropout on attention weights.
+    activation_dropout : float
+        Dropout after the feed-forward activation.
+    drop_path : float
+        Stochastic-depth probability of this layer.
+    d_memory : int
+        Size of the encoder states (default ``d_model``).
+
+    Example
+    -------
+    >>> layer = TextDecoderLayer(d_model=16, nhead=2, d_ffn=32)
+    >>> layer(torch.rand(2, 4, 16), torch.rand(2, 7, 16)).shape
+    torch.Size([2, 4, 16])
+    """
+
+    def __init__(
+        self,
+        d_model,
+        nhead,
+        d_ffn,
+        dropout=0.1,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        drop_path=0.0,
+        d_memory=None,
+    ):
+        super().__init__()
+        d_memory = d_memory or d_model
+        self.self_attn = MultiheadAttention(
+            d_model,
+            nhead,
+            attention_dropout,
+            scale_factor=DECODER_ATTENTION_SCALE_FACTOR,
+            head_gain=True,
+        )
+        self.self_attn_layer_norm = torch.nn.LayerNorm(d_model)
+        self.self_attn_mid_layer_norm = torch.nn.LayerNorm(d_model)
+        self.cross_attn = MultiheadAttention(
+            d_model,
+            nhead,
+            attention_dropout,
+            kdim=d_memory,
+            vdim=d_memory,
+            scale_factor=DECODER_ATTENTION_SCALE_FACTOR,
+            head_gain=True,
+        )
+        self.cross_attn_layer_norm = torch.nn.LayerNorm(d_model)
+        self.cross_attn_mid_layer_norm = torch.nn.LayerNorm(d_model)
+        self.fc1 = torch.nn.Linear(d_model, d_ffn)
+        self.ffn_layer_norm = torch.nn.LayerNorm(d_ffn)
+        self.fc2 = torch.nn.Linear(d_ffn, d_model)
+        self.final_layer_norm = torch.nn.LayerNorm(d_model)
+        self.activation = torch.nn.GELU()
+        self.dropout = torch.nn.Dropout(dropout)
+        self.activation_dropout = torch.nn.Dropout(activation_dropout)
+        self.drop_path = DropPath(drop_path)
+
+    def forward(
+        self,
+        x,
+        memory,
+        self_attn_bias=None,
+        cross_attn_bias=None,
+        memory_padding_mask=None,
+    ):
+        """Self-attention, cross-attention and feed-forward.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``[batch, length, d_model]`` token states.
+        memory : torch.Tensor
+            ``[batch, time, d_memory]`` encoder states.
+        self_attn_bias : torch.Tensor
+            Additive bias (positions and causality) for self-attention.
+        cross_attn_bias : torch.Tensor
+            Additive position bias for cross-attention.
+        memory_padding_mask : torch.Tensor
+            Boolean ``[batch, time]``, True at padded encoder frames.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, length, d_model]``.
+        """
+        h = self.self_attn_layer_norm(x)
+        h = self.self_attn(h, h, h, bias=self_attn_bias)
+        h = self.dropout(self.self_attn_mid_layer_norm(h))
+        x = x + self.drop_path(h)
+        h = self.cross_attn_layer_norm(x)
+        h = self.cross_attn(
+            h,
+            memory,
+            memory,
+            key_padding_mask=memory_padding_mask,
+            bias=cross_attn_bias,
+        )
+        h = self.dropout(self.cross_attn_mid_layer_norm(h))
+        x = x + self.drop_path(h)
+        h = self.final_layer_norm(x)
+        h = self.activation_dropout(self.activation(self.fc1(h)))
+        h = self.dropout(self.fc2(self.ffn_layer_norm(h)))
+        return x + self.drop_path(h)
+
+
+class TextDecoder(torch.nn.Module):
+    """The MMSpeech text decoder (OFA unified decoder, text only).
+
+    Arguments
+    ---------
+    vocab_size : int
+        Output vocabulary (text tokens, plus audio codes when pre-training
+        with speech-to-code; 51134 in the official models).
+    d_model : int
+        Model size.
+    nhead : int
+        Attention heads.
+    num_layers : int
+        Decoder layers.
+    d_ffn : int
+        Feed-forward size.
+    max_positions : int
+        Longest token sequence (1024 officially).
+    rel_pos_bucket_size : int
+        Relative-position bucket size (256 officially: 511 buckets).
+    dropout : float
+        Dropout.
+    attention_dropout : float
+        Dropout on attention weights.
+    activation_dropout : float
+        Dropout after the feed-forward activation.
+    drop_path : float
+        Stochastic depth of the last layer (rising linearly from 0).
+    scale_embedding : bool
+        Multiply token embeddings by ``sqrt(d_model)`` (official fairseq
+        behaviour).
+    entangle_position_embedding : bool
+        Add absolute position embeddings to the token embeddings (official
+        fairseq behaviour).
+    padding_index : int
+        Id of the padding token.
+    d_memory : int
+        Size of the encoder states (default ``d_model``).
+
+    Example
+    -------
+    >>> dec = TextDecoder(
+    ...     vocab_size=20,
+    ...     d_model=16,
+    ...     nhead=2,
+    ...     num_layers=2,
+    ...     d_ffn=32,
+    ...     max_positions=64,
+    ...     rel_pos_bucket_size=8,
+    ... )
+    >>> tokens = torch.randint(0, 20, (2, 5))
+    >>> memory, positions = torch.rand(2, 7, 16), torch.rand(2, 7, 16)
+    >>> hidden = dec(tokens, memory, positions)
+    >>> dec.output_projection(hidden).shape
+    torch.Size([2, 5, 20])
+    """
+
+    def __init__(
+        self,
+        vocab_size,
+        d_model=768,
+        nhead=12,
+        num_layers=6,
+        d_ffn=3072,
+        max_positions=1024,
+        rel_pos_bucket_size=256,
+        dropout=0.1,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        drop_path=0.1,
+        scale_embedding=True,
+        entangle_position_embedding=True,
+        padding_index=1,
+        d_memory=None,
+    ):
+        super().__init__()
+        self.nhead = nhead
+        self.max_positions = max_positions
+        self.embed_scale = math.sqrt(d_model) if scale_embedding else 1.0
+        self.entangle_position_embedding = entangle_position_embedding
+        self.position_scaling = (
+            d_model // nhead * DECODER_ATTENTION_SCALE_FACTOR
+        ) ** -0.5
+        self.embed_tokens = torch.nn.Embedding(
+            vocab_size, d_model, padding_idx=padding_index
+        )
+        self.layernorm_embedding = torch.nn.LayerNorm(d_model)
+        # Two rows more than positions, as in the official checkpoints.
+        self.embed_positions = torch.nn.Embedding(max_positions + 2, d_model)
+        self.pos_ln = torch.nn.LayerNorm(d_model)
+        self.self_pos_q_linear = torch.nn.Linear(d_model, d_model)
+        self.self_pos_k_linear = torch.nn.Linear(d_model, d_model)
+        self.cross_pos_q_linear = torch.nn.Linear(d_model, d_model)
+        self.cross_pos_k_linear = torch.nn.Linear(d_memory or d_model, d_model)
+        n_buckets = 2 * rel_pos_bucket_size - 1
+        self.token_rel_pos_table_list = torch.nn.ModuleList(
+            torch.nn.Embedding(n_buckets, nhead) for _ in range(num_layers)
+        )
+        for table in self.token_rel_pos_table_list:
+            torch.nn.init.zeros_(table.weight)
+        self.register_buffer(
+            "token_rp_bucket",
+            relative_position_buckets(rel_pos_bucket_size, max_positions),
+            persistent=False,
+        )
+        steps = max(num_layers - 1, 1)
+        drop_paths = [drop_path * i / steps for i in range(num_layers)]
+        self.layers = torch.nn.ModuleList(
+            TextDecoderLayer(
+                d_model,
+                nhead,
+                d_ffn,
+                dropout,
+                attention_dropout,
+                activation_dropout,
+                layer_drop_path,
+                d_memory,
+            )
+            for layer_drop_path in drop_paths
+        )
+        self.layer_norm = torch.nn.LayerNorm(d_model)
+        self.dropout = torch.nn.Dropout(dropout)
+        self.output_projection = torch.nn.Linear(
+            d_model, vocab_size, bias=False
+        )
+        self.output_projection.weight = self.embed_tokens.weight
+
+    def _split_heads(self, x):
+        """[..., time, d_model] -> [..., heads, time, head_dim]."""
+        x = x.view(*x.shape[:-1], self.nhead, -1)
+        return x.transpose(-3, -2)
+
+    def _position_biases(self, length, memory_positions):
+        """Absolute self-attention and cross-attention position biases."""
+        positions = torch.arange(length, device=memory_positions.device)
+        normed = self.pos_ln(self.embed_positions(positions))
+        self_q = self._split_heads(self.self_pos_q_linear(normed))
+        self_k = self._split_heads(self.self_pos_k_linear(normed))
+        self_bias = self.position_scaling * self_q @ self_k.transpose(-1, -2)
+        cross_q = self._split_heads(self.cross_pos_q_linear(normed))
+        cross_k = self._split_heads(self.cross_pos_k_linear(memory_positions))
+        cross_bias = self.position_scaling * cross_q @ cross_k.transpose(-1, -2)
+        return self_bias, cross_bias
+
+    def embed(self, tokens):
+        """Token embeddings with positions, normalised.
+
+        Arguments
+        ---------
+        tokens : torch.Tensor
+            ``[batch, length]`` token ids.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, length, d_model]``.
+        """
+        x = self.embed_scale * self.embed_tokens(tokens)
+        if self.entangle_position_embedding:
+            positions = torch.arange(tokens.shape[1], device=tokens.device)
+            x = x + self.embed_positions(positions)
+        return self.dropout(self.layernorm_embedding(x))
+
+    def forward(
+        self, tokens, memory, memory_positions, memory_padding_mask=None
+    ):
+        """Decodes tokens (teacher forcing or a beam prefix).
+
+        Arguments
+        ---------
+        tokens : torch.Tensor
+            ``[batch, length]`` input ids (starting with ``<s>``).
+        memory : torch.Tensor
+            ``[batch, time, d_memory]`` encoder states.
+        memory_positions : torch.Tensor
+            ``[batch, time, d_memory]`` encoder position features.
+        memory_padding_mask : torch.Tensor
+            Boolean ``[batch, time]``, True at padded encoder frames.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, length, d_model]`` final states; apply
+            ``output_projection`` for logits.
+        """
+        length = tokens.shape[1]
+        if length > self.max_positions:
+            raise ValueError(
+                f"The decoder handles at most {self.max_positions} tokens, "
+                f"got {length}"
+            )
+        x = self.embed(tokens)
+        abs_bias, cross_bias = self._position_biases(length, memory_positions)
+        causal = causal_bias(length, x.dtype, x.device)
+        buckets = self.token_rp_bucket[:length, :length]
+        for layer, table in zip(self.layers, self.token_rel_pos_table_list):
+            rel_bias = table(buckets).permute(2, 0, 1)
+            x = layer(
+                x,
+                memory,
+                self_attn_bias=abs_bias + rel_bias + causal,
+                cross_attn_bias=cross_bias,
+                memory_padding_mask=memory_padding_mask,
+            )
+        return self.layer_norm(x)
