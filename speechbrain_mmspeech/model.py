@@ -211,5 +211,7 @@ class MMSpeech(torch.nn.Module):
             (coverage, max attention shift) do not apply to this model.
         """
         hidden, positions, padding_mask = unpack_memory(memory)
+        # SpeechBrain searchers keep the token history as floats.
+        tokens = tokens.long()
         states = self.decoder(tokens, hidden, positions, padding_mask)
         return states, None

@@ -1,0 +1,280 @@
+"""Audio in, MMSpeech features out: loading, checking and the fbank front end.
+
+The official pipeline reads any audio as 16 kHz mono, peak-normalises it to
+0 dBFS (sox ``gain -n``), scales it to the int16 range and computes 80
+Kaldi-compatible log-mel filterbanks (25 ms window, 10 ms shift, Povey
+window, no dither). ``MMSpeechFbank`` does exactly that on a padded batch, so
+it can stand where SpeechBrain recipes put ``Fbank`` (as ``compute_features``
+in an inference YAML).
+
+Bad audio is reported, not passed on: ``load_audio`` names the file and the
+problem (missing, unreadable, empty, NaN samples, too short), and
+``ValidatingAudioNormalizer`` applies the same checks inside SpeechBrain's
+``Pretrained.load_audio``.
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import os
+
+import torch
+import torchaudio.compliance.kaldi as kaldi
+from speechbrain.dataio import audio_io
+from speechbrain.dataio.preprocess import AudioNormalizer
+
+SAMPLE_RATE = 16000
+INT16_SCALE = 2**15
+# Kaldi fbank needs one 25 ms window; the subsampler needs 7 frames (85 ms).
+MIN_DURATION_SECONDS = 0.1
+# Peaks below this (about -80 dBFS) are treated as digital silence.
+SILENCE_PEAK = 1e-4
+
+
+class AudioError(ValueError):
+    """Audio that cannot be used, with the file and the problem named."""
+
+
+def check_waveform(signal, sample_rate, source="audio"):
+    """Checks that a mono waveform can be transcribed; raises if not.
+
+    Arguments
+    ---------
+    signal : torch.Tensor
+        ``[time]`` samples.
+    sample_rate : int
+        Its sampling rate.
+    source : str
+        What to call it in error messages (usually the file path).
+
+    Returns
+    -------
+    torch.Tensor
+        The same signal.
+
+    Example
+    -------
+    >>> check_waveform(torch.zeros(0), 16000, "a.wav")
+    Traceback (most recent call last):
+    ...
+    speechbrain_mmspeech.frontend.AudioError: a.wav: the audio is empty (0 samples)
+    """
+    if signal.numel() == 0:
+        raise AudioError(f"{source}: the audio is empty (0 samples)")
+    if not torch.isfinite(signal).all():
+        raise AudioError(
+            f"{source}: the audio contains NaN or infinite samples"
+        )
+    duration = signal.shape[0] / sample_rate
+    if duration < MIN_DURATION_SECONDS:
+        raise AudioError(
+            f"{source}: the audio is too short ({duration:.3f} s; at least "
+            f"{MIN_DURATION_SECONDS} s are needed)"
+        )
+    return signal
+
+
+def is_silent(signal):
+    """True when the waveform is digital silence (peak below ~-80 dBFS).
+
+    Arguments
+    ---------
+    signal : torch.Tensor
+        Samples in [-1, 1].
+
+    Returns
+    -------
+    bool
+
+    Example
+    -------
+    >>> is_silent(torch.zeros(100)), is_silent(torch.ones(100))
+    (True, False)
+    """
+    return bool(signal.abs().max() < SILENCE_PEAK)
+
+
+class ValidatingAudioNormalizer(AudioNormalizer):
+    """SpeechBrain's ``AudioNormalizer`` (resample, down-mix) plus checks.
+
+    Put it under the ``audio_normalizer`` key of an inference YAML so that
+    ``EncoderDecoderASR.load_audio`` rejects empty, NaN or too-short audio
+    with a clear message.
+
+    Arguments
+    ---------
+    sample_rate : int
+        Target sampling rate.
+    mix : str
+        Channel handling, as in ``AudioNormalizer``.
+
+    Example
+    -------
+    >>> normalizer = ValidatingAudioNormalizer()
+    >>> normalizer(torch.rand(8000, 2), 8000).shape
+    torch.Size([16000])
+    """
+
+    def __init__(self, sample_rate=SAMPLE_RATE, mix="avg-to-mono"):
+        super().__init__(sample_rate, mix)
+
+    def __call__(self, audio, sample_rate, source="audio"):
+        """Resamples, down-mixes and checks.
+
+        Arguments
+        ---------
+        audio : torch.Tensor
+            ``[time]`` or ``[time, channels]``.
+        sample_rate : int
+            Its sampling rate.
+        source : str
+            What to call it in error messages.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[time]`` at ``self.sample_rate``.
+        """
+        if audio.numel() == 0:
+            return check_waveform(audio.reshape(-1), sample_rate, source)
+        if not torch.isfinite(audio).all():
+            return check_waveform(audio.reshape(-1), sample_rate, source)
+        signal = super().__call__(audio, sample_rate)
+        return check_waveform(signal, self.sample_rate, source)
+
+
+def load_audio(path, sample_rate=SAMPLE_RATE, normalizer=None):
+    """Reads an audio file as checked mono audio at ``sample_rate``.
+
+    Arguments
+    ---------
+    path : str
+        The audio file.
+    sample_rate : int
+        Target sampling rate (ignored when ``normalizer`` is given).
+    normalizer : ValidatingAudioNormalizer
+        Optional normalizer to reuse (it caches resamplers).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[time]`` float samples.
+
+    Raises
+    ------
+    FileNotFoundError
+        If there is no such file.
+    AudioError
+        If the file cannot be decoded or its content is unusable.
+
+    Example
+    -------
+    >>> load_audio("missing.wav")
+    Traceback (most recent call last):
+    ...
+    FileNotFoundError: missing.wav: no such audio file
+    """
+    path = str(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"{path}: no such audio file")
+    try:
+        signal, file_rate = audio_io.load(path, channels_first=False)
+    except Exception as error:
+        raise AudioError(f"{path}: cannot be read as audio ({error})") from None
+    if normalizer is None:
+        normalizer = ValidatingAudioNormalizer(sample_rate)
+    return normalizer(signal, file_rate, source=path)
+
+
+class MMSpeechFbank(torch.nn.Module):
+    """The official MMSpeech features: peak-normalised Kaldi fbank.
+
+    Arguments
+    ---------
+    n_mels : int
+        Number of mel bins (80).
+    sample_rate : int
+        Sampling rate of the input (16000).
+    frame_length : float
+        Window length in milliseconds.
+    frame_shift : float
+        Hop in milliseconds.
+    dither : float
+        Kaldi dither (0 in the official pipeline).
+    peak_normalize : bool
+        Scale each utterance to a peak of 1 before fbank (sox ``gain -n``).
+        Digital silence is left as it is.
+
+    Example
+    -------
+    >>> fbank = MMSpeechFbank()
+    >>> wavs = torch.rand(2, 16000) - 0.5
+    >>> fbank(wavs, torch.tensor([1.0, 0.5])).shape
+    torch.Size([2, 98, 80])
+    """
+
+    def __init__(
+        self,
+        n_mels=80,
+        sample_rate=SAMPLE_RATE,
+        frame_length=25.0,
+        frame_shift=10.0,
+        dither=0.0,
+        peak_normalize=True,
+    ):
+        super().__init__()
+        self.n_mels = n_mels
+        self.sample_rate = sample_rate
+        self.frame_length = frame_length
+        self.frame_shift = frame_shift
+        self.dither = dither
+        self.peak_normalize = peak_normalize
+
+    def utterance_fbank(self, signal):
+        """Features of one unpadded waveform.
+
+        Arguments
+        ---------
+        signal : torch.Tensor
+            ``[time]`` samples in [-1, 1].
+
+        Returns
+        -------
+        torch.Tensor
+            ``[frames, n_mels]``.
+        """
+        if self.peak_normalize and not is_silent(signal):
+            signal = signal / signal.abs().max()
+        return kaldi.fbank(
+            signal.unsqueeze(0) * INT16_SCALE,
+            num_mel_bins=self.n_mels,
+            sample_frequency=self.sample_rate,
+            frame_length=self.frame_length,
+            frame_shift=self.frame_shift,
+            dither=self.dither,
+        )
+
+    @torch.no_grad()
+    def forward(self, wavs, wav_lens=None):
+        """Computes padded features for a batch.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[batch, time]`` waveforms.
+        wav_lens : torch.Tensor
+            Relative lengths (default: all full).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, frames, n_mels]``, zero-padded.
+        """
+        if wav_lens is None:
+            wav_lens = torch.ones(wavs.shape[0], device=wavs.device)
+        n_samples = torch.round(wav_lens * wavs.shape[1]).long().tolist()
+        feats = [
+            self.utterance_fbank(wav[:length].float())
+            for wav, length in zip(wavs, n_samples)
+        ]
+        return torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
