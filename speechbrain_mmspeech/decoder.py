@@ -74,6 +74,31 @@ def relative_position_buckets(bucket_size, max_positions):
     return bucket + bucket_size - 1
 
 
+def init_embedding(embedding):
+    """fairseq's embedding initialisation: N(0, 1/d), zero padding row.
+
+    With ``scale_embedding`` the scaled token vectors then have unit norm per
+    dimension on average instead of ``sqrt(d)``.
+
+    Arguments
+    ---------
+    embedding : torch.nn.Embedding
+        The table to initialise in place.
+
+    Example
+    -------
+    >>> table = torch.nn.Embedding(10, 64, padding_idx=1)
+    >>> init_embedding(table)
+    >>> float(table.weight[1].abs().sum()), float(table.weight.std()) < 0.2
+    (0.0, True)
+    """
+    dim = embedding.weight.shape[1]
+    torch.nn.init.normal_(embedding.weight, mean=0.0, std=dim**-0.5)
+    if embedding.padding_idx is not None:
+        with torch.no_grad():
+            embedding.weight[embedding.padding_idx].zero_()
+
+
 class DropPath(torch.nn.Module):
     """Stochastic depth: zeroes a whole residual branch per sample.
 
@@ -326,6 +351,8 @@ class TextDecoder(torch.nn.Module):
         self.self_pos_k_linear = torch.nn.Linear(d_model, d_model)
         self.cross_pos_q_linear = torch.nn.Linear(d_model, d_model)
         self.cross_pos_k_linear = torch.nn.Linear(d_memory or d_model, d_model)
+        init_embedding(self.embed_tokens)
+        init_embedding(self.embed_positions)
         n_buckets = 2 * rel_pos_bucket_size - 1
         self.token_rel_pos_table_list = torch.nn.ModuleList(
             torch.nn.Embedding(n_buckets, nhead) for _ in range(num_layers)

