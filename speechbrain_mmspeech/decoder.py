@@ -65,7 +65,8 @@ def relative_position_buckets(bucket_size, max_positions):
     distance = offset.abs()
     # Distances up to `half` are exact; beyond, log-spaced buckets reach
     # `half + (half - 1)` at `max_positions - 1`.
-    far = distance.clamp(min=half).float()
+    # float64: in float32 the farthest offset can round into a bucket too far.
+    far = distance.clamp(min=half).double()
     log_span = math.log((max_positions - 1) / half)
     log_bucket = (
         half + torch.ceil(torch.log(far / half) / log_span * (half - 1)).long()

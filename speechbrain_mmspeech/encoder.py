@@ -198,21 +198,32 @@ class ConvPositionalEmbedding(torch.nn.ModuleList):
             for _ in range(depth)
         )
 
-    def forward(self, x):
+    def forward(self, x, padding_mask=None):
         """Computes the positional features of ``[batch, time, d_model]``.
 
         Arguments
         ---------
         x : torch.Tensor
-            Frames, with padded frames already zeroed.
+            Frames.
+        padding_mask : torch.Tensor
+            Optional boolean ``[batch, time]``, True at padding. Padded frames
+            are zeroed before every block, so that padding never leaks into
+            real frames (a batched utterance is encoded as it is alone).
 
         Returns
         -------
         torch.Tensor
             ``[batch, time, d_model]``.
         """
+        if x.shape[1] == 0:
+            return torch.zeros_like(x)
+        keep = None
+        if padding_mask is not None:
+            keep = (~padding_mask).unsqueeze(1).to(x.dtype)
         x = x.transpose(1, 2)
         for block in self:
+            if keep is not None:
+                x = x * keep
             x = block(x)
         return x.transpose(1, 2)
 
@@ -405,12 +416,12 @@ class SpeechTransformer(torch.nn.Module):
             Boolean ``[batch, time + n_phones]``.
         """
         x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
-        positions = self.pos_conv(x)
+        positions = self.pos_conv(x, padding_mask)
         x = self.dropout(x + positions)
         speech_is_empty = bool(padding_mask.all())
         if phones is not None:
             phones = phones.masked_fill(phone_padding_mask.unsqueeze(-1), 0.0)
-            phone_positions = self.phone_pos_conv(phones)
+            phone_positions = self.phone_pos_conv(phones, phone_padding_mask)
             phones = phones + phone_positions
         for index, layer in enumerate(self.layers):
             if index == self.context_layer and phones is not None:

@@ -1,0 +1,260 @@
+"""Tests for speechbrain_mmspeech.decoder: the OFA text decoder."""
+
+import math
+
+import pytest
+import torch
+
+from speechbrain_mmspeech.decoder import (
+    DropPath,
+    TextDecoder,
+    relative_position_buckets,
+)
+
+VOCAB = 20
+D_MODEL = 16
+NHEAD = 2
+NUM_LAYERS = 3
+MAX_POSITIONS = 16
+BUCKET_SIZE = 4
+
+
+def tiny_decoder(**overrides):
+    torch.manual_seed(0)
+    options = {
+        "vocab_size": VOCAB,
+        "d_model": D_MODEL,
+        "nhead": NHEAD,
+        "num_layers": NUM_LAYERS,
+        "d_ffn": 32,
+        "max_positions": MAX_POSITIONS,
+        "rel_pos_bucket_size": BUCKET_SIZE,
+    }
+    options.update(overrides)
+    return TextDecoder(**options).eval()
+
+
+def memory_inputs(batch=2, time=7):
+    torch.manual_seed(1)
+    return torch.randn(batch, time, D_MODEL), torch.randn(batch, time, D_MODEL)
+
+
+def test_relative_position_buckets_official_sizes():
+    buckets = relative_position_buckets(256, 1024)
+    assert buckets.shape == (1024, 1024) and buckets.dtype == torch.long
+    assert buckets.min() == 0 and buckets.max() == 510
+    offsets = torch.arange(1024)[:, None] - torch.arange(1024)[None, :]
+    near = offsets.abs() <= 128
+    assert torch.equal(buckets[near], offsets[near] + 255)
+    # Depends only on the offset, and is monotone in it.
+    by_offset = buckets[1023, :].flip(0)  # offsets 0..1023
+    assert torch.equal(buckets[:, 0], by_offset)
+    assert (by_offset.diff() >= 0).all()
+    assert torch.equal(buckets[0, :], 510 - by_offset)
+    spot = {0: 255, 1: 256, -1: 254, 128: 383, -128: 127, 129: 384}
+    # Beyond +-128: 128 + ceil(log(d / 128) / log(1023 / 128) * 127), signed.
+    spot.update({-129: 126, 200: 411, -200: 99, 500: 467, 1023: 510, -1023: 0})
+    for offset, bucket in spot.items():
+        query, key = max(offset, 0), max(-offset, 0)
+        assert int(buckets[query, key]) == bucket, offset
+
+
+def test_relative_position_buckets_recipe_size_in_range():
+    # The AISHELL-1 recipe sizes stay inside the table.
+    recipe = relative_position_buckets(64, 256)
+    assert recipe.min() == 0 and recipe.max() == 126
+
+
+@pytest.mark.parametrize("bucket_size, max_positions", [(4, 12), (8, 15)])
+def test_relative_position_buckets_stay_in_range(bucket_size, max_positions):
+    buckets = relative_position_buckets(bucket_size, max_positions)
+    assert buckets.min() == 0 and buckets.max() == 2 * bucket_size - 2
+    dec = tiny_decoder(
+        rel_pos_bucket_size=bucket_size, max_positions=max_positions
+    )
+    memory, positions = memory_inputs()
+    tokens = torch.zeros(2, max_positions, dtype=torch.long)
+    assert dec(tokens, memory, positions).shape == (2, max_positions, D_MODEL)
+
+
+def test_causality():
+    dec = tiny_decoder()
+    memory, positions = memory_inputs()
+    tokens = torch.randint(3, VOCAB, (2, 6))
+    changed = tokens.clone()
+    changed[:, 3] = (tokens[:, 3] + 1 - 3) % (VOCAB - 3) + 3
+    out = dec(tokens, memory, positions)
+    out_changed = dec(changed, memory, positions)
+    torch.testing.assert_close(out[:, :3], out_changed[:, :3])
+    assert not torch.allclose(out[:, 3], out_changed[:, 3])
+    # A prefix decodes to the prefix of the full output.
+    torch.testing.assert_close(
+        dec(tokens[:, :4], memory, positions), out[:, :4], atol=1e-5, rtol=0
+    )
+
+
+def test_only_causal_relative_buckets_matter():
+    dec = tiny_decoder()
+    memory, positions = memory_inputs()
+    tokens = torch.randint(3, VOCAB, (2, 5))
+    out = dec(tokens, memory, positions)
+    center = BUCKET_SIZE - 1  # bucket of offset 0
+    with torch.no_grad():
+        # Buckets of keys after the query are hidden by causality.
+        for table in dec.token_rel_pos_table_list:
+            table.weight[:center] = 5.0
+    torch.testing.assert_close(dec(tokens, memory, positions), out)
+    with torch.no_grad():
+        # Offset +1 (previous token) matters from position 1 on only.
+        dec.token_rel_pos_table_list[0].weight[center + 1] = 5.0
+    changed = dec(tokens, memory, positions)
+    torch.testing.assert_close(changed[:, 0], out[:, 0])
+    assert not torch.allclose(changed[:, 1:], out[:, 1:])
+
+
+def test_output_projection_is_tied_to_embed_tokens():
+    dec = tiny_decoder()
+    assert dec.output_projection.weight is dec.embed_tokens.weight
+    assert dec.output_projection.bias is None
+    n_params = sum(p.numel() for p in dec.parameters())
+    n_unique = sum(
+        p.numel()
+        for name, p in dec.named_parameters()
+        if name != "output_projection.weight"
+    )
+    assert n_params == n_unique
+
+
+def test_embed_scales_tokens_and_adds_positions():
+    dec = tiny_decoder()
+    tokens = torch.tensor([[0, 5, 7]])
+    raw = dec.embed_tokens(tokens) * math.sqrt(D_MODEL)
+    raw = raw + dec.embed_positions.weight[:3]
+    torch.testing.assert_close(dec.embed(tokens), dec.layernorm_embedding(raw))
+    plain = tiny_decoder(
+        scale_embedding=False, entangle_position_embedding=False
+    )
+    torch.testing.assert_close(
+        plain.embed(tokens),
+        plain.layernorm_embedding(plain.embed_tokens(tokens)),
+    )
+
+
+def test_state_dict_uses_official_names():
+    dec = tiny_decoder()
+    state = dec.state_dict()
+    n_buckets = 2 * BUCKET_SIZE - 1
+    expected_shapes = {
+        "embed_tokens.weight": (VOCAB, D_MODEL),
+        "output_projection.weight": (VOCAB, D_MODEL),
+        "embed_positions.weight": (MAX_POSITIONS + 2, D_MODEL),
+        "token_rel_pos_table_list.0.weight": (n_buckets, NHEAD),
+        "layers.0.self_attn.c_attn": (NHEAD,),
+        "layers.0.self_attn_mid_layer_norm.weight": (D_MODEL,),
+        "layers.0.cross_attn.k_proj.weight": (D_MODEL, D_MODEL),
+        "layers.0.cross_attn.c_attn": (NHEAD,),
+        "layers.0.cross_attn_layer_norm.weight": (D_MODEL,),
+        "layers.0.cross_attn_mid_layer_norm.weight": (D_MODEL,),
+        "layers.0.ffn_layer_norm.weight": (32,),
+        "pos_ln.weight": (D_MODEL,),
+        "self_pos_q_linear.weight": (D_MODEL, D_MODEL),
+        "cross_pos_k_linear.weight": (D_MODEL, D_MODEL),
+        "layernorm_embedding.weight": (D_MODEL,),
+        "layer_norm.weight": (D_MODEL,),
+    }
+    for key, shape in expected_shapes.items():
+        assert tuple(state[key].shape) == shape, key
+    for table in dec.token_rel_pos_table_list:
+        assert table.weight.abs().sum() == 0
+    # Exactly the official (ModelScope) names, image tables excepted.
+    expected = {"embed_tokens.weight", "output_projection.weight"}
+    expected |= {"embed_positions.weight"}
+    expected |= {
+        f"token_rel_pos_table_list.{i}.weight" for i in range(NUM_LAYERS)
+    }
+    weight_and_bias = [
+        "layernorm_embedding",
+        "pos_ln",
+        "self_pos_q_linear",
+        "self_pos_k_linear",
+        "cross_pos_q_linear",
+        "cross_pos_k_linear",
+        "layer_norm",
+    ]
+    for i in range(NUM_LAYERS):
+        prefix = f"layers.{i}."
+        expected |= {prefix + "self_attn.c_attn", prefix + "cross_attn.c_attn"}
+        for attn in ("self_attn", "cross_attn"):
+            for proj in ("q_proj", "k_proj", "v_proj", "out_proj"):
+                weight_and_bias.append(f"{prefix}{attn}.{proj}")
+        weight_and_bias += [
+            prefix + name
+            for name in (
+                "self_attn_layer_norm",
+                "self_attn_mid_layer_norm",
+                "cross_attn_layer_norm",
+                "cross_attn_mid_layer_norm",
+                "ffn_layer_norm",
+                "fc1",
+                "fc2",
+                "final_layer_norm",
+            )
+        ]
+    for name in weight_and_bias:
+        expected |= {name + ".weight", name + ".bias"}
+    assert set(state) == expected
+
+
+def test_padded_memory_frames_do_not_change_the_output():
+    dec = tiny_decoder()
+    memory, positions = memory_inputs()
+    padding = torch.zeros(2, 7, dtype=torch.bool)
+    padding[0, 4:] = True
+    tokens = torch.randint(3, VOCAB, (2, 5))
+    out = dec(tokens, memory, positions, padding)
+    memory2, positions2 = memory.clone(), positions.clone()
+    memory2[0, 4:] = 50 * torch.randn(3, D_MODEL)
+    positions2[0, 4:] = 50 * torch.randn(3, D_MODEL)
+    torch.testing.assert_close(dec(tokens, memory2, positions2, padding), out)
+    # Equal to decoding against the real frames alone.
+    alone = dec(tokens[:1], memory[:1, :4], positions[:1, :4])
+    torch.testing.assert_close(out[:1], alone, atol=1e-5, rtol=0)
+    # Without the mask the same change matters.
+    assert not torch.allclose(dec(tokens, memory2, positions2)[0], out[0])
+
+
+def test_too_long_input_raises_a_clear_error():
+    dec = tiny_decoder()
+    memory, positions = memory_inputs()
+    assert dec(
+        torch.zeros(2, MAX_POSITIONS, dtype=torch.long), memory, positions
+    ).shape == (2, MAX_POSITIONS, D_MODEL)
+    tokens = torch.zeros(2, MAX_POSITIONS + 1, dtype=torch.long)
+    with pytest.raises(ValueError, match=f"at most {MAX_POSITIONS} tokens"):
+        dec(tokens, memory, positions)
+
+
+def test_drop_path_rises_linearly():
+    dec = tiny_decoder(num_layers=5, drop_path=0.2)
+    probs = [layer.drop_path.prob for layer in dec.layers]
+    assert probs == pytest.approx([0.0, 0.05, 0.1, 0.15, 0.2])
+    single = tiny_decoder(num_layers=1, drop_path=0.2)
+    assert single.layers[0].drop_path.prob == 0.0
+
+
+def test_drop_path_module():
+    torch.manual_seed(0)
+    drop = DropPath(0.5).train()
+    out = drop(torch.ones(1000, 3))
+    kept = out[:, 0] > 0
+    assert set(out.unique().tolist()) == {0.0, 2.0}
+    assert (out == out[:, :1]).all()  # whole rows are dropped
+    assert 0.4 < kept.float().mean() < 0.6
+    assert torch.equal(drop.eval()(torch.ones(4, 3)), torch.ones(4, 3))
+
+
+def test_memory_of_another_size():
+    dec = tiny_decoder(d_memory=24)
+    memory, positions = torch.randn(2, 7, 24), torch.randn(2, 7, 24)
+    tokens = torch.randint(3, VOCAB, (2, 4))
+    assert dec(tokens, memory, positions).shape == (2, 4, D_MODEL)

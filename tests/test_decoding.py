@@ -1,0 +1,167 @@
+"""Tests for speechbrain_mmspeech.decoding: n-gram bans and beam search."""
+
+import pytest
+import torch
+
+from speechbrain_mmspeech.decoder import TextDecoder
+from speechbrain_mmspeech.decoding import (
+    MMSpeechBeamSearcher,
+    banned_ngram_tokens,
+)
+from speechbrain_mmspeech.encoder import SpeechEncoder
+from speechbrain_mmspeech.model import MMSpeech
+
+VOCAB = 30
+TEXT_VOCAB = 20
+BOS, PAD, EOS = 0, 1, 2
+FAVOURITE = 5  # the text token the rigged model prefers
+CODE = 25  # an audio-code id (>= TEXT_VOCAB) the rigged model prefers most
+
+
+@pytest.mark.parametrize(
+    "history, size, expected",
+    [
+        ([[1, 2, 3, 1, 2]], 3, [[3]]),
+        ([[5, 6, 5, 7, 5]], 2, [[6, 7]]),
+        ([[5, 5]], 2, [[5]]),
+        ([[1, 2, 3]], 2, [[]]),
+        ([[1, 2]], 3, [[]]),
+        ([[1]], 2, [[]]),
+        ([[4, 4, 4]], 0, [[]]),
+        ([[7, 8, 7]], 1, [[7, 8, 7]]),
+        ([[1, 2, 1], [3, 1, 3]], 2, [[2], [1]]),
+        ([[1, 2, 9, 1, 2, 8, 1, 2]], 3, [[9, 8]]),
+    ],
+)
+def test_banned_ngram_tokens(history, size, expected):
+    assert banned_ngram_tokens(torch.tensor(history), size) == expected
+
+
+def test_banned_ngram_tokens_empty_history():
+    assert banned_ngram_tokens(torch.zeros(2, 0, dtype=torch.long), 2) == [
+        [],
+        [],
+    ]
+
+
+def rigged_model(max_positions=32):
+    """A tiny model whose next-token scores are fixed, whatever the input.
+
+    The final LayerNorm outputs the constant e_0, so the (tied) logits are
+    column 0 of the embedding table: the audio code CODE scores highest,
+    then <s> and <pad>, then FAVOURITE, then 6, 7, ...; </s> scores lowest.
+    """
+    torch.manual_seed(0)
+    model = MMSpeech(
+        SpeechEncoder(
+            d_model=16,
+            nhead=2,
+            num_layers=2,
+            d_ffn=32,
+            subsample_channels=4,
+            context_layer=1,
+            pos_conv_depth=1,
+            pos_conv_kernel=3,
+            pos_conv_groups=2,
+        ),
+        TextDecoder(
+            vocab_size=VOCAB,
+            d_model=16,
+            nhead=2,
+            num_layers=1,
+            d_ffn=32,
+            max_positions=max_positions,
+            rel_pos_bucket_size=8,
+        ),
+    ).eval()
+    decoder = model.decoder
+    with torch.no_grad():
+        decoder.layer_norm.weight.zero_()
+        decoder.layer_norm.bias.zero_()
+        decoder.layer_norm.bias[0] = 1.0
+        scores = torch.zeros(VOCAB)
+        scores[FAVOURITE:TEXT_VOCAB] = torch.linspace(
+            5, 1, TEXT_VOCAB - FAVOURITE
+        )
+        scores[[BOS, PAD]] = 9.0
+        scores[CODE] = 10.0
+        scores[EOS] = -10.0
+        decoder.embed_tokens.weight[:, 0] = scores
+    return model
+
+
+def make_searcher(model, **overrides):
+    options = {
+        "text_vocab_size": TEXT_VOCAB,
+        "no_repeat_ngram_size": 0,
+        "banned_indices": [BOS, PAD],
+        "bos_index": BOS,
+        "eos_index": EOS,
+        "beam_size": 3,
+        "min_decode_ratio": 0.0,
+        "max_decode_ratio": 1.0,
+        "using_eos_threshold": False,
+    }
+    options.update(overrides)
+    return MMSpeechBeamSearcher(model, **options)
+
+
+def search(searcher, model, frames=60, batch=2):
+    torch.manual_seed(3)
+    with torch.no_grad():
+        memory = model.encode(torch.randn(batch, frames, 80))
+        hyps, _, _, _ = searcher(memory, torch.ones(batch))
+    return [[int(t) for t in hyp] for hyp in hyps]
+
+
+def test_rigged_model_emits_the_forbidden_code_without_restrictions():
+    model = rigged_model()
+    hyps = search(
+        make_searcher(model, text_vocab_size=None, banned_indices=()), model
+    )
+    assert all(hyp and set(hyp) == {CODE} for hyp in hyps)
+
+
+def test_searcher_never_emits_codes_or_banned_ids():
+    model = rigged_model()
+    hyps = search(make_searcher(model), model)
+    # 60 frames -> 14 encoder frames -> 14 steps, the last one </s>.
+    assert all(len(hyp) == 13 for hyp in hyps)
+    assert all(set(hyp) == {FAVOURITE} for hyp in hyps)
+
+
+def test_no_repeated_ngram_when_the_model_wants_to_repeat():
+    model = rigged_model()
+    hyps = search(make_searcher(model, no_repeat_ngram_size=2), model)
+    for hyp in hyps:
+        assert len(hyp) == 13
+        assert all(2 < t < TEXT_VOCAB for t in hyp)
+        bigrams = list(zip(hyp, hyp[1:]))
+        assert len(set(bigrams)) == len(bigrams), hyp
+        assert hyp[:4] == [FAVOURITE, FAVOURITE, 6, FAVOURITE]
+
+
+def test_steps_are_capped_by_the_decoder_positions():
+    model = rigged_model(max_positions=8)
+    lengths = []
+    decode = model.decode
+
+    def recording_decode(tokens, memory, enc_lens=None):
+        lengths.append(tokens.shape[1])
+        return decode(tokens, memory, enc_lens)
+
+    model.decode = recording_decode
+    searcher = make_searcher(model, beam_size=2)
+    assert searcher.max_steps == 7
+    # 2000 frames -> 499 encoder frames: 499 steps by max_decode_ratio.
+    hyps = search(searcher, model, frames=2000, batch=1)
+    assert max(lengths) == 7
+    assert len(hyps[0]) == 6  # 7 steps, the last one forced to </s>
+
+
+def test_change_max_decoding_length():
+    searcher = make_searcher(rigged_model(max_positions=8))
+    assert searcher.change_max_decoding_length(3, 100) == (3, 7)
+    assert searcher.change_max_decoding_length(10, 100) == (7, 7)
+    assert searcher.change_max_decoding_length(0, 5) == (0, 5)
+    assert searcher.set_n_out() == VOCAB

@@ -1,0 +1,141 @@
+"""Tests for speechbrain_mmspeech.export: inference YAML and model folders."""
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_mmspeech.decoder import TextDecoder
+from speechbrain_mmspeech.encoder import SpeechEncoder
+from speechbrain_mmspeech.export import (
+    INFERENCE_TEMPLATE,
+    render_hparams,
+    write_model_folder,
+    yaml_scalar,
+)
+from speechbrain_mmspeech.model import MMSpeech
+from speechbrain_mmspeech.tokenizers import CharTokenizer
+
+TEMPLATE = """\
+# d_model: in a comment
+d_model: 768
+beam_size: 5
+name: "old"
+encoder: !new:collections.OrderedDict
+    d_model: !ref <d_model>
+    beam_size: 3
+"""
+
+
+def test_render_replaces_exactly_the_named_top_level_keys():
+    text = render_hparams(TEMPLATE, {"d_model": 64, "name": 'a "b"'})
+    assert text.splitlines() == [
+        "# d_model: in a comment",
+        "d_model: 64",
+        "beam_size: 5",
+        'name: "a \\"b\\""',
+        "encoder: !new:collections.OrderedDict",
+        "    d_model: !ref <d_model>",
+        "    beam_size: 3",
+    ]
+    loaded = load_hyperpyyaml(text)
+    assert loaded["d_model"] == 64 and loaded["name"] == 'a "b"'
+    assert loaded["encoder"]["d_model"] == 64
+    assert loaded["encoder"]["beam_size"] == 3
+    assert render_hparams(TEMPLATE, {}) == TEMPLATE
+
+
+def test_render_raises_for_absent_or_repeated_keys():
+    with pytest.raises(KeyError, match="'missing' 0 times"):
+        render_hparams(TEMPLATE, {"missing": 1})
+    twice = TEMPLATE + "beam_size: 7\n"
+    with pytest.raises(KeyError, match="'beam_size' 2 times"):
+        render_hparams(twice, {"beam_size": 1})
+    # A key that only appears nested is not a top-level key.
+    with pytest.raises(KeyError):
+        render_hparams("a:\n    b: 1\n", {"b": 2})
+
+
+@pytest.mark.parametrize(
+    "value", [True, False, 0, 12, 0.25, 1e-5, "plain", "with: colon", 'q"\\']
+)
+def test_yaml_scalar_round_trips(value):
+    loaded = load_hyperpyyaml(f"key: {yaml_scalar(value)}\n")["key"]
+    assert loaded == value and type(loaded) is type(value)
+
+
+def test_yaml_scalar_rejects_other_types():
+    with pytest.raises(TypeError):
+        yaml_scalar([1, 2])
+
+
+def tiny_model():
+    torch.manual_seed(0)
+    return MMSpeech(
+        SpeechEncoder(
+            d_model=16,
+            nhead=2,
+            num_layers=2,
+            d_ffn=32,
+            subsample_channels=4,
+            context_layer=1,
+            pos_conv_depth=1,
+            pos_conv_kernel=3,
+            pos_conv_groups=2,
+        ),
+        TextDecoder(
+            vocab_size=12,
+            d_model=16,
+            nhead=2,
+            num_layers=1,
+            d_ffn=32,
+            max_positions=16,
+            rel_pos_bucket_size=4,
+        ),
+    )
+
+
+def test_write_model_folder(tmp_path):
+    model = tiny_model()
+    tokenizer = CharTokenizer()
+    tokenizer.build(["你好", "你们好"], vocab_size=9)
+    folder = write_model_folder(
+        tmp_path / "out" / "model",
+        model,
+        tokenizer,
+        {"d_model": 16, "beam_size": 2, "text_vocab_size": 9},
+    )
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "hyperparams.yaml",
+        "model.ckpt",
+        "tokenizer.ckpt",
+    ]
+    hparams = (folder / "hyperparams.yaml").read_text(encoding="utf-8")
+    assert hparams == render_hparams(
+        INFERENCE_TEMPLATE.read_text(encoding="utf-8"),
+        {"d_model": 16, "beam_size": 2, "text_vocab_size": 9},
+    )
+    assert "\nd_model: 16\n" in hparams and "\nbeam_size: 2\n" in hparams
+    state = torch.load(folder / "model.ckpt")
+    assert state.keys() == model.state_dict().keys()
+    for key, value in model.state_dict().items():
+        assert torch.equal(state[key], value), key
+    loaded = CharTokenizer()
+    loaded.load(folder / "tokenizer.ckpt")
+    assert loaded.tokens == tokenizer.tokens
+
+
+def test_write_model_folder_overwrites_and_fails_cleanly(tmp_path):
+    model, tokenizer = tiny_model(), CharTokenizer()
+    tokenizer.build(["ab"], vocab_size=6)
+    write_model_folder(tmp_path, model, tokenizer, {"beam_size": 2})
+    write_model_folder(tmp_path, model, tokenizer, {"beam_size": 3})
+    assert "\nbeam_size: 3\n" in (tmp_path / "hyperparams.yaml").read_text()
+    with pytest.raises(KeyError):
+        write_model_folder(tmp_path / "bad", model, tokenizer, {"nope": 1})
+    assert list((tmp_path / "bad").iterdir()) == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "bad",
+        "hyperparams.yaml",
+        "model.ckpt",
+        "tokenizer.ckpt",
+    ]
