@@ -21,6 +21,7 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
+import csv
 import logging
 import math
 import sys
@@ -33,6 +34,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.frontend import load_audio
+from speechbrain_mmspeech.model import pack_memory
 from speechbrain_mmspeech.text import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -107,6 +109,19 @@ class ASR(sb.Brain):
                 self.cer_metric.append(batch.id, predicted, targets)
         return loss
 
+    def on_fit_start(self):
+        """Recovers, then sizes the schedule for this run's epoch count.
+
+        The recovered scheduler keeps its step count but takes the total and
+        warm-up computed for the current ``number_of_epochs`` (see
+        ``schedule_length``), so extending a finished run keeps learning.
+        """
+        super().on_fit_start()
+        scheduler = self.hparams.lr_annealing
+        scheduler.num_training_steps, scheduler.num_warmup_steps = (
+            self.schedule_length
+        )
+
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         """Steps the learning-rate schedule after each optimizer update."""
         if should_step:
@@ -166,13 +181,6 @@ class ASR(sb.Brain):
         logger.info("Averaged %d checkpoints for testing", len(checkpoints))
 
 
-def pack_memory(encoded):
-    """Packs encoder outputs for the searcher (see speechbrain_mmspeech.model)."""
-    from speechbrain_mmspeech.model import pack_memory as pack
-
-    return pack(encoded)
-
-
 def prepare_tokenizer(hparams):
     """Builds the character vocabulary from training text (main process)."""
     path = Path(hparams["save_folder"]) / "tokenizer.ckpt"
@@ -189,8 +197,6 @@ def prepare_tokenizer(hparams):
 
 def read_csv_column(csv_path, column):
     """Yields one column of a SpeechBrain CSV manifest."""
-    import csv
-
     with open(csv_path, encoding="utf-8", newline="") as f:
         for row in csv.DictReader(f):
             yield row[column]
@@ -311,7 +317,9 @@ def main(argv):
     )
     train_kwargs = make_loader_kwargs(hparams, datasets["train"], train=True)
     valid_kwargs = make_loader_kwargs(hparams, datasets["valid"], train=False)
-    set_schedule_length(hparams, datasets["train"], train_kwargs, run_opts)
+    asr_brain.schedule_length = schedule_length(
+        hparams, datasets["train"], train_kwargs, run_opts
+    )
 
     asr_brain.fit(
         asr_brain.hparams.epoch_counter,
@@ -338,20 +346,17 @@ def main(argv):
         print(f"Test CER: {cer:.2f}%  (model folder: {folder})")
 
 
-def set_schedule_length(hparams, train_set, train_kwargs, run_opts):
-    """Sizes the warm-up/decay schedule from the real number of updates."""
+def schedule_length(hparams, train_set, train_kwargs, run_opts):
+    """Number of updates and of warm-up updates for the whole run."""
     if "batch_sampler" in train_kwargs:
         batches = len(train_kwargs["batch_sampler"])
     else:
         batches = math.ceil(len(train_set) / train_kwargs["batch_size"])
     accumulation = run_opts.get("grad_accumulation_factor", 1) or 1
     updates = hparams["number_of_epochs"] * math.ceil(batches / accumulation)
-    scheduler = hparams["lr_annealing"]
-    scheduler.num_training_steps = updates
-    scheduler.num_warmup_steps = int(hparams["warmup_fraction"] * updates)
-    logger.info(
-        "Schedule: %d updates, %d warm-up", updates, scheduler.num_warmup_steps
-    )
+    warmup = int(hparams["warmup_fraction"] * updates)
+    logger.info("Schedule: %d updates, %d warm-up", updates, warmup)
+    return updates, warmup
 
 
 if __name__ == "__main__":

@@ -12,9 +12,10 @@ import doctest
 import logging
 import shutil
 
-import aishell_prepare
 import pytest
 import soundfile as sf
+
+import aishell_prepare
 
 HEADER = ["ID", "duration", "wav", "spk_id", "transcript"]
 

@@ -9,10 +9,11 @@ import doctest
 import io
 import tarfile
 
-import mini_aishell
 import numpy as np
 import pytest
 import soundfile as sf
+
+import mini_aishell
 
 MIN_RMS = 1e-3  # a rendered utterance is far louder than this
 MIN_DURATION_S = 0.3
