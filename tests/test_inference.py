@@ -119,3 +119,16 @@ def test_mmspeech_asr_file_handling(model_folder, tmp_path):
     short = write_wav(tmp_path / "short.wav", noise(800), 16000)
     with pytest.raises(AudioError, match=f"{short}: .*too short"):
         asr.transcribe_file(short)
+
+
+def test_sixty_second_file_transcribes(model_folder, tmp_path):
+    """Long input: decoding stops at the decoder's positions, no crash."""
+    asr = MMSpeechASR.from_hparams(
+        source=str(model_folder),
+        savedir=str(tmp_path / "save"),
+        run_opts={"device": "cpu"},
+    )
+    wav = write_wav(tmp_path / "long.wav", noise(60 * 16000, seed=3), 16000)
+    text = asr.transcribe_file(wav)
+    assert isinstance(text, str)
+    assert len(text) <= TINY["max_positions"] - 1

@@ -25,6 +25,7 @@ import csv
 import logging
 import math
 import sys
+from collections import Counter
 from pathlib import Path
 
 import speechbrain as sb
@@ -202,6 +203,33 @@ def read_csv_column(csv_path, column):
             yield row[column]
 
 
+def report_unknown_characters(hparams, tokenizer):
+    """Logs, per split, transcript characters outside the vocabulary.
+
+    They are trained and scored as ``<unk>`` (and so always count as errors
+    in the CER); this makes the count visible instead of silent.
+    """
+    for csv_key in ["train_csv", "valid_csv", "test_csv"]:
+        unknown = Counter()
+        for transcript in read_csv_column(hparams[csv_key], "transcript"):
+            text = normalize_text(transcript)
+            ids = tokenizer.encode_as_ids(text)
+            unknown.update(
+                char
+                for char, index in zip(text, ids)
+                if index == tokenizer.unk_index
+            )
+        if unknown:
+            logger.warning(
+                "%s: %d characters outside the vocabulary (%d distinct, "
+                "e.g. %s) become <unk>",
+                hparams[csv_key],
+                sum(unknown.values()),
+                len(unknown),
+                "".join(char for char, _ in unknown.most_common(10)),
+            )
+
+
 def dataio_prepare(hparams):
     """Builds the train/valid/test datasets and their pipelines."""
     tokenizer = hparams["tokenizer"]
@@ -303,6 +331,7 @@ def main(argv):
     )
     run_on_main(prepare_tokenizer, kwargs={"hparams": hparams})
     hparams["tokenizer"].load(Path(hparams["save_folder"]) / "tokenizer.ckpt")
+    report_unknown_characters(hparams, hparams["tokenizer"])
     datasets = dataio_prepare(hparams)
 
     if hparams["pretrained_model"]:
