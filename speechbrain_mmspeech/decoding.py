@@ -10,7 +10,9 @@ things the official MMSpeech decoding adds:
 - ``no_repeat_ngram_size``: a hypothesis may not repeat an n-gram
   (official: 5);
 - the number of steps never exceeds the decoder's learned positions, so
-  long inputs stop cleanly instead of failing inside an embedding lookup.
+  long inputs stop cleanly instead of failing inside an embedding lookup;
+  ``min_decode_length``/``max_decode_length`` bound it further in tokens, as
+  the official ``min_len``/``max_len_b`` do (official: 1 and 128).
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -68,6 +70,11 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         Other ids never to emit (typically ``<s>`` and ``<pad>``).
     temperature : float
         Softmax temperature.
+    min_decode_length : int
+        End of sentence is forbidden before this many steps (official: 1).
+    max_decode_length : int
+        At most this many steps (None: only the decoder positions and
+        ``max_decode_ratio`` bound it).
     **kwargs
         ``S2SBeamSearcher`` arguments (``bos_index``, ``eos_index``,
         ``beam_size``, ``min_decode_ratio``, ``max_decode_ratio``,
@@ -125,6 +132,8 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         no_repeat_ngram_size=0,
         banned_indices=(),
         temperature=1.0,
+        min_decode_length=0,
+        max_decode_length=None,
         **kwargs,
     ):
         super().__init__(
@@ -137,15 +146,19 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         self.banned_indices = list(banned_indices)
         # The <s> prefix takes one learned position.
         self.max_steps = model.decoder.max_positions - 1
+        if max_decode_length is not None:
+            self.max_steps = min(self.max_steps, max_decode_length)
+        self.min_steps = min_decode_length
 
     def set_n_out(self):
         """Vocabulary size, read from the (plain torch) output layer."""
         return self.fc.out_features
 
     def change_max_decoding_length(self, min_decode_steps, max_decode_steps):
-        """Caps the number of steps at the decoder's learned positions."""
+        """Applies the length bounds in tokens to the ratio-based ones."""
         max_steps = min(max_decode_steps, self.max_steps)
-        return min(min_decode_steps, max_steps), max_steps
+        min_steps = max(min_decode_steps, self.min_steps)
+        return min(min_steps, max_steps), max_steps
 
     def forward_step(self, inp_tokens, memory, enc_states, enc_lens):
         """One decoder step with the vocabulary and n-gram restrictions.

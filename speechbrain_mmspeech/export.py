@@ -26,12 +26,12 @@ TOKENIZER_FILE = "tokenizer.ckpt"
 
 
 def yaml_scalar(value):
-    """Writes a Python scalar the way HyperPyYAML reads it back.
+    """Writes a Python scalar (or a flat list of them) as HyperPyYAML reads it.
 
     Arguments
     ---------
-    value : bool, int, float or str
-        The value.
+    value : bool, int, float, str or list
+        The value; a list holds scalars only.
 
     Returns
     -------
@@ -41,7 +41,16 @@ def yaml_scalar(value):
     -------
     >>> yaml_scalar(True), yaml_scalar(0.5), yaml_scalar("a b")
     ('True', '0.5', '"a b"')
+    >>> yaml_scalar([1.5, -2.0])
+    '[1.5, -2.0]'
     """
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_plain_scalar(item) for item in value) + "]"
+    return _plain_scalar(value)
+
+
+def _plain_scalar(value):
+    """Writes one bool, int, float or str (see ``yaml_scalar``)."""
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, (int, float)):
@@ -100,7 +109,7 @@ def write_model_folder(
     tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
         Its text tokenizer.
     values : dict
-        Values for the template's "Model" and "Decoding" keys.
+        Values for the template's "Model", "Front end" and "Decoding" keys.
     template_path : str
         The inference YAML template.
 

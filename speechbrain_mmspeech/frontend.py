@@ -5,7 +5,9 @@ The official pipeline reads any audio as 16 kHz mono, peak-normalises it to
 Kaldi-compatible log-mel filterbanks (25 ms window, 10 ms shift, Povey
 window, no dither). ``MMSpeechFbank`` does exactly that on a padded batch, so
 it can stand where SpeechBrain recipes put ``Fbank`` (as ``compute_features``
-in an inference YAML).
+in an inference YAML). ``FeatureNormalization`` then applies the official
+CMVN: per utterance (fairseq ``utterance_cmvn``) or with fixed global
+statistics (fairseq ``global_cmvn``).
 
 Bad audio is reported, not passed on: ``load_audio`` names the file and the
 problem (missing, unreadable, empty, NaN samples, too short), and
@@ -22,6 +24,7 @@ import torch
 import torchaudio.compliance.kaldi as kaldi
 from speechbrain.dataio import audio_io
 from speechbrain.dataio.preprocess import AudioNormalizer
+from speechbrain.processing.features import InputNormalization
 
 SAMPLE_RATE = 16000
 INT16_SCALE = 2**15
@@ -29,6 +32,8 @@ INT16_SCALE = 2**15
 MIN_DURATION_SECONDS = 0.1
 # Peaks below this (about -80 dBFS) are treated as digital silence.
 SILENCE_PEAK = 1e-4
+SENTENCE_NORM = "sentence"
+GLOBAL_NORM = "global"
 
 
 class AudioError(ValueError):
@@ -278,3 +283,48 @@ class MMSpeechFbank(torch.nn.Module):
             for wav, length in zip(wavs, n_samples)
         ]
         return torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
+
+
+class FeatureNormalization(InputNormalization):
+    """SpeechBrain's ``InputNormalization`` with optional fixed global stats.
+
+    ``norm_type="sentence"`` normalises each utterance by its own mean and
+    (biased) standard deviation, as fairseq's ``utterance_cmvn``.
+    ``norm_type="global"`` computes ``(x - mean) / std`` with the statistics
+    given here (fairseq's ``global_cmvn`` with its ``stats_npz_path``); they
+    are never updated, not even in training mode.
+
+    Arguments
+    ---------
+    norm_type : str
+        ``"sentence"`` or ``"global"``.
+    mean : list of float
+        Global per-channel means (``"global"`` only).
+    std : list of float
+        Global per-channel standard deviations (``"global"`` only).
+
+    Example
+    -------
+    >>> norm = FeatureNormalization("global", mean=[1.0, 2.0], std=[2.0, 4.0])
+    >>> norm(torch.tensor([[[3.0, 6.0]]]), torch.ones(1))
+    tensor([[[1., 1.]]])
+    """
+
+    def __init__(self, norm_type=SENTENCE_NORM, mean=None, std=None):
+        super().__init__(norm_type=norm_type)
+        has_stats = mean is not None or std is not None
+        if norm_type != GLOBAL_NORM:
+            if has_stats:
+                raise ValueError(f"{norm_type} normalisation takes no stats")
+            return
+        if mean is None or std is None or len(mean) != len(std):
+            raise ValueError("global normalisation needs mean and std lists")
+        # Buffers (not saved) so that the stats follow the module's device.
+        del self.glob_mean, self.glob_std
+        self.register_buffer("glob_mean", torch.tensor(mean), persistent=False)
+        self.register_buffer("glob_std", torch.tensor(std), persistent=False)
+        self.count = 1
+
+    def _should_update(self, epoch):
+        """Fixed statistics are never updated."""
+        return False

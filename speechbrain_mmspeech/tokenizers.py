@@ -686,11 +686,7 @@ class CharTokenizer(SymbolTable):
         CharTokenizer
             The tokenizer.
         """
-        text = Path(path).read_text(encoding="utf-8")
-        lines = [line.rstrip("\r") for line in text.split("\n")]
-        if lines and not lines[-1]:
-            lines.pop()
-        return cls([*lines, MASK_TOKEN, BLANK_TOKEN])
+        return cls([*read_vocab_file(path), MASK_TOKEN, BLANK_TOKEN])
 
     def encode_as_ids(self, text):
         """Converts a text to one id per normalised character.
@@ -749,6 +745,38 @@ class CharTokenizer(SymbolTable):
         text = Path(path).read_text(encoding="utf-8")
         lines = text.split("\n")[:-1]
         self._set_tokens([unescape_token(line) for line in lines])
+
+
+def read_vocab_file(path):
+    """Reads a one-token-per-line vocabulary (BERT ``vocab.txt`` style).
+
+    Only ``\\n`` ends a line (a trailing ``\\r`` is dropped), so tokens
+    such as U+2028 keep their line, and hence their id.
+
+    Arguments
+    ---------
+    path : str or Path
+        The vocabulary file.
+
+    Returns
+    -------
+    list of str
+        The tokens, in file order.
+
+    Example
+    -------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = Path(folder) / "vocab.txt"
+    ...     _ = path.write_text("[PAD]\\n\\u2028\\r\\n好\\n", encoding="utf-8")
+    ...     read_vocab_file(path)
+    ['[PAD]', '\\u2028', '好']
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    lines = [line.rstrip("\r") for line in text.split("\n")]
+    if lines and not lines[-1]:
+        lines.pop()
+    return lines
 
 
 def _warn_dropped_chars(dropped, counts):

@@ -65,7 +65,14 @@ def test_yaml_scalar_round_trips(value):
 
 def test_yaml_scalar_rejects_other_types():
     with pytest.raises(TypeError):
-        yaml_scalar([1, 2])
+        yaml_scalar({"a": 1})
+    with pytest.raises(TypeError):
+        yaml_scalar([[1, 2]])
+
+
+def test_yaml_scalar_writes_flat_lists():
+    values = [0.1, -2.5, 1e-5, 3]
+    assert load_hyperpyyaml(f"key: {yaml_scalar(values)}\n")["key"] == values
 
 
 def tiny_model():

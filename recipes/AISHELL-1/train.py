@@ -346,6 +346,10 @@ def main(argv):
     )
     train_kwargs = make_loader_kwargs(hparams, datasets["train"], train=True)
     valid_kwargs = make_loader_kwargs(hparams, datasets["valid"], train=False)
+    # Brain calls set_epoch only on `train_sampler`: with it, the batch order
+    # is a function of the epoch, so a resumed run skips exactly the batches
+    # it had already trained on, and each epoch is reshuffled.
+    asr_brain.train_sampler = train_kwargs.get("batch_sampler")
     asr_brain.schedule_length = schedule_length(
         hparams, datasets["train"], train_kwargs, run_opts
     )

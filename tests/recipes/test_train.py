@@ -122,3 +122,57 @@ def test_rerun_resumes_from_checkpoint(trained, small_corpus):
     assert log.count("Going into epoch 1") == 1
     assert log.count("Going into epoch 2") == 1
     assert log.count("Going into epoch 3") == 1
+
+
+class Killed(Exception):
+    """Stands for the process being killed in the middle of a batch."""
+
+
+def test_killed_run_resumes_without_losing_or_repeating_batches(
+    small_corpus, tmp_path, monkeypatch
+):
+    import train
+
+    def argv(output):
+        return [
+            str(RECIPE_DIR / "hparams" / "finetune.yaml"),
+            f"--data_folder={small_corpus}",
+            f"--output_folder={output}",
+            "--number_of_epochs=2",
+            "--device=cpu",
+            "--noprogressbar",
+            "--ckpt_interval_minutes=0",
+            "--ckpt_interval_steps=2",
+            "--max_batch_length_train=6",
+            *TINY_MODEL,
+        ]
+
+    def record_batches(into, kill_at=None):
+        original = train.ASR.fit_batch
+
+        def fit_batch(self, batch):
+            if len(into) == kill_at:
+                raise Killed
+            into.append((self.hparams.epoch_counter.current, tuple(batch.id)))
+            return original(self, batch)
+
+        monkeypatch.setattr(train.ASR, "fit_batch", fit_batch)
+
+    reference = []
+    record_batches(reference)
+    train.main(argv(tmp_path / "uninterrupted"))
+    batches_per_epoch = sum(1 for epoch, _ in reference if epoch == 1)
+    assert batches_per_epoch >= 6
+
+    # Killed inside the 5th batch of epoch 2: the last checkpoint was taken
+    # after its 4th batch.
+    killed_at = batches_per_epoch + 4
+    before_kill = []
+    record_batches(before_kill, kill_at=killed_at)
+    with pytest.raises(Killed):
+        train.main(argv(tmp_path / "killed"))
+    after_resume = []
+    record_batches(after_resume)
+    train.main(argv(tmp_path / "killed"))
+
+    assert before_kill + after_resume == reference
