@@ -147,9 +147,9 @@ def test_killed_run_resumes_without_losing_or_repeating_batches(
             *TINY_MODEL,
         ]
 
-    def record_batches(into, kill_at=None):
-        original = train.ASR.fit_batch
+    original = train.ASR.fit_batch
 
+    def record_batches(into, kill_at=None):
         def fit_batch(self, batch):
             if len(into) == kill_at:
                 raise Killed
