@@ -154,6 +154,13 @@ STATS_ARRAYS = ("mean", "std")
 MAX_LISTED_PROBLEMS = 20
 
 
+# File suffix -> (name, parser, the parser's error type).
+MAPPING_FORMATS = {
+    ".json": ("JSON", json.loads, ValueError),
+    ".yaml": ("YAML", yaml.safe_load, yaml.YAMLError),
+}
+
+
 class ConversionError(ValueError):
     """A checkpoint that cannot be converted; the message names the cause."""
 
@@ -469,13 +476,13 @@ def rename_fairseq_key(key):
     return ".".join(parts)
 
 
-def read_json(path):
-    """Reads a JSON object file, naming the file in any error.
+def read_mapping(path):
+    """Reads a JSON object or YAML mapping file, naming the file in errors.
 
     Arguments
     ---------
     path : Path
-        The file.
+        The file; ``.json`` is parsed as JSON, anything else as YAML.
 
     Returns
     -------
@@ -484,19 +491,22 @@ def read_json(path):
 
     Example
     -------
-    >>> read_json(Path("missing.json"))
+    >>> read_mapping(Path("missing.json"))
     Traceback (most recent call last):
     ...
     speechbrain_mmspeech.convert.ConversionError: missing.json: no such file
     """
     if not path.is_file():
         raise ConversionError(f"{path}: no such file")
+    kind, parse, parse_error = MAPPING_FORMATS.get(
+        path.suffix, MAPPING_FORMATS[".yaml"]
+    )
     try:
-        content = json.loads(path.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as error:
-        raise ConversionError(f"{path}: not valid JSON ({error})") from None
+        content = parse(path.read_text(encoding="utf-8"))
+    except (parse_error, UnicodeDecodeError) as error:
+        raise ConversionError(f"{path}: not valid {kind} ({error})") from None
     if not isinstance(content, dict):
-        raise ConversionError(f"{path}: expected a JSON object")
+        raise ConversionError(f"{path}: expected a {kind} mapping")
     return content
 
 
@@ -1282,37 +1292,6 @@ def check_modelscope_task(configuration, origin):
     return kind
 
 
-def read_yaml(path):
-    """Reads a YAML mapping, naming the file in any error.
-
-    Arguments
-    ---------
-    path : Path
-        The file.
-
-    Returns
-    -------
-    dict
-        Its content.
-
-    Example
-    -------
-    >>> read_yaml(Path("missing.yaml"))
-    Traceback (most recent call last):
-    ...
-    speechbrain_mmspeech.convert.ConversionError: missing.yaml: no such file
-    """
-    if not path.is_file():
-        raise ConversionError(f"{path}: no such file")
-    try:
-        content = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (yaml.YAMLError, UnicodeDecodeError) as error:
-        raise ConversionError(f"{path}: not valid YAML ({error})") from None
-    if not isinstance(content, dict):
-        raise ConversionError(f"{path}: expected a YAML mapping")
-    return content
-
-
 def transform_lists(config, origin):
     """The eval and train feature transforms of an S2T data config.
 
@@ -1436,7 +1415,7 @@ def read_fbank_config(path):
     ...
     speechbrain_mmspeech.convert.ConversionError: missing/fbank_config.yaml: no such file
     """
-    config = read_yaml(path)
+    config = read_mapping(path)
     eval_transforms, train_transforms = transform_lists(config, path)
     unknown = [t for t in eval_transforms if t not in CMVN_TRANSFORMS]
     if unknown:
@@ -1501,8 +1480,8 @@ def read_modelscope(folder):
     paths = require_files({name: folder / name for name in MODELSCOPE_FILES})
     config_path = paths[CONFIG_FILE]
     configuration_path = paths[CONFIGURATION_FILE]
-    config = read_json(config_path)
-    configuration = read_json(configuration_path)
+    config = read_mapping(config_path)
+    configuration = read_mapping(configuration_path)
     check_modelscope_task(configuration, configuration_path)
     arch, defaulted = modelscope_architecture(config, config_path)
     vocab_layout, tokenizer = text_tokenizer_from_vocab(paths[VOCAB_FILE])

@@ -40,6 +40,31 @@ class AudioError(ValueError):
     """Audio that cannot be used, with the file and the problem named."""
 
 
+def check_samples(audio, source="audio"):
+    """Raises if the audio has no samples or non-finite ones.
+
+    Arguments
+    ---------
+    audio : torch.Tensor
+        Samples, any shape.
+    source : str
+        What to call it in error messages (usually the file path).
+
+    Example
+    -------
+    >>> check_samples(torch.tensor([0.0, float("nan")]), "a.wav")
+    Traceback (most recent call last):
+    ...
+    speechbrain_mmspeech.frontend.AudioError: a.wav: the audio contains NaN or infinite samples
+    """
+    if audio.numel() == 0:
+        raise AudioError(f"{source}: the audio is empty (0 samples)")
+    if not torch.isfinite(audio).all():
+        raise AudioError(
+            f"{source}: the audio contains NaN or infinite samples"
+        )
+
+
 def check_waveform(signal, sample_rate, source="audio"):
     """Checks that a mono waveform can be transcribed; raises if not.
 
@@ -64,12 +89,7 @@ def check_waveform(signal, sample_rate, source="audio"):
     ...
     speechbrain_mmspeech.frontend.AudioError: a.wav: the audio is empty (0 samples)
     """
-    if signal.numel() == 0:
-        raise AudioError(f"{source}: the audio is empty (0 samples)")
-    if not torch.isfinite(signal).all():
-        raise AudioError(
-            f"{source}: the audio contains NaN or infinite samples"
-        )
+    check_samples(signal, source)
     duration = signal.shape[0] / sample_rate
     if duration < MIN_DURATION_SECONDS:
         raise AudioError(
@@ -140,10 +160,7 @@ class ValidatingAudioNormalizer(AudioNormalizer):
         torch.Tensor
             ``[time]`` at ``self.sample_rate``.
         """
-        if audio.numel() == 0:
-            return check_waveform(audio.reshape(-1), sample_rate, source)
-        if not torch.isfinite(audio).all():
-            return check_waveform(audio.reshape(-1), sample_rate, source)
+        check_samples(audio, source)
         signal = super().__call__(audio, sample_rate)
         return check_waveform(signal, self.sample_rate, source)
 
