@@ -290,7 +290,14 @@ class MMSpeechFbank(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            ``[batch, frames, n_mels]``, zero-padded.
+            ``[batch, frames, n_mels]``. Shorter utterances are padded by
+            repeating their last frame, not with zeros: relative lengths
+            cannot map exactly onto Kaldi frames (``1 + (n - 400) // 160``),
+            and SpeechBrain modules round them differently (the padding mask
+            of ``InputNormalization`` takes one frame more than ``round``),
+            so a zero frame, far out of the log-mel range, would leak into
+            an utterance's statistics and make its result depend on the
+            batch. A repeated frame is harmless.
         """
         if wav_lens is None:
             wav_lens = torch.ones(wavs.shape[0], device=wavs.device)
@@ -299,7 +306,35 @@ class MMSpeechFbank(torch.nn.Module):
             self.utterance_fbank(wav[:length].float())
             for wav, length in zip(wavs, n_samples)
         ]
-        return torch.nn.utils.rnn.pad_sequence(feats, batch_first=True)
+        n_frames = max(len(utterance) for utterance in feats)
+        return torch.stack([fit_frames(f, n_frames) for f in feats])
+
+
+def fit_frames(feats, n_frames):
+    """Trims or edge-pads ``[frames, n_mels]`` features to ``n_frames``.
+
+    Arguments
+    ---------
+    feats : torch.Tensor
+        ``[frames, n_mels]``.
+    n_frames : int
+        Wanted number of frames (at least 1).
+
+    Returns
+    -------
+    torch.Tensor
+        ``[n_frames, n_mels]``; missing frames repeat the last one.
+
+    Example
+    -------
+    >>> fit_frames(torch.arange(3.0).unsqueeze(1), 4).squeeze(1).tolist()
+    [0.0, 1.0, 2.0, 2.0]
+    """
+    n_frames = max(n_frames, 1)
+    if len(feats) >= n_frames:
+        return feats[:n_frames]
+    repeated = feats[-1:].expand(n_frames - len(feats), -1)
+    return torch.cat([feats, repeated])
 
 
 class FeatureNormalization(InputNormalization):
