@@ -78,7 +78,9 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
     **kwargs
         ``S2SBeamSearcher`` arguments (``bos_index``, ``eos_index``,
         ``beam_size``, ``min_decode_ratio``, ``max_decode_ratio``,
-        ``scorer`` ...).
+        ``scorer`` for LM fusion, ``return_topk``/``topk`` for N-best
+        rescoring ...). A scorer adds its scores after the restrictions
+        above, so they hold whatever the scorer prefers.
 
     Example
     -------
@@ -141,6 +143,10 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
             temperature=temperature,
             **kwargs,
         )
+        if self.return_topk and self.topk > self.beam_size:
+            raise ValueError(
+                f"topk ({self.topk}) cannot exceed beam_size ({self.beam_size})"
+            )
         self.text_vocab_size = text_vocab_size
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.banned_indices = list(banned_indices)

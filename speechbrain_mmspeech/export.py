@@ -3,8 +3,13 @@
 A model folder holds ``hyperparams.yaml`` (the inference template of
 ``hparams/inference.yaml`` with the model's own sizes and decoding settings
 filled in), ``model.ckpt`` (the ``MMSpeech`` state dict) and
-``tokenizer.ckpt``. The same folder works locally and, uploaded as is, as a
-Hugging Face hub repository.
+``tokenizer.ckpt``; with a language model, also ``lm.ckpt``. The same folder
+works locally and, uploaded as is, as a Hugging Face hub repository.
+
+The template has optional sections that only folders with a language model
+get: the lines between ``# >>> with lm`` and ``# <<< with lm``, and single
+lines ending with ``# with lm``. Without a language model they are left
+out, so such a folder's ``hyperparams.yaml`` is the plain template.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -23,6 +28,11 @@ INFERENCE_TEMPLATE = (
 HPARAMS_FILE = "hyperparams.yaml"
 MODEL_FILE = "model.ckpt"
 TOKENIZER_FILE = "tokenizer.ckpt"
+LM_FILE = "lm.ckpt"
+LM_SECTION = "lm"
+SECTION_BEGIN = re.compile(r"^# >>> with (\w+)$")
+SECTION_END = re.compile(r"^# <<< with (\w+)$")
+SECTION_LINE = re.compile(r"\s+# with (\w+)$")
 
 
 def yaml_scalar(value):
@@ -61,16 +71,64 @@ def _plain_scalar(value):
     raise TypeError(f"Cannot write {value!r} as a YAML scalar")
 
 
-def render_hparams(template, values):
+def select_sections(template, sections=()):
+    """Keeps the named optional sections of a template and drops the others.
+
+    A section is either the lines between ``# >>> with <name>`` and
+    ``# <<< with <name>`` or a single line ending with ``# with <name>``; the
+    markers themselves are removed.
+
+    Arguments
+    ---------
+    template : str
+        YAML text.
+    sections : iterable of str
+        The sections to keep.
+
+    Returns
+    -------
+    str
+        The template without the markers and the other sections.
+
+    Example
+    -------
+    >>> text = (
+    ...     "a: 1\\n# >>> with lm\\nb: 2\\n# <<< with lm\\nc: 3  # with lm\\n"
+    ... )
+    >>> select_sections(text)
+    'a: 1\\n'
+    >>> select_sections(text, ["lm"])
+    'a: 1\\nb: 2\\nc: 3\\n'
+    """
+    kept, block = [], None
+    for line in template.splitlines(keepends=True):
+        content = line.rstrip("\n")
+        begin, end = SECTION_BEGIN.match(content), SECTION_END.match(content)
+        if begin or end:
+            block = begin.group(1) if begin else None
+            continue
+        tagged = SECTION_LINE.search(content)
+        name = block or (tagged.group(1) if tagged else None)
+        if name is None:
+            kept.append(line)
+        elif name in sections:
+            kept.append(SECTION_LINE.sub("", line) if tagged else line)
+    return "".join(kept)
+
+
+def render_hparams(template, values, sections=()):
     """Sets top-level ``key: value`` lines of a YAML template.
 
     Arguments
     ---------
     template : str
         YAML text whose top level defines every key of ``values`` once, as a
-        plain scalar.
+        plain scalar (once its optional sections are selected).
     values : dict
         New values by key.
+    sections : iterable of str
+        The optional sections to keep (see ``select_sections``); the others
+        are left out.
 
     Returns
     -------
@@ -82,6 +140,7 @@ def render_hparams(template, values):
     >>> render_hparams("d_model: 768\\nbeam_size: 5\\n", {"d_model": 64})
     'd_model: 64\\nbeam_size: 5\\n'
     """
+    template = select_sections(template, sections)
     for key, value in values.items():
         pattern = re.compile(rf"^{re.escape(key)}:[^\n]*$", re.MULTILINE)
         found = len(pattern.findall(template))
@@ -96,7 +155,12 @@ def render_hparams(template, values):
 
 
 def write_model_folder(
-    folder, model, tokenizer, values, template_path=INFERENCE_TEMPLATE
+    folder,
+    model,
+    tokenizer,
+    values,
+    template_path=INFERENCE_TEMPLATE,
+    language_model=None,
 ):
     """Writes hyperparams, weights and tokenizer for ``from_hparams``.
 
@@ -109,9 +173,13 @@ def write_model_folder(
     tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
         Its text tokenizer.
     values : dict
-        Values for the template's "Model", "Front end" and "Decoding" keys.
+        Values for the template's "Model", "Front end" and "Decoding" keys
+        (and, with a language model, its "Language model" keys).
     template_path : str
         The inference YAML template.
+    language_model : torch.nn.Module
+        A language model for decoding (written as ``lm.ckpt``, with the
+        template's ``lm`` sections), or None for a folder without one.
 
     Returns
     -------
@@ -121,7 +189,8 @@ def write_model_folder(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     template = Path(template_path).read_text(encoding="utf-8")
-    hparams_text = render_hparams(template, values)
+    sections = [LM_SECTION] if language_model is not None else []
+    hparams_text = render_hparams(template, values, sections)
     state = {key: value.cpu() for key, value in model.state_dict().items()}
     save_tokenizer = get_default_hook(tokenizer, DEFAULT_SAVE_HOOKS)
     # Write to temporary names first so that a crash leaves no half folder.
@@ -132,8 +201,18 @@ def write_model_folder(
         MODEL_FILE: lambda path: torch.save(state, path),
         TOKENIZER_FILE: lambda path: save_tokenizer(tokenizer, path),
     }
+    if language_model is not None:
+        lm_state = {
+            key: value.cpu()
+            for key, value in language_model.state_dict().items()
+        }
+        pending[LM_FILE] = lambda path: torch.save(lm_state, path)
     for name, write in pending.items():
         temporary = folder / f".{name}.tmp"
         write(temporary)
-        os.replace(temporary, folder / name)
+    for name in pending:
+        os.replace(folder / f".{name}.tmp", folder / name)
+    if language_model is None:
+        # A stale LM of an earlier export would only confuse readers.
+        (folder / LM_FILE).unlink(missing_ok=True)
     return folder

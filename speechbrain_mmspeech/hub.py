@@ -25,6 +25,7 @@ from huggingface_hub import HfApi
 from speechbrain_mmspeech.convert import PHONE_TOKENIZER_FILE, REPORT_FILE
 from speechbrain_mmspeech.export import (
     HPARAMS_FILE,
+    LM_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
 )
@@ -82,6 +83,8 @@ Offline, once the files are in the hub cache: set `HF_HUB_OFFLINE=1`.
 EXTRA_FILE_ROWS = {
     PHONE_TOKENIZER_FILE: "the phone inventory (phone_dict.txt format)",
     REPORT_FILE: "how the official checkpoint was converted",
+    LM_FILE: "the character language model used in decoding "
+    "(`TransformerLM` state dict; see `lm_mode` and `lm_weight`)",
 }
 
 

@@ -7,6 +7,11 @@ fine-tuning stage: S2T + PP). At the end, the checkpoints with the best
 validation accuracy are averaged, evaluated on the test set (CER), and
 written as a model folder that ``EncoderDecoderASR.from_hparams`` loads.
 
+The test set can be decoded with a language model trained by
+``train_lm.py`` (``--lm_mode=fusion`` or ``--lm_mode=rescoring`` with
+``--lm_file=.../lm.ckpt``); the model folder then holds the LM too. Run
+again on a finished output folder, the recipe only tests and exports.
+
 To run on real AISHELL-1 (``data_folder`` holds ``wav/`` and
 ``transcript/``):
 
@@ -35,6 +40,14 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.frontend import load_audio
+from speechbrain_mmspeech.lm import (
+    LM_MODE_FUSION,
+    LM_MODE_NONE,
+    LM_MODE_RESCORING,
+    LM_MODES,
+    load_language_model,
+    rescore_nbest,
+)
 from speechbrain_mmspeech.model import pack_memory
 from speechbrain_mmspeech.text import normalize_text
 
@@ -59,14 +72,34 @@ class ASR(sb.Brain):
         )
         hyps = None
         if self._decodes(stage):
-            memory = pack_memory(encoded)
-            search = (
-                self.hparams.test_search
-                if stage == sb.Stage.TEST
-                else self.hparams.valid_search
-            )
-            hyps, _, _, _ = search(memory, wav_lens)
+            hyps = self._search(pack_memory(encoded), wav_lens, stage)
         return logits, phone_logits, encoded, hyps
+
+    def _search(self, memory, wav_lens, stage):
+        """Beam search; at test, with the language model ``lm_mode`` names."""
+        if stage != sb.Stage.TEST:
+            hyps, _, _, _ = self.hparams.valid_search(memory, wav_lens)
+            return hyps
+        lm_mode = self.hparams.lm_mode
+        if lm_mode == LM_MODE_RESCORING:
+            topk_hyps, topk_lengths, topk_scores, _ = (
+                self.hparams.rescoring_search(memory, wav_lens)
+            )
+            hyps, _ = rescore_nbest(
+                self.hparams.rescorer,
+                self.hparams.tokenizer,
+                topk_hyps,
+                topk_lengths,
+                topk_scores,
+            )
+            return hyps
+        search = (
+            self.hparams.fusion_search
+            if lm_mode == LM_MODE_FUSION
+            else self.hparams.test_search
+        )
+        hyps, _, _, _ = search(memory, wav_lens)
+        return hyps
 
     def _decodes(self, stage):
         """Beam search on every test batch and every N-th validation."""
@@ -129,10 +162,12 @@ class ASR(sb.Brain):
             self.hparams.lr_annealing(self.optimizer)
 
     def on_stage_start(self, stage, epoch=None):
-        """Fresh metrics for validation and test."""
+        """Fresh metrics for validation and test; the LM on the device."""
         if stage != sb.Stage.TRAIN:
             self.acc_metric = self.hparams.acc_computer()
             self.cer_metric = self.hparams.cer_computer()
+        if stage == sb.Stage.TEST and self.hparams.lm_mode != LM_MODE_NONE:
+            self.hparams.lm_model.to(self.device)
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs losses, accuracy and CER; checkpoints after validation."""
@@ -156,9 +191,12 @@ class ASR(sb.Brain):
                 num_to_keep=self.hparams.avg_checkpoints,
             )
         elif stage == sb.Stage.TEST:
+            meta = {"Epoch loaded": self.hparams.epoch_counter.current}
+            if self.hparams.lm_mode != LM_MODE_NONE:
+                meta["LM"] = self.hparams.lm_mode
+                meta["LM weight"] = self.hparams.lm_weight
             self.hparams.train_logger.log_stats(
-                stats_meta={"Epoch loaded": self.hparams.epoch_counter.current},
-                test_stats=stats,
+                stats_meta=meta, test_stats=stats
             )
             if if_main_process():
                 with open(self.hparams.cer_file, "w", encoding="utf-8") as w:
@@ -194,6 +232,30 @@ def prepare_tokenizer(hparams):
     tokenizer.build(texts, hparams["text_vocab_size"])
     path.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(path)
+
+
+def prepare_language_model(hparams):
+    """Checks ``lm_mode``; loads ``lm_file`` unless the mode is ``none``.
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's hyperparameters (``lm_mode``, ``lm_file``,
+        ``lm_model``).
+
+    Returns
+    -------
+    torch.nn.Module or None
+        The language model, or None without one.
+    """
+    lm_mode = hparams["lm_mode"]
+    if lm_mode not in LM_MODES:
+        raise ValueError(f"lm_mode is {lm_mode!r}; choose one of {LM_MODES}")
+    if lm_mode == LM_MODE_NONE:
+        return None
+    if not hparams["lm_file"]:
+        raise ValueError(f"lm_mode {lm_mode} needs lm_file (an lm.ckpt)")
+    return load_language_model(hparams["lm_model"], hparams["lm_file"])
 
 
 def read_csv_column(csv_path, column):
@@ -332,6 +394,7 @@ def main(argv):
     run_on_main(prepare_tokenizer, kwargs={"hparams": hparams})
     hparams["tokenizer"].load(Path(hparams["save_folder"]) / "tokenizer.ckpt")
     report_unknown_characters(hparams, hparams["tokenizer"])
+    language_model = prepare_language_model(hparams)
     datasets = dataio_prepare(hparams)
 
     if hparams["pretrained_model"]:
@@ -369,14 +432,21 @@ def main(argv):
         ),
     )
     if if_main_process():
+        settings = dict(hparams["inference_settings"])
+        if language_model is not None:
+            settings.update(hparams["lm_inference_settings"])
         folder = write_model_folder(
             hparams["model_folder"],
             hparams["model"],
             hparams["tokenizer"],
-            hparams["inference_settings"],
+            settings,
+            language_model=language_model,
         )
         cer = asr_brain.test_stats["CER"]
-        print(f"Test CER: {cer:.2f}%  (model folder: {folder})")
+        lm_note = ""
+        if language_model is not None:
+            lm_note = f", LM {hparams['lm_mode']} weight {hparams['lm_weight']}"
+        print(f"Test CER: {cer:.2f}%{lm_note}  (model folder: {folder})")
 
 
 def schedule_length(hparams, train_set, train_kwargs, run_opts):

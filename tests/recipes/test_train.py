@@ -9,11 +9,13 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 
@@ -55,7 +57,7 @@ def small_corpus(tmp_path_factory):
     return output / "data_aishell"
 
 
-def run_train(data_folder, output_folder, epochs):
+def run_train(data_folder, output_folder, epochs, *extra):
     """Runs the recipe as a user would; returns its standard output."""
     command = [
         sys.executable,
@@ -67,6 +69,7 @@ def run_train(data_folder, output_folder, epochs):
         "--device=cpu",
         "--noprogressbar",
         *TINY_MODEL,
+        *extra,
     ]
     result = subprocess.run(
         command, cwd=RECIPE_DIR, capture_output=True, text=True, check=False
@@ -112,6 +115,60 @@ def test_exported_folder_loads_with_stock_interface(trained, tmp_path):
     assert isinstance(text, str)
     vocabulary = set(asr.tokenizer.tokens)
     assert all(char in vocabulary or char == "\u2047" for char in text)
+
+
+@pytest.mark.parametrize("lm_mode", ["fusion", "rescoring"])
+def test_test_stage_with_a_language_model(
+    trained, small_corpus, tmp_path, lm_mode
+):
+    """A finished run tests again with the LM and exports it in the folder."""
+    from speechbrain_mmspeech.inference import MMSpeechASR
+    from speechbrain_mmspeech.lm import TransformerLM
+
+    output = tmp_path / "finetune"
+    shutil.copytree(trained[0], output)
+    sizes = {
+        "lm_d_model": 16,
+        "lm_nhead": 2,
+        "lm_num_layers": 1,
+        "lm_d_ffn": 32,
+    }
+    lm = TransformerLM(
+        vocab=120,
+        d_model=16,
+        nhead=2,
+        num_encoder_layers=1,
+        d_ffn=32,
+        activation=torch.nn.GELU,
+        normalize_before=True,
+    )
+    torch.save(lm.state_dict(), tmp_path / "lm.ckpt")
+    stdout = run_train(
+        small_corpus,
+        output,
+        2,
+        f"--lm_mode={lm_mode}",
+        f"--lm_file={tmp_path / 'lm.ckpt'}",
+        "--lm_weight=0.2",
+        "--rescoring_topk=2",
+        f"--model_folder={output / 'model_lm'}",
+        *(f"--{key}={value}" for key, value in sizes.items()),
+    )
+    assert f"LM {lm_mode} weight 0.2" in stdout
+    log = (output / "train_log.txt").read_text(encoding="utf-8")
+    assert f"LM: {lm_mode}" in log.splitlines()[-1]
+    folder = output / "model_lm"
+    assert (folder / "lm.ckpt").is_file()
+    asr = MMSpeechASR.from_hparams(
+        source=str(folder),
+        savedir=str(tmp_path / "savedir"),
+        run_opts={"device": "cpu"},
+    )
+    assert asr.lm_mode == lm_mode
+    test_csv = (output / "data" / "test.csv").read_text(encoding="utf-8")
+    assert isinstance(
+        asr.transcribe_file(test_csv.splitlines()[1].split(",")[2]), str
+    )
 
 
 def test_rerun_resumes_from_checkpoint(trained, small_corpus):

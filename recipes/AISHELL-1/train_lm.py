@@ -1,0 +1,395 @@
+#!/usr/bin/env python3
+"""Trains a character-level language model for MMSpeech decoding.
+
+The LM is SpeechBrain's ``TransformerLM`` over the same character ids as
+the MMSpeech decoder: its tokenizer is the ``tokenizer.ckpt`` of an ASR run
+of ``train.py``. It learns from text only, the files of ``text_files`` plus
+(``use_train_transcripts``) the ASR training transcripts, and is validated on
+the dev transcripts, reporting the perplexity per token (``</s>``
+included). A dev or test transcript among the training sentences stops the
+run with an error: the LM would have seen the evaluation text.
+
+At the end, the checkpoint with the lowest dev perplexity is written as
+``lm.ckpt``, which ``train.py`` (``--lm_mode=fusion|rescoring
+--lm_file=...``) and model folders use.
+
+On mini-AISHELL, after ``run_mini_aishell.sh``:
+
+    python train_lm.py hparams/lm.yaml --asr_output_folder=results/mini_aishell
+
+On AISHELL-1 (no ``text_corpus.txt``; add any text of your own):
+
+    python train_lm.py hparams/lm.yaml --asr_output_folder=results/finetune/1986 \\
+        --text_files=[my_text.txt]
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import logging
+import math
+import os
+import sys
+from pathlib import Path
+
+import speechbrain as sb
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.nnet.losses import compute_length_mask
+from speechbrain.utils.distributed import if_main_process
+from train import read_csv_column
+
+from speechbrain_mmspeech.text import normalize_text, split_clauses
+
+logger = logging.getLogger(__name__)
+
+PERPLEXITY = "PPL"
+EXAMPLES_IN_ERRORS = 3
+
+
+class LM(sb.Brain):
+    """Language-model Brain: next-character cross-entropy, dev perplexity."""
+
+    def compute_forward(self, batch, stage):
+        """Logits of every next character after ``<s>`` and each prefix."""
+        batch = batch.to(self.device)
+        tokens_bos, _ = batch.tokens_bos
+        return self.modules.lm_model(tokens_bos)
+
+    def compute_objectives(self, predictions, batch, stage):
+        """Mean cross-entropy per token; sums it up outside training."""
+        tokens_eos, lengths = batch.tokens_eos
+        log_probs = torch.log_softmax(predictions, dim=-1)
+        loss = sb.nnet.losses.nll_loss(log_probs, tokens_eos, length=lengths)
+        if stage != sb.Stage.TRAIN:
+            n_tokens = compute_length_mask(tokens_eos, lengths).sum().item()
+            self.nll_sum += loss.item() * n_tokens
+            self.n_tokens += n_tokens
+        return loss
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Steps the learning-rate schedule after each optimizer update."""
+        if should_step:
+            self.hparams.lr_annealing(self.optimizer)
+
+    def on_stage_start(self, stage, epoch=None):
+        """Fresh perplexity sums for validation and test."""
+        self.nll_sum, self.n_tokens = 0.0, 0
+
+    def on_stage_end(self, stage, stage_loss, epoch=None):
+        """Logs loss and perplexity; checkpoints; writes ``lm.ckpt``."""
+        stats = {"loss": stage_loss}
+        if stage == sb.Stage.TRAIN:
+            self.train_stats = stats
+            return
+        stats[PERPLEXITY] = math.exp(self.nll_sum / self.n_tokens)
+        if stage == sb.Stage.VALID:
+            self.hparams.train_logger.log_stats(
+                stats_meta={
+                    "epoch": epoch,
+                    "lr": self.optimizer.param_groups[0]["lr"],
+                },
+                train_stats=self.train_stats,
+                valid_stats=stats,
+            )
+            self.checkpointer.save_and_keep_only(
+                meta={PERPLEXITY: stats[PERPLEXITY], "epoch": epoch},
+                min_keys=[PERPLEXITY],
+            )
+        elif stage == sb.Stage.TEST:
+            # The TEST stage evaluates the best checkpoint on dev.
+            self.hparams.train_logger.log_stats(
+                stats_meta={"best epoch": self.best_epoch()},
+                valid_stats=stats,
+            )
+            self.dev_perplexity = stats[PERPLEXITY]
+            if if_main_process():
+                save_state(self.hparams.lm_model, self.hparams.lm_file)
+
+    def best_epoch(self):
+        """The epoch of the checkpoint with the lowest dev perplexity."""
+        best = self.checkpointer.find_checkpoint(min_key=PERPLEXITY)
+        return best.meta["epoch"] if best else None
+
+
+def save_state(module, path):
+    """Writes a module's state dict (on CPU) atomically.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The module.
+    path : str or Path
+        Where to write it.
+    """
+    path = Path(path)
+    temporary = path.with_name(f".{path.name}.tmp")
+    state = {key: value.cpu() for key, value in module.state_dict().items()}
+    torch.save(state, temporary)
+    os.replace(temporary, path)
+
+
+def load_tokenizer(hparams):
+    """Loads the ASR's tokenizer and checks it fits the LM's vocabulary.
+
+    Arguments
+    ---------
+    hparams : dict
+        ``tokenizer``, ``tokenizer_file`` and ``text_vocab_size``.
+
+    Returns
+    -------
+    speechbrain_mmspeech.tokenizers.CharTokenizer
+        The loaded tokenizer.
+    """
+    tokenizer = hparams["tokenizer"]
+    tokenizer.load(hparams["tokenizer_file"])
+    if len(tokenizer) != hparams["text_vocab_size"]:
+        raise ValueError(
+            f"{hparams['tokenizer_file']} has {len(tokenizer)} ids but "
+            f"text_vocab_size is {hparams['text_vocab_size']}: set "
+            f"--text_vocab_size={len(tokenizer)} (the ASR's)"
+        )
+    return tokenizer
+
+
+def read_training_lines(hparams):
+    """The raw LM training lines, each with where it comes from.
+
+    Arguments
+    ---------
+    hparams : dict
+        ``text_files``, ``use_train_transcripts`` and ``train_csv``.
+
+    Returns
+    -------
+    list of tuple
+        ``(origin, line)`` pairs; ``origin`` is ``file:line``.
+    """
+    lines = []
+    for path in hparams["text_files"]:
+        with open(path, encoding="utf-8") as f:
+            lines.extend(
+                (f"{path}:{number}", line.rstrip("\n"))
+                for number, line in enumerate(f, start=1)
+            )
+    if hparams["use_train_transcripts"]:
+        csv_path = hparams["train_csv"]
+        transcripts = read_csv_column(csv_path, "transcript")
+        # Line 1 of the CSV is its header.
+        lines.extend(
+            (f"{csv_path}:{number}", text)
+            for number, text in enumerate(transcripts, start=2)
+        )
+    return lines
+
+
+def heldout_sentences(hparams):
+    """The normalised dev and test transcripts.
+
+    Arguments
+    ---------
+    hparams : dict
+        ``valid_csv`` and ``test_csv``.
+
+    Returns
+    -------
+    set of str
+        The sentences the LM must never train on.
+    """
+    sentences = set()
+    for key in ["valid_csv", "test_csv"]:
+        texts = read_csv_column(hparams[key], "transcript")
+        sentences.update(normalize_text(text) for text in texts)
+    return sentences - {""}
+
+
+def find_heldout_lines(lines, heldout):
+    """Lines that are, or have a clause that is, a held-out sentence.
+
+    Arguments
+    ---------
+    lines : list of tuple
+        ``(origin, line)`` pairs.
+    heldout : set of str
+        Normalised held-out sentences.
+
+    Returns
+    -------
+    list of tuple
+        ``(origin, sentence)`` for each offending line.
+
+    Example
+    -------
+    >>> lines = [
+    ...     ("a:1", "今天 天气 很好。"),
+    ...     ("a:2", "我们去，公园"),
+    ...     ("a:3", "你好"),
+    ... ]
+    >>> find_heldout_lines(lines, {"今天天气很好", "公园"})
+    [('a:1', '今天天气很好'), ('a:2', '公园')]
+    """
+    found = []
+    for origin, line in lines:
+        pieces = [normalize_text(line), *split_clauses(line)]
+        match = next((piece for piece in pieces if piece in heldout), None)
+        if match is not None:
+            found.append((origin, match))
+    return found
+
+
+def training_sentences(hparams):
+    """The normalised LM training sentences, checked against dev/test.
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's hyperparameters.
+
+    Returns
+    -------
+    list of str
+        Non-empty sentences of at most ``max_sentence_chars`` characters.
+
+    Raises
+    ------
+    ValueError
+        If a dev or test transcript is a training sentence (unless
+        ``drop_heldout_sentences``).
+    """
+    lines = read_training_lines(hparams)
+    leaks = find_heldout_lines(lines, heldout_sentences(hparams))
+    if leaks and not hparams["drop_heldout_sentences"]:
+        examples = "; ".join(
+            f"{origin}: {sentence}"
+            for origin, sentence in leaks[:EXAMPLES_IN_ERRORS]
+        )
+        raise ValueError(
+            f"{len(leaks)} LM training lines are (or contain as a clause) "
+            f"dev/test transcripts, e.g. {examples}. The LM must not see the "
+            "evaluation text: remove them, or set drop_heldout_sentences: "
+            "True to leave them out."
+        )
+    leaked = {origin for origin, _ in leaks}
+    if leaked:
+        logger.warning("Left out %d dev/test sentences", len(leaked))
+    sentences = [
+        normalize_text(line) for origin, line in lines if origin not in leaked
+    ]
+    sentences = [text for text in sentences if text]
+    kept = [s for s in sentences if len(s) <= hparams["max_sentence_chars"]]
+    if len(kept) < len(sentences):
+        logger.warning(
+            "Left out %d sentences longer than %d characters",
+            len(sentences) - len(kept),
+            hparams["max_sentence_chars"],
+        )
+    return kept
+
+
+def make_dataset(sentences, tokenizer):
+    """A dataset of ``tokens_bos`` / ``tokens_eos`` pairs.
+
+    Arguments
+    ---------
+    sentences : list of str
+        Normalised sentences.
+    tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
+        The ASR's tokenizer.
+
+    Returns
+    -------
+    speechbrain.dataio.dataset.DynamicItemDataset
+        Items ``id``, ``tokens_bos`` (``<s>`` + ids), ``tokens_eos``
+        (ids + ``</s>``).
+    """
+    data = {
+        f"{index:08d}": {"text": text} for index, text in enumerate(sentences)
+    }
+    dataset = sb.dataio.dataset.DynamicItemDataset(data)
+
+    @sb.utils.data_pipeline.takes("text")
+    @sb.utils.data_pipeline.provides("tokens_bos", "tokens_eos")
+    def text_pipeline(text):
+        tokens = tokenizer.encode_as_ids(text)
+        yield torch.LongTensor([tokenizer.bos_index] + tokens)
+        yield torch.LongTensor(tokens + [tokenizer.eos_index])
+
+    dataset.add_dynamic_item(text_pipeline)
+    dataset.set_output_keys(["id", "tokens_bos", "tokens_eos"])
+    return dataset
+
+
+def log_corpus(name, sentences, tokenizer):
+    """Logs a corpus' size and its share of characters outside the vocabulary.
+
+    Arguments
+    ---------
+    name : str
+        What the corpus is.
+    sentences : list of str
+        Its normalised sentences.
+    tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
+        The vocabulary.
+    """
+    ids = [i for text in sentences for i in tokenizer.encode_as_ids(text)]
+    unknown = sum(index == tokenizer.unk_index for index in ids)
+    logger.info(
+        "%s: %d sentences, %d characters (%.2f%% outside the vocabulary)",
+        name,
+        len(sentences),
+        len(ids),
+        100 * unknown / max(len(ids), 1),
+    )
+
+
+def main(argv):
+    """Reads the text, trains the LM, writes ``lm.ckpt``; returns the Brain."""
+    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
+    with open(hparams_file, encoding="utf-8") as fin:
+        hparams = load_hyperpyyaml(fin, overrides)
+    sb.utils.distributed.ddp_init_group(run_opts)
+    sb.create_experiment_directory(
+        experiment_directory=hparams["output_folder"],
+        hyperparams_to_save=hparams_file,
+        overrides=overrides,
+    )
+    tokenizer = load_tokenizer(hparams)
+    train_sentences = training_sentences(hparams)
+    valid_sentences = [
+        normalize_text(text)
+        for text in read_csv_column(hparams["valid_csv"], "transcript")
+    ]
+    log_corpus("LM training text", train_sentences, tokenizer)
+    log_corpus("LM dev text", valid_sentences, tokenizer)
+
+    lm_brain = LM(
+        modules=hparams["modules"],
+        opt_class=hparams["opt_class"],
+        hparams=hparams,
+        run_opts=run_opts,
+        checkpointer=hparams["checkpointer"],
+    )
+    valid_set = make_dataset(valid_sentences, tokenizer)
+    lm_brain.fit(
+        lm_brain.hparams.epoch_counter,
+        make_dataset(train_sentences, tokenizer),
+        valid_set,
+        train_loader_kwargs=hparams["train_dataloader_opts"],
+        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    lm_brain.evaluate(
+        valid_set,
+        min_key=PERPLEXITY,
+        test_loader_kwargs=hparams["valid_dataloader_opts"],
+    )
+    if if_main_process():
+        print(
+            f"Dev perplexity: {lm_brain.dev_perplexity:.2f}  "
+            f"(language model: {hparams['lm_file']})"
+        )
+    return lm_brain
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,236 @@
+"""Recipe test: train_lm.py on a tiny generated corpus, and its guards.
+
+A tiny LM is trained for three epochs on a few hundred sentences of the tiny
+mini-AISHELL's text corpus plus its training transcripts, with the
+vocabulary of an "ASR output folder" the test builds (CSVs and
+tokenizer.ckpt). The LM's sizes are the same in the three YAML files that
+build it.
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_mmspeech.export import (
+    INFERENCE_TEMPLATE,
+    LM_SECTION,
+    render_hparams,
+    select_sections,
+)
+from speechbrain_mmspeech.lm import TransformerLM, load_language_model
+from speechbrain_mmspeech.tokenizers import CharTokenizer
+
+RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
+LM_HPARAMS = RECIPE_DIR / "hparams" / "lm.yaml"
+VOCAB = 600  # the tiny corpus uses at most 500 characters
+TEXT_LINES = 300
+TINY_LM = {"lm_d_model": 32, "lm_nhead": 2, "lm_num_layers": 1, "lm_d_ffn": 64}
+LM_SIZE_KEYS = list(TINY_LM)
+
+
+@pytest.fixture(scope="module")
+def asr_output(tiny_corpus, tmp_path_factory):
+    """What the LM recipe reads from an ASR run: CSVs and tokenizer.ckpt."""
+    from train import read_csv_column
+
+    from aishell_prepare import prepare_aishell
+
+    output = tmp_path_factory.mktemp("asr_output")
+    prepare_aishell(tiny_corpus / "data_aishell", output / "data")
+    tokenizer = CharTokenizer()
+    texts = list(read_csv_column(output / "data" / "train.csv", "transcript"))
+    corpus = tiny_corpus / "text_corpus.txt"
+    texts += corpus.read_text(encoding="utf-8").splitlines()
+    tokenizer.build(texts, VOCAB)
+    (output / "save").mkdir()
+    tokenizer.save(output / "save" / "tokenizer.ckpt")
+    return output
+
+
+@pytest.fixture(scope="module")
+def text_file(tiny_corpus, tmp_path_factory):
+    """The first lines of the tiny corpus' text (no dev/test sentences)."""
+    lines = (tiny_corpus / "text_corpus.txt").read_text(encoding="utf-8")
+    path = tmp_path_factory.mktemp("text") / "text.txt"
+    path.write_text(
+        "\n".join(lines.splitlines()[:TEXT_LINES]) + "\n", encoding="utf-8"
+    )
+    return path
+
+
+def lm_argv(asr_output, output, text_files, epochs, vocab=VOCAB):
+    """Arguments of a tiny, fast LM run."""
+    return [
+        str(LM_HPARAMS),
+        f"--asr_output_folder={asr_output}",
+        f"--output_folder={output}",
+        f"--text_files=[{','.join(str(path) for path in text_files)}]",
+        f"--number_of_epochs={epochs}",
+        f"--text_vocab_size={vocab}",
+        "--batch_size=16",
+        "--n_warmup_steps=10",
+        "--lr=0.003",
+        "--device=cpu",
+        "--noprogressbar",
+        *(f"--{key}={value}" for key, value in TINY_LM.items()),
+    ]
+
+
+def run_train_lm(argv):
+    """Runs train_lm.py as a user would; returns its standard output."""
+    command = [sys.executable, "train_lm.py", *argv]
+    result = subprocess.run(
+        command, cwd=RECIPE_DIR, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def trained_lm(asr_output, text_file, tmp_path_factory):
+    """Output folder of a three-epoch LM run, and what it printed."""
+    output = tmp_path_factory.mktemp("lm")
+    stdout = run_train_lm(lm_argv(asr_output, output, [text_file], epochs=3))
+    return output, stdout
+
+
+def epoch_losses(train_log):
+    """Training loss and dev perplexity per epoch, from train_log.txt."""
+    pattern = re.compile(
+        r"epoch: (\d+),.* train loss: ([0-9.e+-]+) .*valid PPL: ([0-9.e+-]+)"
+    )
+    return {
+        int(epoch): (float(loss), float(ppl))
+        for epoch, loss, ppl in pattern.findall(train_log)
+    }
+
+
+def test_lm_trains_and_its_loss_falls(trained_lm):
+    output, stdout = trained_lm
+    assert re.search(r"Dev perplexity: [0-9.]+", stdout), stdout
+    log = (output / "train_log.txt").read_text(encoding="utf-8")
+    losses = epoch_losses(log)
+    assert sorted(losses) == [1, 2, 3]
+    assert losses[3][0] < losses[1][0]
+    assert losses[3][1] < losses[1][1]
+    assert "best epoch" in log
+    lm = TransformerLM(
+        vocab=VOCAB,
+        d_model=TINY_LM["lm_d_model"],
+        nhead=TINY_LM["lm_nhead"],
+        num_encoder_layers=TINY_LM["lm_num_layers"],
+        d_ffn=TINY_LM["lm_d_ffn"],
+        activation=torch.nn.GELU,
+        normalize_before=True,
+    )
+    load_language_model(lm, output / "lm.ckpt")
+
+
+def test_rerun_resumes(trained_lm, asr_output, text_file):
+    output, _ = trained_lm
+    run_train_lm(lm_argv(asr_output, output, [text_file], epochs=4))
+    log = (output / "log.txt").read_text(encoding="utf-8")
+    for epoch in range(1, 5):
+        assert log.count(f"Going into epoch {epoch}\n") == 1, epoch
+
+
+def test_dev_or_test_sentence_in_the_text_is_refused(
+    asr_output, text_file, tmp_path
+):
+    import train_lm
+    from train import read_csv_column
+
+    test_sentence = next(
+        read_csv_column(asr_output / "data" / "test.csv", "transcript")
+    )
+    leaking = tmp_path / "leaking.txt"
+    leaking.write_text(f"第一句\n{test_sentence}。\n", encoding="utf-8")
+    argv = lm_argv(asr_output, tmp_path / "lm", [text_file, leaking], 1)
+    with pytest.raises(ValueError, match=f"{leaking}:2: "):
+        train_lm.main(argv)
+
+    hparams = {
+        "text_files": [leaking],
+        "use_train_transcripts": False,
+        "valid_csv": asr_output / "data" / "dev.csv",
+        "test_csv": asr_output / "data" / "test.csv",
+        "drop_heldout_sentences": True,
+        "max_sentence_chars": 200,
+    }
+    assert train_lm.training_sentences(hparams) == ["第一句"]
+
+
+def test_default_text_has_no_dev_or_test_sentence(tiny_corpus, asr_output):
+    import train_lm
+
+    hparams = {
+        "text_files": [tiny_corpus / "text_corpus.txt"],
+        "use_train_transcripts": True,
+        "train_csv": asr_output / "data" / "train.csv",
+        "valid_csv": asr_output / "data" / "dev.csv",
+        "test_csv": asr_output / "data" / "test.csv",
+    }
+    lines = train_lm.read_training_lines(hparams)
+    heldout = train_lm.heldout_sentences(hparams)
+    assert heldout and len(lines) > TEXT_LINES
+    assert train_lm.find_heldout_lines(lines, heldout) == []
+
+
+def test_tokenizer_size_must_match(asr_output, tmp_path):
+    import train_lm
+
+    argv = lm_argv(asr_output, tmp_path, [], epochs=1, vocab=VOCAB + 1)
+    with pytest.raises(ValueError, match=f"--text_vocab_size={VOCAB}"):
+        train_lm.main(argv)
+
+
+def built_lm(path, overrides, sections=()):
+    """The ``lm_model`` a YAML file builds with these overrides."""
+    text = path.read_text(encoding="utf-8")
+    if sections:
+        text = render_hparams(text, overrides, sections)
+        overrides = {}
+    return load_hyperpyyaml(text, overrides)["lm_model"].eval()
+
+
+def default_lm_sizes(path, sections=()):
+    """The ``lm_*`` size values a YAML file sets at its top level."""
+    text = select_sections(path.read_text(encoding="utf-8"), sections)
+    values = dict(re.findall(r"^(lm_\w+): ([^\n]+)$", text, re.MULTILINE))
+    return {key: values[key] for key in LM_SIZE_KEYS}
+
+
+def test_lm_is_built_the_same_by_the_three_yaml_files():
+    """lm.yaml trains it; finetune.yaml and model folders decode with it."""
+    finetune = RECIPE_DIR / "hparams" / "finetune.yaml"
+    assert (
+        default_lm_sizes(LM_HPARAMS)
+        == default_lm_sizes(finetune)
+        == default_lm_sizes(INFERENCE_TEMPLATE, [LM_SECTION])
+    )
+    tiny = {**TINY_LM, "text_vocab_size": 40}
+    tiny_asr = {
+        "d_model": 16,
+        "nhead": 2,
+        "num_encoder_layers": 2,
+        "num_decoder_layers": 1,
+        "d_ffn": 16,
+        "context_layer": 1,
+    }
+    trained = built_lm(LM_HPARAMS, {**tiny, "asr_output_folder": "x"})
+    recipe = built_lm(finetune, {**tiny, **tiny_asr, "data_folder": "x"})
+    folder = built_lm(
+        INFERENCE_TEMPLATE, {**tiny, **tiny_asr}, sections=[LM_SECTION]
+    )
+    tokens = torch.tensor([[0, 5, 6, 7, 2]])
+    for other in [recipe, folder]:
+        other.load_state_dict(trained.state_dict())
+        assert torch.equal(other(tokens), trained(tokens))
