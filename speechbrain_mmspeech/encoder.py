@@ -392,7 +392,14 @@ class SpeechTransformer(torch.nn.Module):
         self.layer_norm = torch.nn.LayerNorm(d_model)
         self.dropout = torch.nn.Dropout(dropout)
 
-    def forward(self, x, padding_mask, phones=None, phone_padding_mask=None):
+    def forward(
+        self,
+        x,
+        padding_mask,
+        phones=None,
+        phone_padding_mask=None,
+        final_norm=True,
+    ):
         """Encodes speech frames, joined by phone states at the context layer.
 
         Arguments
@@ -405,11 +412,15 @@ class SpeechTransformer(torch.nn.Module):
             Optional phone embeddings ``[batch, n_phones, d_model]``.
         phone_padding_mask : torch.Tensor
             Boolean ``[batch, n_phones]``, True at padding.
+        final_norm : bool
+            Apply the final LayerNorm (False gives the states the official
+            masked-speech-prediction teacher scores).
 
         Returns
         -------
         hidden : torch.Tensor
-            ``[batch, time + n_phones, d_model]`` after the final LayerNorm.
+            ``[batch, time + n_phones, d_model]``, after the final LayerNorm
+            if ``final_norm``.
         positions : torch.Tensor
             The convolutional position features of the same frames.
         padding_mask : torch.Tensor
@@ -435,7 +446,9 @@ class SpeechTransformer(torch.nn.Module):
             if self.training and torch.rand(1).item() < self.layerdrop:
                 continue
             x = layer(x, padding_mask)
-        return self.layer_norm(x), positions, padding_mask
+        if final_norm:
+            x = self.layer_norm(x)
+        return x, positions, padding_mask
 
 
 @dataclass
@@ -612,6 +625,7 @@ class SpeechEncoder(torch.nn.Module):
         phone_lens=None,
         time_mask_prob=0.0,
         time_mask=None,
+        final_norm=True,
     ):
         """Encodes speech features, optionally joined by phones.
 
@@ -631,6 +645,9 @@ class SpeechEncoder(torch.nn.Module):
         time_mask : torch.Tensor
             A precomputed boolean mask ``[batch, time]`` (overrides
             ``time_mask_prob``).
+        final_norm : bool
+            Apply the final LayerNorm to the hidden states (False: the
+            pre-normalisation states, as the official MSP teacher uses).
 
         Returns
         -------
@@ -657,7 +674,7 @@ class SpeechEncoder(torch.nn.Module):
                 phone_lengths, phones.shape[1]
             )
         hidden, positions, padding = self.encoder(
-            x, padding_mask, phone_x, phone_padding
+            x, padding_mask, phone_x, phone_padding, final_norm
         )
         return EncoderOutput(hidden, positions, padding, lengths, time_mask)
 

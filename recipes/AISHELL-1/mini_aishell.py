@@ -6,6 +6,7 @@ The generator writes exactly what an AISHELL-1 download looks like, so that
     <output_folder>/data_aishell/wav/S0002.tar.gz      (train/S0002/*.wav inside)
     <output_folder>/data_aishell/transcript/aishell_transcript_v0.8.txt
     <output_folder>/text_corpus.txt                    (text-only data)
+    <output_folder>/unpaired_text.txt                  (text of no utterance)
     <output_folder>/unpaired_speech/wav/*.wav          (speech without text)
     <output_folder>/unpaired_speech/unpaired.csv       (ID,duration,wav,spk_id)
     <output_folder>/mini_aishell.json                  (config and statistics)
@@ -71,6 +72,7 @@ logger = logging.getLogger(__name__)
 CORPUS_DIRNAME = "data_aishell"
 TRANSCRIPT_RELPATH = Path("transcript") / "aishell_transcript_v0.8.txt"
 TEXT_CORPUS_FILENAME = "text_corpus.txt"
+UNPAIRED_TEXT_FILENAME = "unpaired_text.txt"
 UNPAIRED_DIRNAME = "unpaired_speech"
 UNPAIRED_LIST_FILENAME = "unpaired.csv"
 INFO_FILENAME = "mini_aishell.json"
@@ -1342,7 +1344,7 @@ def _prepare_output(output_folder, config, overwrite):
             )
     for name in (CORPUS_DIRNAME, UNPAIRED_DIRNAME):
         shutil.rmtree(output_folder / name, ignore_errors=True)
-    for name in (INFO_FILENAME, TEXT_CORPUS_FILENAME):
+    for name in (INFO_FILENAME, TEXT_CORPUS_FILENAME, UNPAIRED_TEXT_FILENAME):
         (output_folder / name).unlink(missing_ok=True)
     return True
 
@@ -1369,7 +1371,9 @@ def generate_mini_aishell(
     Every utterance has its own sentence: no sentence is read twice, and
     train, dev, test and unpaired are disjoint in speakers and sentences.
     ``text_corpus.txt`` holds every candidate clause except the dev and test
-    ones (so it includes the train and unpaired sentences), in corpus order.
+    ones (so it includes the train and unpaired sentences), in corpus order;
+    ``unpaired_text.txt`` holds those of no utterance at all (the text pool
+    of pre-training, disjoint from every speech split).
     Running again with the same settings is a no-op.
 
     Arguments
@@ -1474,6 +1478,11 @@ def generate_mini_aishell(
     write_lines(
         output_folder / TEXT_CORPUS_FILENAME,
         (" ".join(w) for w in clauses if "".join(w) not in evaluation),
+    )
+    spoken = {s.text for split in sentences.values() for s in split}
+    write_lines(
+        output_folder / UNPAIRED_TEXT_FILENAME,
+        (" ".join(w) for w in clauses if "".join(w) not in spoken),
     )
 
     stats = _statistics(config, clauses, sentences, durations, elapsed)

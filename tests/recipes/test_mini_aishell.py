@@ -157,12 +157,32 @@ def test_text_corpus_excludes_dev_and_test(tiny_corpus):
     assert any(" " in line for line in lines.splitlines())  # word-segmented
 
 
+def test_unpaired_text_is_disjoint_from_every_utterance(
+    tiny_corpus, tiny_settings
+):
+    """The pre-training text pool holds no sentence that was spoken."""
+    folder = tiny_corpus
+    unpaired = (folder / "unpaired_text.txt").read_text(encoding="utf-8")
+    corpus = (folder / "text_corpus.txt").read_text(encoding="utf-8")
+    unpaired = {line.replace(" ", "") for line in unpaired.splitlines()}
+    corpus = {line.replace(" ", "") for line in corpus.splitlines()}
+    spoken = {t.replace(" ", "") for t in read_transcripts(folder).values()}
+    assert not unpaired & spoken
+    assert unpaired < corpus
+    # text_corpus = unpaired text + train + unpaired-speech sentences.
+    n_train_and_unpaired = tiny_settings["utts_per_speaker"] * (
+        tiny_settings["n_train_speakers"] + tiny_settings["n_unpaired_speakers"]
+    )
+    assert len(corpus) - len(unpaired) == n_train_and_unpaired
+
+
 def test_same_seed_same_bytes(tiny_corpus, tmp_path, tiny_settings):
     """A second run with the same seed gives byte-identical files."""
     mini_aishell.generate_mini_aishell(tmp_path, **tiny_settings)
     relpaths = [
         "data_aishell/transcript/aishell_transcript_v0.8.txt",
         "text_corpus.txt",
+        "unpaired_text.txt",
         *(
             str(p.relative_to(tiny_corpus))
             for p in sorted(tiny_corpus.glob("data_aishell/wav/*.tar.gz"))

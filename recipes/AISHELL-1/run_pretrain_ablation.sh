@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# MMSpeech pre-training ablation on mini-AISHELL (README "Pre-training").
+#
+# Four rows, each fine-tuned with the same command on the same 500 labeled
+# utterances and tested on the same 200 test utterances:
+#   none     no pre-training
+#   p2t      stage 1 only (P2T on unpaired text)
+#   s2c_msp  S2C + MSP on unpaired speech only
+#   all5     stage 1, then stage 2 (all five tasks)
+# and, on request only, the measurement behind the choice of code features:
+#   all5_enc all5 with codes from k-means over the encoder states of the
+#            "none" model instead of fbank (needs the none row)
+# Pools: 500 labeled utterances (10 speakers), 2,000 unpaired utterances
+# (40 speakers, transcripts withheld), about 11,600 unpaired sentences (every
+# People's Daily clause that no utterance reads).
+#
+#   bash run_pretrain_ablation.sh            # all rows
+#   bash run_pretrain_ablation.sh p2t all5   # some rows
+#   bash run_pretrain_ablation.sh all5_enc   # the code-feature measurement
+#
+# DATA (corpus folder) and OUT (results folder) can be set. Each step is
+# skipped if its output exists, so a killed run continues where it stopped.
+# Wall times go to $OUT/times.txt, test CERs to $OUT/results.txt.
+set -euo pipefail
+cd "$(dirname "$0")"
+data="${DATA:-data/ablation}"
+out="${OUT:-results/ablation}"
+rows=("$@")
+[ ${#rows[@]} -gt 0 ] || rows=(none p2t s2c_msp all5)
+mkdir -p "$out"
+
+labeled="$data/data_aishell"
+speech="$data/unpaired_speech/unpaired.csv"
+text="$data/unpaired_text.txt"
+codes="$out/codes/codes.ckpt"
+run_opts=(--device=cpu --noprogressbar)
+pools=(--data_folder="$labeled" --unpaired_speech="$speech"
+       --text_files="[$text]")
+# The fine-tuning budget of every row. The character vocabulary is built
+# from the same files as in pre-training, and the decoder keeps the code
+# block, so every row fine-tunes the very same architecture.
+finetune=(hparams/finetune.yaml --data_folder="$labeled"
+          --tokenizer_extra_text="[$text]" --code_vocab_size=1000
+          --number_of_epochs=40 --max_batch_length_train=40
+          --valid_search_interval=10 "${run_opts[@]}")
+
+timed() {  # timed <name> <command...>: runs it, appends its wall time
+    local name=$1 start
+    shift
+    start=$(date +%s)
+    "$@"
+    echo "$name $(( $(date +%s) - start )) s" >> "$out/times.txt"
+}
+
+if [ ! -f "$labeled/transcript/aishell_transcript_v0.8.txt" ]; then
+    timed corpus python3 mini_aishell.py "$data" --n-train-speakers 10 \
+        --n-dev-speakers 4 --n-test-speakers 4 --utts-per-speaker 50 \
+        --n-unpaired-speakers 40
+fi
+
+stage1() {
+    [ -f "$out/p2t/model.ckpt" ] || timed stage1 python3 pretrain.py \
+        hparams/pretrain_stage1.yaml "${pools[@]}" \
+        --output_folder="$out/p2t" "${run_opts[@]}"
+}
+
+build_codes() {  # build_codes <codes file> [extra build_codes.py options]
+    local file=$1
+    shift
+    [ -f "$file" ] || timed "codes_$(basename "$(dirname "$file")")" \
+        python3 build_codes.py hparams/pretrain_stage2.yaml "${pools[@]}" \
+        --codes_file="$file" --output_folder="$(dirname "$file")" "$@"
+}
+
+stage2() {  # stage2 <row> <codes file> [extra pretrain.py options]
+    local row=$1 file=$2
+    shift 2
+    [ -f "$out/$row/model.ckpt" ] || timed "pretrain_$row" python3 \
+        pretrain.py hparams/pretrain_stage2.yaml "${pools[@]}" \
+        --codes_file="$file" --output_folder="$out/$row" "${run_opts[@]}" "$@"
+}
+
+finetune_row() {  # finetune_row <row> [pre-trained model.ckpt]
+    local row=$1 model=${2:-null}
+    [ -f "$out/ft_$row/cer.txt" ] || timed "finetune_$row" python3 train.py \
+        "${finetune[@]}" --pretrained_model="$model" \
+        --output_folder="$out/ft_$row"
+    if [ "$model" != null ]; then
+        # Pre-training and fine-tuning must share the character vocabulary.
+        cmp "$(dirname "$model")/tokenizer.ckpt" \
+            "$out/ft_$row/save/tokenizer.ckpt"
+    fi
+    echo "$row $(grep -m1 '%WER' "$out/ft_$row/cer.txt")" >> "$out/results.txt"
+}
+
+for row in "${rows[@]}"; do
+    case $row in
+        none)
+            finetune_row none ;;
+        p2t)
+            stage1
+            finetune_row p2t "$out/p2t/model.ckpt" ;;
+        s2c_msp)
+            build_codes "$codes"
+            stage2 s2c_msp "$codes" --init_model=null \
+                --paired_batch_size=0 --text_batch_size=0
+            finetune_row s2c_msp "$out/s2c_msp/model.ckpt" ;;
+        all5)
+            stage1
+            build_codes "$codes"
+            stage2 all5 "$codes" --init_model="$out/p2t/model.ckpt"
+            finetune_row all5 "$out/all5/model.ckpt" ;;
+        all5_enc)
+            stage1
+            encoder_codes="$out/codes_encoder/codes.ckpt"
+            build_codes "$encoder_codes" --code_feature_type=encoder \
+                --code_encoder_checkpoint="$out/ft_none/model/model.ckpt"
+            stage2 all5_enc "$encoder_codes" --code_feature_type=encoder \
+                --code_encoder_checkpoint="$out/ft_none/model/model.ckpt" \
+                --init_model="$out/p2t/model.ckpt"
+            finetune_row all5_enc "$out/all5_enc/model.ckpt" ;;
+        *)
+            echo "unknown row $row (none, p2t, s2c_msp, all5, all5_enc)" >&2
+            exit 1 ;;
+    esac
+done
+cat "$out/results.txt"
