@@ -49,10 +49,11 @@ from speechbrain.dataio.sampler import (
 )
 from speechbrain.utils.distributed import if_main_process, run_on_main
 from train import (
+    ScheduledBrain,
     dataio_prepare,
+    heldout_sentences,
     load_pretrained,
     prepare_tokenizer,
-    read_csv_column,
     schedule_length,
 )
 
@@ -148,7 +149,7 @@ class MixedBatchCollate:
         return MixedBatch(sub_batches)
 
 
-class Pretrain(sb.Brain):
+class Pretrain(ScheduledBrain):
     """The five MMSpeech tasks on mixed batches (see the module docstring)."""
 
     def compute_forward(self, batch, stage):
@@ -222,19 +223,6 @@ class Pretrain(sb.Brain):
             sentences = len(batch[POOL_OF_TASK[task]].id)
             self.hparams.task_losses.update(task, value.detach(), sentences)
         return loss / len(batch)
-
-    def on_fit_start(self):
-        """Recovers, then sizes the schedule for this run's epoch count."""
-        super().on_fit_start()
-        scheduler = self.hparams.lr_annealing
-        scheduler.num_training_steps, scheduler.num_warmup_steps = (
-            self.schedule_length
-        )
-
-    def on_fit_batch_end(self, batch, outputs, loss, should_step):
-        """Steps the learning-rate schedule after each optimizer update."""
-        if should_step:
-            self.hparams.lr_annealing(self.optimizer)
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs the loss of every task and checkpoints (no validation)."""
@@ -357,11 +345,7 @@ def read_text_pool(hparams):
     list of str
         The sentences, in file order.
     """
-    excluded = {
-        normalize_text(text)
-        for key in ("valid_csv", "test_csv")
-        for text in read_csv_column(hparams[key], "transcript")
-    }
+    excluded = heldout_sentences(hparams)
     sentences, n_excluded = [], 0
     limit = hparams["max_text_sentences"]
     for path in hparams["text_files"]:

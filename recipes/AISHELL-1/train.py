@@ -54,7 +54,33 @@ from speechbrain_mmspeech.text import normalize_text
 logger = logging.getLogger(__name__)
 
 
-class ASR(sb.Brain):
+class ScheduledBrain(sb.Brain):
+    """A ``Brain`` that steps ``hparams.lr_annealing`` after every update.
+
+    When ``schedule_length`` (updates, warm-up updates) is set, the recovered
+    scheduler keeps its step count but takes that total and warm-up, computed
+    for the current ``number_of_epochs``, so extending a finished run keeps
+    learning. Shared by the fine-tuning, pre-training and LM recipes.
+    """
+
+    schedule_length = None
+
+    def on_fit_start(self):
+        """Recovers, then sizes the schedule for this run's epoch count."""
+        super().on_fit_start()
+        if self.schedule_length is not None:
+            scheduler = self.hparams.lr_annealing
+            scheduler.num_training_steps, scheduler.num_warmup_steps = (
+                self.schedule_length
+            )
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Steps the learning-rate schedule after each optimizer update."""
+        if should_step:
+            self.hparams.lr_annealing(self.optimizer)
+
+
+class ASR(ScheduledBrain):
     """Fine-tuning Brain: S2T cross-entropy plus phone CTC (PP)."""
 
     def compute_forward(self, batch, stage):
@@ -142,24 +168,6 @@ class ASR(sb.Brain):
                 targets = [list(text) for text in batch.text]
                 self.cer_metric.append(batch.id, predicted, targets)
         return loss
-
-    def on_fit_start(self):
-        """Recovers, then sizes the schedule for this run's epoch count.
-
-        The recovered scheduler keeps its step count but takes the total and
-        warm-up computed for the current ``number_of_epochs`` (see
-        ``schedule_length``), so extending a finished run keeps learning.
-        """
-        super().on_fit_start()
-        scheduler = self.hparams.lr_annealing
-        scheduler.num_training_steps, scheduler.num_warmup_steps = (
-            self.schedule_length
-        )
-
-    def on_fit_batch_end(self, batch, outputs, loss, should_step):
-        """Steps the learning-rate schedule after each optimizer update."""
-        if should_step:
-            self.hparams.lr_annealing(self.optimizer)
 
     def on_stage_start(self, stage, epoch=None):
         """Fresh metrics for validation and test; the LM on the device."""
@@ -290,6 +298,26 @@ def report_unknown_characters(hparams, tokenizer):
                 len(unknown),
                 "".join(char for char, _ in unknown.most_common(10)),
             )
+
+
+def heldout_sentences(hparams):
+    """The normalised dev and test transcripts.
+
+    Arguments
+    ---------
+    hparams : dict
+        ``valid_csv`` and ``test_csv``.
+
+    Returns
+    -------
+    set of str
+        The sentences the LM must never train on.
+    """
+    sentences = set()
+    for key in ["valid_csv", "test_csv"]:
+        texts = read_csv_column(hparams[key], "transcript")
+        sentences.update(normalize_text(text) for text in texts)
+    return sentences - {""}
 
 
 def dataio_prepare(hparams):

@@ -37,7 +37,7 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import compute_length_mask
 from speechbrain.utils.distributed import if_main_process
-from train import read_csv_column
+from train import ScheduledBrain, heldout_sentences, read_csv_column
 
 from speechbrain_mmspeech.text import normalize_text, split_clauses
 
@@ -47,7 +47,7 @@ PERPLEXITY = "PPL"
 EXAMPLES_IN_ERRORS = 3
 
 
-class LM(sb.Brain):
+class LM(ScheduledBrain):
     """Language-model Brain: next-character cross-entropy, dev perplexity."""
 
     def compute_forward(self, batch, stage):
@@ -66,11 +66,6 @@ class LM(sb.Brain):
             self.nll_sum += loss.item() * n_tokens
             self.n_tokens += n_tokens
         return loss
-
-    def on_fit_batch_end(self, batch, outputs, loss, should_step):
-        """Steps the learning-rate schedule after each optimizer update."""
-        if should_step:
-            self.hparams.lr_annealing(self.optimizer)
 
     def on_stage_start(self, stage, epoch=None):
         """Fresh perplexity sums for validation and test."""
@@ -182,26 +177,6 @@ def read_training_lines(hparams):
             for number, text in enumerate(transcripts, start=2)
         )
     return lines
-
-
-def heldout_sentences(hparams):
-    """The normalised dev and test transcripts.
-
-    Arguments
-    ---------
-    hparams : dict
-        ``valid_csv`` and ``test_csv``.
-
-    Returns
-    -------
-    set of str
-        The sentences the LM must never train on.
-    """
-    sentences = set()
-    for key in ["valid_csv", "test_csv"]:
-        texts = read_csv_column(hparams[key], "transcript")
-        sentences.update(normalize_text(text) for text in texts)
-    return sentences - {""}
 
 
 def find_heldout_lines(lines, heldout):
