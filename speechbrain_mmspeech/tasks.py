@@ -143,7 +143,54 @@ def teacher_forced_logits(model, tokens_bos, encoder_output):
     return model.output_projection(hidden)
 
 
-class PhoneToTextTask:
+class TextTargetTask:
+    """Base of the tasks whose target is text (P2T, S2T).
+
+    Holds the size of the text vocabulary and the loss they share: the
+    decoder's softmax is restricted to the text ids (the official
+    ``constraint_masks``) and the cross-entropy is summed over tokens.
+
+    Arguments
+    ---------
+    text_vocab_size : int
+        Number of text ids (codes, if any, come after them).
+
+    Example
+    -------
+    >>> task = TextTargetTask(text_vocab_size=3)
+    >>> logits = torch.zeros(1, 2, 5)
+    >>> loss = task.loss(
+    ...     logits, torch.tensor([[1, 2]]), torch.ones(1)
+    ... )  # uniform over 3 text ids
+    >>> round(loss.item() / math.log(3), 4)
+    2.0
+    """
+
+    def __init__(self, text_vocab_size):
+        self.text_vocab_size = text_vocab_size
+
+    def loss(self, logits, tokens_eos, token_lens):
+        """Cross-entropy over the text vocabulary, summed over tokens.
+
+        Arguments
+        ---------
+        logits : torch.Tensor
+            ``[batch, length, vocab]`` from ``forward``.
+        tokens_eos : torch.Tensor
+            ``[batch, length]`` targets (the text then ``</s>``).
+        token_lens : torch.Tensor
+            Their relative lengths.
+
+        Returns
+        -------
+        torch.Tensor
+            The summed loss.
+        """
+        logits = restrict_to_vocabulary(logits, self.text_vocab_size)
+        return summed_nll(logits, tokens_eos, token_lens)
+
+
+class PhoneToTextTask(TextTargetTask):
     """P2T: masked pinyin phones (no speech) -> the original characters.
 
     ``mask_phones`` builds the input of one sentence, as the official
@@ -185,7 +232,7 @@ class PhoneToTextTask:
         mask_ratio=P2T_MASK_RATIO,
         random_ratio=P2T_RANDOM_RATIO,
     ):
-        self.text_vocab_size = text_vocab_size
+        super().__init__(text_vocab_size)
         self.mask_index = mask_index
         self.phone_offset = phone_offset
         self.mask_ratio = mask_ratio
@@ -247,26 +294,6 @@ class PhoneToTextTask:
             None, None, phones=phones, phone_lens=phone_lens
         )
         return teacher_forced_logits(model, tokens_bos, encoded)
-
-    def loss(self, logits, tokens_eos, token_lens):
-        """Cross-entropy over the text vocabulary, summed over tokens.
-
-        Arguments
-        ---------
-        logits : torch.Tensor
-            ``[batch, length, vocab]`` from ``forward``.
-        tokens_eos : torch.Tensor
-            ``[batch, length]`` targets (the text then ``</s>``).
-        token_lens : torch.Tensor
-            Their relative lengths.
-
-        Returns
-        -------
-        torch.Tensor
-            The summed loss.
-        """
-        logits = restrict_to_vocabulary(logits, self.text_vocab_size)
-        return summed_nll(logits, tokens_eos, token_lens)
 
 
 class SpeechToCodeTask:
@@ -535,7 +562,7 @@ class PhonePredictionTask:
         )
 
 
-class SpeechToTextTask:
+class SpeechToTextTask(TextTargetTask):
     """S2T: time-masked speech -> its characters (labeled speech).
 
     ``forward`` is ``MMSpeech.forward`` with masking probability
@@ -551,17 +578,15 @@ class SpeechToTextTask:
 
     Example
     -------
-    >>> task = SpeechToTextTask(text_vocab_size=3)
-    >>> logits = torch.zeros(1, 2, 5)
-    >>> loss = task.loss(
-    ...     logits, torch.tensor([[1, 2]]), torch.ones(1)
-    ... )  # uniform over 3 text ids
-    >>> round(loss.item() / math.log(3), 4)
-    2.0
+    >>> task = SpeechToTextTask(text_vocab_size=3, time_mask_prob=0.5)
+    >>> logits = torch.tensor([[[0.0, 0.0, 0.0, 9.0]]])  # id 3 is a code
+    >>> loss = task.loss(logits, torch.tensor([[1]]), torch.ones(1))
+    >>> round(loss.item(), 4) == round(math.log(3), 4)  # the code is ignored
+    True
     """
 
     def __init__(self, text_vocab_size, time_mask_prob=S2T_TIME_MASK_PROB):
-        self.text_vocab_size = text_vocab_size
+        super().__init__(text_vocab_size)
         self.time_mask_prob = time_mask_prob
 
     def forward(self, model, feats, feat_lens, tokens_bos):
@@ -590,26 +615,6 @@ class SpeechToTextTask:
         return model(
             feats, feat_lens, tokens_bos, time_mask_prob=self.time_mask_prob
         )
-
-    def loss(self, logits, tokens_eos, token_lens):
-        """Cross-entropy over the text vocabulary, summed over tokens.
-
-        Arguments
-        ---------
-        logits : torch.Tensor
-            ``[batch, length, vocab]`` from ``forward``.
-        tokens_eos : torch.Tensor
-            ``[batch, length]`` targets (the text then ``</s>``).
-        token_lens : torch.Tensor
-            Their relative lengths.
-
-        Returns
-        -------
-        torch.Tensor
-            The summed loss.
-        """
-        logits = restrict_to_vocabulary(logits, self.text_vocab_size)
-        return summed_nll(logits, tokens_eos, token_lens)
 
 
 @register_checkpoint_hooks
