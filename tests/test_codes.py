@@ -18,7 +18,7 @@ from speechbrain_mmspeech.codes import (
     string_to_units,
     units_to_string,
 )
-from speechbrain_mmspeech.encoder import SpeechEncoder
+from tiny_models import tiny_encoder
 
 
 def blobs(n_per_blob=50, n_blobs=4, dim=3, seed=0):
@@ -32,21 +32,6 @@ def blobs(n_per_blob=50, n_blobs=4, dim=3, seed=0):
         ]
     )
     return data, torch.arange(n_blobs).repeat_interleave(n_per_blob)
-
-
-def tiny_encoder():
-    torch.manual_seed(0)
-    return SpeechEncoder(
-        d_model=16,
-        nhead=2,
-        num_layers=2,
-        d_ffn=32,
-        subsample_channels=4,
-        context_layer=1,
-        pos_conv_depth=1,
-        pos_conv_kernel=3,
-        pos_conv_groups=2,
-    )
 
 
 def fbanks(n=6, seed=0):

@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.inference.ASR import EncoderDecoderASR
 
 from speechbrain_mmspeech.convert import (
@@ -31,12 +30,12 @@ from speechbrain_mmspeech.convert import (
     report,
     summary,
 )
-from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
 from speechbrain_mmspeech.official import unused_official_tensors
 from speechbrain_mmspeech.tokenizers import (
     PinyinTokenizer,
     default_phone_dict_symbols,
 )
+from tiny_models import model_from_template
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # A tiny BERT-style vocabulary (the official one has 21128 lines).
@@ -169,8 +168,7 @@ TIED_KEY = "decoder.output_projection.weight"
 
 def source_model():
     """A random tiny MMSpeech (every parameter random, LayerNorms too)."""
-    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
-    model = load_hyperpyyaml(render_hparams(template, TINY))["model"]
+    model = model_from_template(TINY, seed=None)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in model.parameters():

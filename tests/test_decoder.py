@@ -5,33 +5,24 @@ import math
 import pytest
 import torch
 
+import tiny_models
 from speechbrain_mmspeech.decoder import (
     DropPath,
-    TextDecoder,
     relative_position_buckets,
 )
 
 VOCAB = 20
-D_MODEL = 16
-NHEAD = 2
+D_MODEL = tiny_models.D_MODEL
+NHEAD = tiny_models.DECODER_SIZES["nhead"]
 NUM_LAYERS = 3
-MAX_POSITIONS = 16
-BUCKET_SIZE = 4
+MAX_POSITIONS = tiny_models.DECODER_SIZES["max_positions"]
+BUCKET_SIZE = tiny_models.DECODER_SIZES["rel_pos_bucket_size"]
 
 
 def tiny_decoder(**overrides):
-    torch.manual_seed(0)
-    options = {
-        "vocab_size": VOCAB,
-        "d_model": D_MODEL,
-        "nhead": NHEAD,
-        "num_layers": NUM_LAYERS,
-        "d_ffn": 32,
-        "max_positions": MAX_POSITIONS,
-        "rel_pos_bucket_size": BUCKET_SIZE,
-    }
-    options.update(overrides)
-    return TextDecoder(**options).eval()
+    """A tiny decoder in eval mode, ``NUM_LAYERS`` layers unless overridden."""
+    options = {"num_layers": NUM_LAYERS, **overrides}
+    return tiny_models.tiny_decoder(VOCAB, **options).eval()
 
 
 def memory_inputs(batch=2, time=7):

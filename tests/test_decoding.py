@@ -3,13 +3,11 @@
 import pytest
 import torch
 
-from speechbrain_mmspeech.decoder import TextDecoder
 from speechbrain_mmspeech.decoding import (
     MMSpeechBeamSearcher,
     banned_ngram_tokens,
 )
-from speechbrain_mmspeech.encoder import SpeechEncoder
-from speechbrain_mmspeech.model import MMSpeech
+from tiny_models import tiny_model
 
 VOCAB = 30
 TEXT_VOCAB = 20
@@ -51,29 +49,8 @@ def rigged_model(max_positions=32):
     column 0 of the embedding table: the audio code CODE scores highest,
     then <s> and <pad>, then FAVOURITE, then 6, 7, ...; </s> scores lowest.
     """
-    torch.manual_seed(0)
-    model = MMSpeech(
-        SpeechEncoder(
-            d_model=16,
-            nhead=2,
-            num_layers=2,
-            d_ffn=32,
-            subsample_channels=4,
-            context_layer=1,
-            pos_conv_depth=1,
-            pos_conv_kernel=3,
-            pos_conv_groups=2,
-        ),
-        TextDecoder(
-            vocab_size=VOCAB,
-            d_model=16,
-            nhead=2,
-            num_layers=1,
-            d_ffn=32,
-            max_positions=max_positions,
-            rel_pos_bucket_size=8,
-        ),
-    ).eval()
+    sizes = {"max_positions": max_positions, "rel_pos_bucket_size": 8}
+    model = tiny_model(VOCAB, decoder=sizes).eval()
     decoder = model.decoder
     with torch.no_grad():
         decoder.layer_norm.weight.zero_()

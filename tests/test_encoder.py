@@ -3,32 +3,21 @@
 import pytest
 import torch
 
+import tiny_models
 from speechbrain_mmspeech.encoder import (
     Conv2dSubsampling,
     ConvPositionalEmbedding,
-    SpeechEncoder,
     conv_output_length,
 )
 
-D_MODEL = 16
+D_MODEL = tiny_models.D_MODEL
 NUM_LAYERS = 3
-CONTEXT_LAYER = 1
+CONTEXT_LAYER = tiny_models.ENCODER_SIZES["context_layer"]
 
 
-def tiny_encoder(pos_conv_depth=1, pos_conv_kernel=3, pos_conv_groups=2):
-    torch.manual_seed(0)
-    return SpeechEncoder(
-        n_mels=80,
-        d_model=D_MODEL,
-        nhead=2,
-        num_layers=NUM_LAYERS,
-        d_ffn=32,
-        subsample_channels=4,
-        context_layer=CONTEXT_LAYER,
-        pos_conv_depth=pos_conv_depth,
-        pos_conv_kernel=pos_conv_kernel,
-        pos_conv_groups=pos_conv_groups,
-    )
+def tiny_encoder(**overrides):
+    """A tiny encoder of ``NUM_LAYERS`` layers; ``overrides`` as keywords."""
+    return tiny_models.tiny_encoder(num_layers=NUM_LAYERS, **overrides)
 
 
 def one_stage(length):
@@ -260,14 +249,4 @@ def test_conv_positional_embedding_keeps_shape_and_rejects_even_kernel():
 
 def test_context_layer_out_of_range_raises():
     with pytest.raises(ValueError, match="context_layer"):
-        SpeechEncoder(
-            d_model=D_MODEL,
-            nhead=2,
-            num_layers=2,
-            d_ffn=32,
-            subsample_channels=4,
-            context_layer=2,
-            pos_conv_depth=1,
-            pos_conv_kernel=3,
-            pos_conv_groups=2,
-        )
+        tiny_models.tiny_encoder(seed=None, num_layers=2, context_layer=2)

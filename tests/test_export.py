@@ -4,16 +4,14 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_mmspeech.decoder import TextDecoder
-from speechbrain_mmspeech.encoder import SpeechEncoder
 from speechbrain_mmspeech.export import (
     INFERENCE_TEMPLATE,
     render_hparams,
     write_model_folder,
     yaml_scalar,
 )
-from speechbrain_mmspeech.model import MMSpeech
 from speechbrain_mmspeech.tokenizers import CharTokenizer
+from tiny_models import tiny_model
 
 TEMPLATE = """\
 # d_model: in a comment
@@ -75,34 +73,8 @@ def test_yaml_scalar_writes_flat_lists():
     assert load_hyperpyyaml(f"key: {yaml_scalar(values)}\n")["key"] == values
 
 
-def tiny_model():
-    torch.manual_seed(0)
-    return MMSpeech(
-        SpeechEncoder(
-            d_model=16,
-            nhead=2,
-            num_layers=2,
-            d_ffn=32,
-            subsample_channels=4,
-            context_layer=1,
-            pos_conv_depth=1,
-            pos_conv_kernel=3,
-            pos_conv_groups=2,
-        ),
-        TextDecoder(
-            vocab_size=12,
-            d_model=16,
-            nhead=2,
-            num_layers=1,
-            d_ffn=32,
-            max_positions=16,
-            rel_pos_bucket_size=4,
-        ),
-    )
-
-
 def test_write_model_folder(tmp_path):
-    model = tiny_model()
+    model = tiny_model(vocab_size=12)
     tokenizer = CharTokenizer()
     tokenizer.build(["你好", "你们好"], vocab_size=9)
     folder = write_model_folder(
@@ -132,7 +104,7 @@ def test_write_model_folder(tmp_path):
 
 
 def test_write_model_folder_overwrites_and_fails_cleanly(tmp_path):
-    model, tokenizer = tiny_model(), CharTokenizer()
+    model, tokenizer = tiny_model(vocab_size=12), CharTokenizer()
     tokenizer.build(["ab"], vocab_size=6)
     write_model_folder(tmp_path, model, tokenizer, {"beam_size": 2})
     write_model_folder(tmp_path, model, tokenizer, {"beam_size": 3})

@@ -14,34 +14,21 @@ from pathlib import Path
 
 import pytest
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.fetching import FetchConfig
 
 from speechbrain_mmspeech import hub
 from speechbrain_mmspeech.convert import main
-from speechbrain_mmspeech.export import (
-    INFERENCE_TEMPLATE,
-    render_hparams,
-    write_model_folder,
-)
+from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
+from tiny_models import TEMPLATE_SIZES, model_from_template
 
 # The subprocess imports this checkout, whatever is pip-installed.
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REPO_ID = "mmspeech-test/tiny-model"
 COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TINY = {
-    "d_model": 16,
-    "nhead": 2,
-    "num_encoder_layers": 2,
-    "num_decoder_layers": 1,
-    "d_ffn": 32,
-    "subsample_channels": 4,
-    "context_layer": 1,
-    "pos_conv_depth": 1,
-    "pos_conv_kernel": 3,
-    "pos_conv_groups": 2,
+    **TEMPLATE_SIZES,
     "max_positions": 16,
     "rel_pos_bucket_size": 4,
     "text_vocab_size": 12,
@@ -54,9 +41,7 @@ def model_folder(tmp_path_factory):
     """A self-trained-style model folder (random weights)."""
     tokenizer = CharTokenizer()
     tokenizer.build(["今天天气很好"], TINY["text_vocab_size"])
-    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
-    torch.manual_seed(0)
-    model = load_hyperpyyaml(render_hparams(template, TINY))["model"]
+    model = model_from_template(TINY)
     folder = tmp_path_factory.mktemp("model")
     return write_model_folder(folder, model, tokenizer, TINY)
 

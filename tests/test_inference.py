@@ -4,31 +4,18 @@ import numpy as np
 import pytest
 import soundfile
 import torch
-from hyperpyyaml import load_hyperpyyaml
 from speechbrain.inference.ASR import EncoderDecoderASR
 
-from speechbrain_mmspeech.export import (
-    INFERENCE_TEMPLATE,
-    render_hparams,
-    write_model_folder,
-)
+from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.frontend import AudioError
 from speechbrain_mmspeech.inference import MMSpeechASR
 from speechbrain_mmspeech.tokenizers import CharTokenizer
+from tiny_models import TEMPLATE_SIZES, model_from_template
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
 TEXT_VOCAB = 24
 TINY = {
-    "d_model": 16,
-    "nhead": 2,
-    "num_encoder_layers": 2,
-    "num_decoder_layers": 1,
-    "d_ffn": 32,
-    "subsample_channels": 4,
-    "context_layer": 1,
-    "pos_conv_depth": 1,
-    "pos_conv_kernel": 3,
-    "pos_conv_groups": 2,
+    **TEMPLATE_SIZES,
     "max_positions": 16,
     "rel_pos_bucket_size": 4,
     "text_vocab_size": TEXT_VOCAB,
@@ -43,9 +30,7 @@ def model_folder(tmp_path_factory):
     folder = tmp_path_factory.mktemp("model")
     tokenizer = CharTokenizer()
     tokenizer.build(TEXTS, TEXT_VOCAB)
-    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
-    torch.manual_seed(0)
-    model = load_hyperpyyaml(render_hparams(template, TINY))["model"]
+    model = model_from_template(TINY)
     return write_model_folder(folder, model, tokenizer, TINY)
 
 

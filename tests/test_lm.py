@@ -33,6 +33,7 @@ from speechbrain_mmspeech.lm import (
     rescore_nbest,
 )
 from speechbrain_mmspeech.tokenizers import CharTokenizer
+from tiny_models import TEMPLATE_SIZES, model_from_template
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
 TEXT_VOCAB = 20
@@ -42,16 +43,7 @@ ASR_CHOICE = 5  # the decoder's favourite text token
 LM_CHOICE = 7  # the decoder's second choice, the LM's favourite
 CODE = 25  # an audio code the decoder would emit without restrictions
 TINY = {
-    "d_model": 16,
-    "nhead": 2,
-    "num_encoder_layers": 2,
-    "num_decoder_layers": 1,
-    "d_ffn": 32,
-    "subsample_channels": 4,
-    "context_layer": 1,
-    "pos_conv_depth": 1,
-    "pos_conv_kernel": 3,
-    "pos_conv_groups": 2,
+    **TEMPLATE_SIZES,
     "max_positions": 12,
     "rel_pos_bucket_size": 4,
     "text_vocab_size": TEXT_VOCAB,
@@ -95,9 +87,7 @@ def rig_lm(lm, favourite, strength=10.0):
 
 def build_model():
     """A tiny MMSpeech built from the inference template."""
-    torch.manual_seed(0)
-    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
-    return load_hyperpyyaml(render_hparams(template, TINY))["model"].eval()
+    return model_from_template(TINY).eval()
 
 
 def rig_model(model):

@@ -2,37 +2,20 @@
 
 import torch
 
-from speechbrain_mmspeech.decoder import TextDecoder
-from speechbrain_mmspeech.encoder import EncoderOutput, SpeechEncoder
-from speechbrain_mmspeech.model import MMSpeech, pack_memory, unpack_memory
+import tiny_models
+from speechbrain_mmspeech.encoder import EncoderOutput
+from speechbrain_mmspeech.model import pack_memory, unpack_memory
 
-D_MODEL = 16
+D_MODEL = tiny_models.D_MODEL
 VOCAB = 20
 
 
-def tiny_model(pos_conv_depth=1, pos_conv_kernel=3, pos_conv_groups=2):
-    torch.manual_seed(0)
-    encoder = SpeechEncoder(
-        d_model=D_MODEL,
-        nhead=2,
-        num_layers=2,
-        d_ffn=32,
-        subsample_channels=4,
-        context_layer=1,
-        pos_conv_depth=pos_conv_depth,
-        pos_conv_kernel=pos_conv_kernel,
-        pos_conv_groups=pos_conv_groups,
-    )
-    decoder = TextDecoder(
-        vocab_size=VOCAB,
-        d_model=D_MODEL,
-        nhead=2,
-        num_layers=2,
-        d_ffn=32,
-        max_positions=32,
-        rel_pos_bucket_size=8,
-    )
-    return MMSpeech(encoder, decoder).eval()
+def tiny_model(**encoder):
+    """A tiny MMSpeech in eval mode; ``encoder`` overrides encoder sizes."""
+    decoder = {"num_layers": 2, "max_positions": 32, "rel_pos_bucket_size": 8}
+    return tiny_models.tiny_model(
+        VOCAB, encoder=encoder, decoder=decoder
+    ).eval()
 
 
 def padded_batch():

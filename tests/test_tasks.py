@@ -13,9 +13,7 @@ import math
 import pytest
 import torch
 
-from speechbrain_mmspeech.decoder import TextDecoder
-from speechbrain_mmspeech.encoder import SpeechEncoder
-from speechbrain_mmspeech.model import MMSpeech
+import tiny_models
 from speechbrain_mmspeech.tasks import (
     P2T_MASK_RATIO,
     P2T_RANDOM_RATIO,
@@ -34,36 +32,21 @@ from speechbrain_mmspeech.tokenizers import PinyinTokenizer
 
 TEXT_VOCAB = 12
 CODE_VOCAB = 8
-D_MODEL = 16
 FILLER_PHONE = 130  # a phone-table id that random replacement never draws
 
 
 def tiny_model(dropout=0.0):
-    torch.manual_seed(0)
-    encoder = SpeechEncoder(
-        d_model=D_MODEL,
-        nhead=2,
-        num_layers=3,
-        d_ffn=32,
-        subsample_channels=4,
-        context_layer=1,
-        pos_conv_depth=1,
-        pos_conv_kernel=3,
-        pos_conv_groups=2,
-        dropout=dropout,
+    """A tiny MMSpeech (3 encoder layers, 1 decoder layer, no drop path)."""
+    return tiny_models.tiny_model(
+        TEXT_VOCAB + CODE_VOCAB,
+        encoder={"num_layers": 3, "dropout": dropout},
+        decoder={
+            "max_positions": 32,
+            "rel_pos_bucket_size": 8,
+            "dropout": dropout,
+            "drop_path": 0.0,
+        },
     )
-    decoder = TextDecoder(
-        vocab_size=TEXT_VOCAB + CODE_VOCAB,
-        d_model=D_MODEL,
-        nhead=2,
-        num_layers=1,
-        d_ffn=32,
-        max_positions=32,
-        rel_pos_bucket_size=8,
-        dropout=dropout,
-        drop_path=0.0,
-    )
-    return MMSpeech(encoder, decoder)
 
 
 def speech_batch():

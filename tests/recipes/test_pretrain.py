@@ -333,12 +333,8 @@ def test_pretraining_yamls_share_keys_and_the_cpu_preset():
     assert stage1["code_vocab_size"] == stage2["code_vocab_size"]
 
 
-class Killed(Exception):
-    """Stands for the process being killed in the middle of a batch."""
-
-
 def test_killed_pretraining_resumes_without_losing_or_repeating_batches(
-    corpus, tmp_path, monkeypatch
+    corpus, tmp_path, kill_and_resume
 ):
     import pretrain
 
@@ -363,35 +359,10 @@ def test_killed_pretraining_resumes_without_losing_or_repeating_batches(
             "--ckpt_interval_steps=2",
         ]
 
-    original = pretrain.Pretrain.fit_batch
-
-    def record_batches(into, kill_at=None):
-        def fit_batch(self, batch):
-            if len(into) == kill_at:
-                raise Killed
-            into.append((self.hparams.epoch_counter.current, tuple(batch.id)))
-            return original(self, batch)
-
-        monkeypatch.setattr(pretrain.Pretrain, "fit_batch", fit_batch)
-
-    reference = []
-    record_batches(reference)
-    pretrain.main(argv(tmp_path / "uninterrupted"))
-    batches_per_epoch = sum(1 for epoch, _ in reference if epoch == 1)
+    batches_per_epoch = kill_and_resume(
+        pretrain.Pretrain, pretrain.main, argv, tmp_path
+    )
     assert batches_per_epoch == 8  # the unpaired speech runs out first
-
-    # Killed inside the 5th batch of epoch 2: the last checkpoint was taken
-    # after its 4th batch.
-    killed_at = batches_per_epoch + 4
-    before_kill = []
-    record_batches(before_kill, kill_at=killed_at)
-    with pytest.raises(Killed):
-        pretrain.main(argv(tmp_path / "killed"))
-    after_resume = []
-    record_batches(after_resume)
-    pretrain.main(argv(tmp_path / "killed"))
-
-    assert before_kill + after_resume == reference
     resumed = logged_losses(tmp_path / "killed")
     uninterrupted = logged_losses(tmp_path / "uninterrupted")
     assert len(resumed) == len(uninterrupted) == 2

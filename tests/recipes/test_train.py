@@ -181,12 +181,8 @@ def test_rerun_resumes_from_checkpoint(trained, small_corpus):
     assert log.count("Going into epoch 3") == 1
 
 
-class Killed(Exception):
-    """Stands for the process being killed in the middle of a batch."""
-
-
 def test_killed_run_resumes_without_losing_or_repeating_batches(
-    small_corpus, tmp_path, monkeypatch
+    small_corpus, tmp_path, kill_and_resume
 ):
     import train
 
@@ -204,32 +200,4 @@ def test_killed_run_resumes_without_losing_or_repeating_batches(
             *TINY_MODEL,
         ]
 
-    original = train.ASR.fit_batch
-
-    def record_batches(into, kill_at=None):
-        def fit_batch(self, batch):
-            if len(into) == kill_at:
-                raise Killed
-            into.append((self.hparams.epoch_counter.current, tuple(batch.id)))
-            return original(self, batch)
-
-        monkeypatch.setattr(train.ASR, "fit_batch", fit_batch)
-
-    reference = []
-    record_batches(reference)
-    train.main(argv(tmp_path / "uninterrupted"))
-    batches_per_epoch = sum(1 for epoch, _ in reference if epoch == 1)
-    assert batches_per_epoch >= 6
-
-    # Killed inside the 5th batch of epoch 2: the last checkpoint was taken
-    # after its 4th batch.
-    killed_at = batches_per_epoch + 4
-    before_kill = []
-    record_batches(before_kill, kill_at=killed_at)
-    with pytest.raises(Killed):
-        train.main(argv(tmp_path / "killed"))
-    after_resume = []
-    record_batches(after_resume)
-    train.main(argv(tmp_path / "killed"))
-
-    assert before_kill + after_resume == reference
+    assert kill_and_resume(train.ASR, train.main, argv, tmp_path) >= 6

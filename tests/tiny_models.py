@@ -1,0 +1,162 @@
+"""Tiny MMSpeech models shared by the unit tests.
+
+The sizes live here once; a test changes only what it needs through keyword
+overrides. Each builder sets the global torch seed right before it builds,
+so a test gets the same random weights from one call as from the
+``torch.manual_seed`` and constructor calls it would otherwise write out.
+
+The test files import this module by name (``import tiny_models`` or
+``from tiny_models import ...``): pytest's default ``prepend`` import mode
+puts ``tests/`` on ``sys.path``. It holds no tests and no doctest examples,
+so ``--doctest-modules`` only imports it.
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import torch
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_mmspeech.decoder import TextDecoder
+from speechbrain_mmspeech.encoder import SpeechEncoder
+from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
+from speechbrain_mmspeech.model import MMSpeech
+
+D_MODEL = 16
+# Keywords of SpeechEncoder.
+ENCODER_SIZES = {
+    "d_model": D_MODEL,
+    "nhead": 2,
+    "num_layers": 2,
+    "d_ffn": 32,
+    "subsample_channels": 4,
+    "context_layer": 1,
+    "pos_conv_depth": 1,
+    "pos_conv_kernel": 3,
+    "pos_conv_groups": 2,
+}
+# Keywords of TextDecoder, but for ``vocab_size``.
+DECODER_SIZES = {
+    "d_model": D_MODEL,
+    "nhead": 2,
+    "num_layers": 1,
+    "d_ffn": 32,
+    "max_positions": 16,
+    "rel_pos_bucket_size": 4,
+}
+# The same model as inference-template keys; the vocabularies and the
+# decoder positions are left to each test.
+TEMPLATE_SIZES = {
+    "d_model": D_MODEL,
+    "nhead": 2,
+    "num_encoder_layers": 2,
+    "num_decoder_layers": 1,
+    "d_ffn": 32,
+    "subsample_channels": 4,
+    "context_layer": 1,
+    "pos_conv_depth": 1,
+    "pos_conv_kernel": 3,
+    "pos_conv_groups": 2,
+}
+
+
+def set_seed(seed):
+    """Sets the global torch seed, unless ``seed`` is None.
+
+    Arguments
+    ---------
+    seed : int or None
+        The seed; None leaves the random state as it is.
+    """
+    if seed is not None:
+        torch.manual_seed(seed)
+
+
+def tiny_encoder(seed=0, **overrides):
+    """A tiny ``SpeechEncoder`` (in training mode).
+
+    Arguments
+    ---------
+    seed : int or None
+        Global torch seed set just before construction; None sets none.
+    **overrides
+        ``SpeechEncoder`` keywords that replace or add to ``ENCODER_SIZES``.
+
+    Returns
+    -------
+    SpeechEncoder
+        The encoder, randomly initialised.
+    """
+    set_seed(seed)
+    return SpeechEncoder(**{**ENCODER_SIZES, **overrides})
+
+
+def tiny_decoder(vocab_size, seed=0, **overrides):
+    """A tiny ``TextDecoder`` (in training mode).
+
+    Arguments
+    ---------
+    vocab_size : int
+        Size of the decoder's token table.
+    seed : int or None
+        Global torch seed set just before construction; None sets none.
+    **overrides
+        ``TextDecoder`` keywords that replace or add to ``DECODER_SIZES``.
+
+    Returns
+    -------
+    TextDecoder
+        The decoder, randomly initialised.
+    """
+    set_seed(seed)
+    return TextDecoder(vocab_size=vocab_size, **{**DECODER_SIZES, **overrides})
+
+
+def tiny_model(vocab_size, encoder=None, decoder=None, seed=0):
+    """A tiny ``MMSpeech`` (in training mode).
+
+    The seed is set once, then the encoder and the decoder are built in
+    that order.
+
+    Arguments
+    ---------
+    vocab_size : int
+        Size of the decoder's token table (text tokens and audio codes).
+    encoder : dict, optional
+        Overrides of ``ENCODER_SIZES``.
+    decoder : dict, optional
+        Overrides of ``DECODER_SIZES``.
+    seed : int or None
+        Global torch seed set just before construction; None sets none.
+
+    Returns
+    -------
+    MMSpeech
+        The model, randomly initialised.
+    """
+    set_seed(seed)
+    return MMSpeech(
+        tiny_encoder(seed=None, **(encoder or {})),
+        tiny_decoder(vocab_size, seed=None, **(decoder or {})),
+    )
+
+
+def model_from_template(hparams, seed=0):
+    """The ``model`` entry of the inference template (in training mode).
+
+    Arguments
+    ---------
+    hparams : dict
+        Values of the template's top-level keys, as ``write_model_folder``
+        takes them (usually ``TEMPLATE_SIZES`` and some more keys).
+    seed : int or None
+        Global torch seed set just before construction; None sets none.
+
+    Returns
+    -------
+    MMSpeech
+        The model, randomly initialised.
+    """
+    set_seed(seed)
+    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
+    return load_hyperpyyaml(render_hparams(template, hparams))["model"]
