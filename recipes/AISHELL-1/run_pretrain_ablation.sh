@@ -19,7 +19,9 @@
 #   bash run_pretrain_ablation.sh p2t all5   # some rows
 #   bash run_pretrain_ablation.sh all5_enc   # the code-feature measurement
 #
-# DATA (corpus folder) and OUT (results folder) can be set. Each step is
+# DATA (corpus folder) and OUT (results folder) can be set; FT_OPTS adds
+# options to every fine-tuning run, whose folders and result lines then carry
+# FT_TAG (e.g. FT_OPTS="--lr=5e-4" FT_TAG=_lr5e-4). Each step is
 # skipped if its output exists, so a killed run continues where it stopped.
 # Wall times go to $OUT/times.txt, test CERs to $OUT/results.txt.
 set -euo pipefail
@@ -27,6 +29,8 @@ cd "$(dirname "$0")"
 data="${DATA:-data/ablation}"
 out="${OUT:-results/ablation}"
 rows=("$@")
+read -r -a ft_opts <<< "${FT_OPTS:-}"
+tag="${FT_TAG:-}"
 [ ${#rows[@]} -gt 0 ] || rows=(none p2t all5 s2c_msp)
 mkdir -p "$out"
 
@@ -43,7 +47,7 @@ pools=(--data_folder="$labeled" --unpaired_speech="$speech"
 finetune=(hparams/finetune.yaml --data_folder="$labeled"
           --tokenizer_extra_text="[$text]" --code_vocab_size=1000
           --number_of_epochs=25 --max_batch_length_train=40
-          --valid_search_interval=10 "${run_opts[@]}")
+          --valid_search_interval=10 "${run_opts[@]}" "${ft_opts[@]}")
 
 timed() {  # timed <name> <command...>: runs it, appends its wall time
     local name=$1 start
@@ -84,15 +88,15 @@ stage2() {  # stage2 <row> <codes file> [extra pretrain.py options]
 
 finetune_row() {  # finetune_row <row> [pre-trained model.ckpt]
     local row=$1 model=${2:-null}
-    [ -f "$out/ft_$row/cer.txt" ] || timed "finetune_$row" python3 train.py \
-        "${finetune[@]}" --pretrained_model="$model" \
-        --output_folder="$out/ft_$row"
+    local ft="$out/ft_$row$tag"
+    [ -f "$ft/cer.txt" ] || timed "finetune_$row$tag" python3 train.py \
+        "${finetune[@]}" --pretrained_model="$model" --output_folder="$ft"
     if [ "$model" != null ]; then
         # Pre-training and fine-tuning must share the character vocabulary.
         cmp "$(dirname "$model")/tokenizer.ckpt" \
-            "$out/ft_$row/save/tokenizer.ckpt"
+            "$ft/save/tokenizer.ckpt"
     fi
-    echo "$row $(grep -m1 '%WER' "$out/ft_$row/cer.txt")" >> "$out/results.txt"
+    echo "$row$tag $(grep -m1 '%WER' "$ft/cer.txt")" >> "$out/results.txt"
 }
 
 for row in "${rows[@]}"; do
