@@ -49,6 +49,7 @@ from speechbrain_mmspeech.lm import (
     rescore_nbest,
 )
 from speechbrain_mmspeech.model import pack_memory
+from speechbrain_mmspeech.tasks import restrict_to_vocabulary
 from speechbrain_mmspeech.text import normalize_text
 
 logger = logging.getLogger(__name__)
@@ -141,6 +142,10 @@ class ASR(ScheduledBrain):
         logits, phone_logits, encoded, hyps = predictions
         tokens_eos, tokens_eos_lens = batch.tokens_eos
         phones, phone_lens = batch.phone_targets
+        if self.hparams.s2t_text_only:
+            logits = restrict_to_vocabulary(
+                logits, self.hparams.text_vocab_size
+            )
         log_probs = torch.log_softmax(logits, dim=-1)
         s2t_loss = sb.nnet.losses.nll_loss(
             log_probs,
