@@ -7,7 +7,10 @@
 #   p2t      stage 1 only (P2T on unpaired text)
 #   s2c_msp  S2C + MSP on unpaired speech only
 #   all5     stage 1, then stage 2 (all five tasks)
-# and, on request only, the measurement behind the choice of code features:
+# and, on request only, the diagnostics:
+#   p2t_pp_s2t stage 1, then stage 2 without the unpaired speech (P2T + PP
+#            + S2T): is it S2C + MSP that hurts, or the joint training?
+# and the measurement behind the choice of code features:
 #   all5_enc all5 with codes from k-means over the encoder states of the
 #            "none" model instead of fbank (needs the none row)
 # Pools: 1,000 labeled utterances (20 speakers), 3,000 unpaired utterances
@@ -116,6 +119,11 @@ for row in "${rows[@]}"; do
             build_codes "$codes"
             stage2 all5 "$codes" --init_model="$out/p2t/model.ckpt"
             finetune_row all5 "$out/all5/model.ckpt" ;;
+        p2t_pp_s2t)
+            stage1
+            stage2 p2t_pp_s2t "$codes" --init_model="$out/p2t/model.ckpt" \
+                --speech_batch_size=0
+            finetune_row p2t_pp_s2t "$out/p2t_pp_s2t/model.ckpt" ;;
         all5_enc)
             stage1
             encoder_codes="$out/codes_encoder/codes.ckpt"
@@ -126,7 +134,7 @@ for row in "${rows[@]}"; do
                 --init_model="$out/p2t/model.ckpt"
             finetune_row all5_enc "$out/all5_enc/model.ckpt" ;;
         *)
-            echo "unknown row $row (none, p2t, s2c_msp, all5, all5_enc)" >&2
+            echo "unknown row $row (none, p2t, s2c_msp, all5, p2t_pp_s2t, all5_enc)" >&2
             exit 1 ;;
     esac
 done
