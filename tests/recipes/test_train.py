@@ -117,6 +117,35 @@ def test_exported_folder_loads_with_stock_interface(trained, tmp_path):
     assert all(char in vocabulary or char == "\u2047" for char in text)
 
 
+def test_phone_error_rate_scores_every_reference_phone(trained, tmp_path):
+    """The phone-head diagnostic scores all phones of every test utterance."""
+    from benchmark_inference import read_manifest
+    from phone_error_rate import score_phones
+    from speechbrain.inference.ASR import EncoderDecoderASR
+
+    from speechbrain_mmspeech.text import normalize_text
+    from speechbrain_mmspeech.tokenizers import PinyinTokenizer
+
+    output, _ = trained
+    asr = EncoderDecoderASR.from_hparams(
+        source=str(output / "model"),
+        savedir=str(tmp_path / "savedir"),
+        run_opts={"device": "cpu"},
+    )
+    rows = read_manifest(output / "data" / "test.csv")
+    stats = score_phones(asr, rows)
+    pinyin = PinyinTokenizer()
+    n_phones = sum(
+        len(pinyin.encode_as_ids(normalize_text(row["transcript"])))
+        for row in rows
+    )
+    summary = stats.summarize()
+    assert summary["num_scored_sents"] == len(rows)
+    assert summary["num_scored_tokens"] == n_phones
+    for score in stats.scores:
+        assert all(1 <= phone <= 120 for phone in score["hyp_tokens"])
+
+
 @pytest.mark.parametrize("lm_mode", ["fusion", "rescoring"])
 def test_test_stage_with_a_language_model(
     trained, small_corpus, tmp_path, lm_mode
