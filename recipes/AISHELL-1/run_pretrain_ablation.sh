@@ -10,6 +10,7 @@
 # and, on request only, the diagnostics:
 #   p2t_pp_s2t stage 1, then stage 2 without the unpaired speech (P2T + PP
 #            + S2T): is it S2C + MSP that hurts, or the joint training?
+#   all5_nomsp all5 with the MSP loss weight at 0
 # and the measurement behind the choice of code features:
 #   all5_enc all5 with codes from k-means over the encoder states of the
 #            "none" model instead of fbank (needs the none row)
@@ -124,6 +125,12 @@ for row in "${rows[@]}"; do
             stage2 p2t_pp_s2t "$codes" --init_model="$out/p2t/model.ckpt" \
                 --speech_batch_size=0
             finetune_row p2t_pp_s2t "$out/p2t_pp_s2t/model.ckpt" ;;
+        all5_nomsp)
+            stage1
+            build_codes "$codes"
+            stage2 all5_nomsp "$codes" --init_model="$out/p2t/model.ckpt" \
+                --msp_weight=0
+            finetune_row all5_nomsp "$out/all5_nomsp/model.ckpt" ;;
         all5_enc)
             stage1
             encoder_codes="$out/codes_encoder/codes.ckpt"
@@ -134,7 +141,7 @@ for row in "${rows[@]}"; do
                 --init_model="$out/p2t/model.ckpt"
             finetune_row all5_enc "$out/all5_enc/model.ckpt" ;;
         *)
-            echo "unknown row $row (none, p2t, s2c_msp, all5, p2t_pp_s2t, all5_enc)" >&2
+            echo "unknown row $row (none, p2t, s2c_msp, all5, p2t_pp_s2t, all5_nomsp, all5_enc)" >&2
             exit 1 ;;
     esac
 done
