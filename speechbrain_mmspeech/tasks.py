@@ -384,19 +384,8 @@ class SpeechToCodeTask:
     def loss(self, logits, tokens_eos, token_lens):
         """Cross-entropy over the full vocabulary, summed over tokens.
 
-        Arguments
-        ---------
-        logits : torch.Tensor
-            ``[batch, length, vocab]`` from ``forward``.
-        tokens_eos : torch.Tensor
-            ``[batch, length]`` targets (codes then ``</s>``).
-        token_lens : torch.Tensor
-            Their relative lengths.
-
-        Returns
-        -------
-        torch.Tensor
-            The summed loss.
+        Arguments and result as ``TextTargetTask.loss``, but the targets
+        are the codes then ``</s>`` and no id is excluded.
         """
         return summed_nll(logits, tokens_eos, token_lens)
 

@@ -47,16 +47,13 @@ DECODER_SIZES = {
 # The same model as inference-template keys; the vocabularies and the
 # decoder positions are left to each test.
 TEMPLATE_SIZES = {
-    "d_model": D_MODEL,
-    "nhead": 2,
-    "num_encoder_layers": 2,
-    "num_decoder_layers": 1,
-    "d_ffn": 32,
-    "subsample_channels": 4,
-    "context_layer": 1,
-    "pos_conv_depth": 1,
-    "pos_conv_kernel": 3,
-    "pos_conv_groups": 2,
+    **{
+        key: value
+        for key, value in ENCODER_SIZES.items()
+        if key != "num_layers"
+    },
+    "num_encoder_layers": ENCODER_SIZES["num_layers"],
+    "num_decoder_layers": DECODER_SIZES["num_layers"],
 }
 
 
@@ -92,21 +89,9 @@ def tiny_encoder(seed=0, **overrides):
 
 
 def tiny_decoder(vocab_size, seed=0, **overrides):
-    """A tiny ``TextDecoder`` (in training mode).
+    """A tiny ``TextDecoder`` of ``vocab_size`` tokens, as ``tiny_encoder``.
 
-    Arguments
-    ---------
-    vocab_size : int
-        Size of the decoder's token table.
-    seed : int or None
-        Global torch seed set just before construction; None sets none.
-    **overrides
-        ``TextDecoder`` keywords that replace or add to ``DECODER_SIZES``.
-
-    Returns
-    -------
-    TextDecoder
-        The decoder, randomly initialised.
+    ``seed`` and ``overrides`` (of ``DECODER_SIZES``) work as there.
     """
     set_seed(seed)
     return TextDecoder(vocab_size=vocab_size, **{**DECODER_SIZES, **overrides})
@@ -142,20 +127,11 @@ def tiny_model(vocab_size, encoder=None, decoder=None, seed=0):
 
 
 def model_from_template(hparams, seed=0):
-    """The ``model`` entry of the inference template (in training mode).
+    """The ``model`` entry of the inference template, as ``tiny_model``.
 
-    Arguments
-    ---------
-    hparams : dict
-        Values of the template's top-level keys, as ``write_model_folder``
-        takes them (usually ``TEMPLATE_SIZES`` and some more keys).
-    seed : int or None
-        Global torch seed set just before construction; None sets none.
-
-    Returns
-    -------
-    MMSpeech
-        The model, randomly initialised.
+    ``hparams`` are the template's top-level keys as ``write_model_folder``
+    takes them (usually ``TEMPLATE_SIZES`` and some more); ``seed`` works as
+    in ``tiny_model``.
     """
     set_seed(seed)
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
