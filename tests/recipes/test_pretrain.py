@@ -24,6 +24,8 @@ import pytest
 import torch
 import yaml
 
+from tiny_recipe_model import TEXT_VOCAB, TINY_MODEL
+
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 HPARAMS = RECIPE_DIR / "hparams"
 PRESET = RECIPE_DIR.parents[1] / "hparams" / "presets" / "cpu.yaml"
@@ -37,22 +39,6 @@ POOLS_CORPUS = {
     "utts_per_speaker": 4,
     "n_unpaired_speakers": 2,
 }
-TEXT_VOCAB = 120
-TINY_MODEL = [
-    "--d_model=32",
-    "--nhead=2",
-    "--num_encoder_layers=2",
-    "--num_decoder_layers=1",
-    "--d_ffn=64",
-    "--subsample_channels=8",
-    "--context_layer=1",
-    "--pos_conv_depth=2",
-    "--pos_conv_kernel=5",
-    "--pos_conv_groups=4",
-    f"--text_vocab_size={TEXT_VOCAB}",
-    "--max_positions=64",
-    "--rel_pos_bucket_size=16",
-]
 TINY_CODES = ["--n_clusters=16", "--code_vocab_size=40"]
 TASK_NAMES = ("p2t", "s2c", "msp", "pp", "s2t")
 

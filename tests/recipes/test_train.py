@@ -17,6 +17,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from tiny_recipe_model import TEXT_VOCAB
+from tiny_recipe_model import TINY_MODEL as TINY_RECIPE_MODEL
+
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 
 # 4 train speakers x 8 utterances, 1 dev and 1 test speaker.
@@ -29,19 +32,7 @@ SMALL_CORPUS = {
 }
 
 TINY_MODEL = [
-    "--d_model=32",
-    "--nhead=2",
-    "--num_encoder_layers=2",
-    "--num_decoder_layers=1",
-    "--d_ffn=64",
-    "--subsample_channels=8",
-    "--context_layer=1",
-    "--pos_conv_depth=2",
-    "--pos_conv_kernel=5",
-    "--pos_conv_groups=4",
-    "--text_vocab_size=120",
-    "--max_positions=64",
-    "--rel_pos_bucket_size=16",
+    *TINY_RECIPE_MODEL,
     "--valid_search_interval=1",
     "--test_beam_size=2",
 ]
@@ -163,7 +154,7 @@ def test_test_stage_with_a_language_model(
         "lm_d_ffn": 32,
     }
     lm = TransformerLM(
-        vocab=120,
+        vocab=TEXT_VOCAB,
         d_model=16,
         nhead=2,
         num_encoder_layers=1,
