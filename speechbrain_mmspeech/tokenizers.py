@@ -17,6 +17,7 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
+import functools
 import logging
 import re
 from collections import Counter
@@ -220,6 +221,13 @@ def syllable_to_phones(syllable):
     if not nuclei or None in tonal_nuclei:
         return None
     return [p for p in (initial, *tonal_nuclei, coda) if p]
+
+
+@functools.lru_cache(maxsize=4096)
+def _cached_syllable_phones(syllable):
+    """``syllable_to_phones`` as a tuple, remembered (there are ~1,300)."""
+    phones = syllable_to_phones(syllable)
+    return None if phones is None else tuple(phones)
 
 
 def _leading_initial(body):
@@ -463,7 +471,7 @@ class PinyinTokenizer(SymbolTable):
     def _char_to_phones(self, char, syllable):
         """Phones of one character given its pypinyin syllable, or None."""
         if syllable:
-            return syllable_to_phones(syllable)
+            return _cached_syllable_phones(syllable)
         if char in LETTER_READINGS:
             return LETTER_READINGS[char].split()
         return None

@@ -26,9 +26,9 @@ from pathlib import Path
 import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from train import read_csv_column
 
 from speechbrain_mmspeech.frontend import load_audio
+from speechbrain_mmspeech.training import read_csv_column
 
 logger = logging.getLogger(__name__)
 

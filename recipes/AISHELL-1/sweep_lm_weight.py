@@ -28,12 +28,12 @@ import time
 
 import torch
 from speechbrain.utils.metric_stats import ErrorRateStats
-from train import read_csv_column
 
 from speechbrain_mmspeech.frontend import load_audio
 from speechbrain_mmspeech.inference import MMSpeechASR
 from speechbrain_mmspeech.lm import LM_MODE_FUSION, LM_MODE_NONE, LM_MODES
 from speechbrain_mmspeech.text import normalize_text
+from speechbrain_mmspeech.training import read_csv_column
 
 DEFAULT_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 0.7)
 

@@ -37,9 +37,13 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import compute_length_mask
 from speechbrain.utils.distributed import if_main_process
-from train import ScheduledBrain, heldout_sentences, read_csv_column
 
 from speechbrain_mmspeech.text import normalize_text, split_clauses
+from speechbrain_mmspeech.training import (
+    ScheduledBrain,
+    heldout_sentences,
+    read_csv_column,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -24,6 +24,8 @@ import pytest
 import torch
 import yaml
 
+from speechbrain_mmspeech import training
+
 from tiny_recipe_model import TEXT_VOCAB, TINY_MODEL
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
@@ -121,6 +123,7 @@ def stages(corpus, tmp_path_factory):
         RECIPE_DIR / "hparams" / "finetune.yaml",
         f"--data_folder={corpus / 'data_aishell'}",
         f"--tokenizer_extra_text=[{corpus / 'unpaired_text.txt'}]",
+        "--max_text_sentences=64",
         f"--pretrained_model={stage2 / 'model.ckpt'}",
         "--code_vocab_size=40",
         f"--output_folder={finetune}",
@@ -169,12 +172,7 @@ def test_finetuning_starts_from_stage2(stages):
 
 def load_hparams(argv):
     """The recipe hyperparameters for ``argv`` (as pretrain.main reads them)."""
-    import speechbrain as sb
-    from hyperpyyaml import load_hyperpyyaml
-
-    hparams_file, _, overrides = sb.parse_arguments(argv)
-    with open(hparams_file, encoding="utf-8") as fin:
-        return load_hyperpyyaml(fin, overrides)
+    return training.load_hparams(argv)[-1]
 
 
 def test_mixed_batches(corpus, tmp_path):
@@ -193,12 +191,12 @@ def test_mixed_batches(corpus, tmp_path):
             "--text_batch_size=2",
         ]
     )
-    pools = pretrain.active_pools(hparams)
+    pools = training.active_pools(hparams)
     pretrain.prepare_pools_on_disk(hparams, pools)
     hparams["tokenizer"].load(tmp_path / "save" / "tokenizer.ckpt")
     hparams["quantizer"].load(hparams["codes_file"])
     datasets = pretrain.build_pools(hparams, pools)
-    dataset, kwargs = pretrain.mixed_loader(hparams, datasets)
+    dataset, kwargs = training.fixed_mix_loader(hparams, datasets)
     assert len(kwargs["batch_sampler"]) == 8 // 4  # the speech pool runs out
     loader = torch.utils.data.DataLoader(dataset, **kwargs)
     batches = list(loader)
@@ -216,7 +214,7 @@ def test_mixed_batches(corpus, tmp_path):
         assert (phones == hparams["p2t_task"].mask_index).any()
         assert batch["paired"].phone_targets.data.min() >= 0
     # The text pool never holds a dev or test sentence.
-    texts = pretrain.read_text_pool(hparams)
+    texts = training.read_text_pool(hparams)
     held_out = {
         line.split(" ", 1)[1].replace(" ", "")
         for line in (
@@ -232,8 +230,6 @@ def test_mixed_batches(corpus, tmp_path):
 
 
 def test_text_pool_drops_dev_and_test_sentences(corpus, tmp_path):
-    import pretrain
-
     from aishell_prepare import prepare_aishell
 
     prepare_aishell(corpus / "data_aishell", tmp_path)
@@ -251,7 +247,7 @@ def test_text_pool_drops_dev_and_test_sentences(corpus, tmp_path):
         "max_text_chars": 3,
         "max_text_sentences": None,
     }
-    assert pretrain.read_text_pool(hparams) == ["银行存"]
+    assert training.read_text_pool(hparams) == ["银行存"]
 
 
 def test_text_with_ids_cannot_build_the_vocabulary(tmp_path):
@@ -268,8 +264,6 @@ def test_text_with_ids_cannot_build_the_vocabulary(tmp_path):
 
 
 def test_active_pools_refuses_a_pool_without_tasks():
-    import pretrain
-
     hparams = {
         "speech_batch_size": 8,
         "paired_batch_size": 0,
@@ -277,10 +271,10 @@ def test_active_pools_refuses_a_pool_without_tasks():
         "task_weights": {"s2c": 0.0, "msp": 0.0, "p2t": 1.0},
     }
     with pytest.raises(ValueError, match="speech"):
-        pretrain.active_pools(hparams)
+        training.active_pools(hparams)
     hparams["speech_batch_size"] = 0
     with pytest.raises(ValueError, match="nothing to train"):
-        pretrain.active_pools(hparams)
+        training.active_pools(hparams)
 
 
 def test_unpaired_speech_from_a_folder_or_a_wav_scp(corpus, tmp_path):
@@ -346,7 +340,7 @@ def test_killed_pretraining_resumes_without_losing_or_repeating_batches(
         ]
 
     batches_per_epoch = kill_and_resume(
-        pretrain.Pretrain, pretrain.main, argv, tmp_path
+        training.MMSpeechBrain, pretrain.main, argv, tmp_path
     )
     assert batches_per_epoch == 8  # the unpaired speech runs out first
     resumed = logged_losses(tmp_path / "killed")

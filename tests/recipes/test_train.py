@@ -35,6 +35,11 @@ TINY_MODEL = [
     *TINY_RECIPE_MODEL,
     "--valid_search_interval=1",
     "--test_beam_size=2",
+    # P2T on a slice of the text pool; the vocabulary from the transcripts
+    # alone keeps the runs fast (tests/test_training.py checks that the
+    # default vocabulary covers the text pool).
+    "--max_text_sentences=64",
+    "--tokenizer_extra_text=[]",
 ]
 
 
@@ -85,6 +90,9 @@ def test_training_writes_results(trained):
         assert (output / "data" / f"{split}.csv").is_file()
     assert "Test CER:" in stdout
     log = (output / "train_log.txt").read_text(encoding="utf-8")
+    # Batches held labeled speech and text: each task's loss is logged.
+    for task in ["s2t", "pp", "p2t"]:
+        assert f"train {task}: " in log.splitlines()[0], task
     assert "epoch: 1" in log and "epoch: 2" in log and "test CER" in log
 
 
@@ -206,6 +214,8 @@ def test_killed_run_resumes_without_losing_or_repeating_batches(
 ):
     import train
 
+    from speechbrain_mmspeech.training import MMSpeechBrain
+
     def argv(output):
         return [
             str(RECIPE_DIR / "hparams" / "finetune.yaml"),
@@ -220,4 +230,4 @@ def test_killed_run_resumes_without_losing_or_repeating_batches(
             *TINY_MODEL,
         ]
 
-    assert kill_and_resume(train.ASR, train.main, argv, tmp_path) >= 6
+    assert kill_and_resume(MMSpeechBrain, train.main, argv, tmp_path) >= 6

@@ -1,0 +1,103 @@
+"""Tests for speechbrain_mmspeech.training: batches, samplers, settings."""
+
+import pytest
+import torch
+from speechbrain.dataio.sampler import DynamicBatchSampler
+
+from speechbrain_mmspeech import training
+from speechbrain_mmspeech.tokenizers import CharTokenizer
+
+
+def test_text_mixing_sampler_adds_half_as_many_sentences_per_epoch():
+    paired = [[0, 1, 2, 3], [4, 5], [6]]
+    sampler = training.TextMixingBatchSampler(
+        paired, text_size=5, text_offset=7, text_ratio=0.5, seed=3
+    )
+    sampler.set_epoch(1)
+    first = list(sampler)
+    assert [len(b) for b in first] == [6, 3, 2]
+    assert [b[: len(p)] for b, p in zip(first, paired)] == paired
+    text = [i for b, p in zip(first, paired) for i in b[len(p) :]]
+    # The text order runs on from batch to batch: no sentence twice.
+    assert len(set(text)) == 4 and all(7 <= i < 12 for i in text)
+    assert list(sampler) == first  # a function of the epoch
+    sampler.set_epoch(2)
+    assert list(sampler) != first
+
+
+def test_text_mixing_sampler_passes_the_epoch_to_the_paired_sampler():
+    durations = {str(k): 1.0 + k % 3 for k in range(40)}
+
+    class Lengths(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(durations)
+
+        def __getitem__(self, index):
+            return {"duration": durations[str(index)]}
+
+    dynamic = DynamicBatchSampler(
+        Lengths(),
+        max_batch_length=8,
+        num_buckets=2,
+        length_func=lambda x: x["duration"],
+        shuffle=True,
+        batch_ordering="random",
+        lengths_list=list(durations.values()),
+    )
+    sampler = training.TextMixingBatchSampler(dynamic, 10, 40, 0.5, seed=0)
+    sampler.set_epoch(1)
+    epoch1 = list(sampler)
+    sampler.set_epoch(2)
+    epoch2 = list(sampler)
+    assert dynamic._epoch == 2
+    assert epoch1 != epoch2
+    assert sorted(i for b in epoch1 for i in b if i < 40) == list(range(40))
+
+
+def test_vocabulary_covers_the_text_pool(tmp_path):
+    train_csv = tmp_path / "train.csv"
+    train_csv.write_text(
+        "ID,duration,wav,transcript\nu1,1.0,a.wav,你好\n", encoding="utf-8"
+    )
+    text = tmp_path / "text.txt"
+    text.write_text("人民 日报\n", encoding="utf-8")
+    hparams = {
+        "save_folder": tmp_path / "save",
+        "train_csv": train_csv,
+        "tokenizer_extra_text": [text],
+        "tokenizer": CharTokenizer(),
+        "text_vocab_size": 12,
+    }
+    training.prepare_tokenizer(hparams)
+    tokenizer = CharTokenizer()
+    tokenizer.load(tmp_path / "save" / training.TOKENIZER_FILE)
+    assert set("你好人民日报") <= set(tokenizer.tokens)
+
+
+@pytest.mark.parametrize(
+    "old, new",
+    [
+        ("ctc_weight", "pp_weight"),
+        ("time_mask_prob", "s2t_time_mask_prob"),
+        ("s2t_text_only", "always restricted"),
+    ],
+)
+def test_renamed_settings_name_their_replacement(tmp_path, old, new):
+    hparams = tmp_path / "h.yaml"
+    hparams.write_text("pp_weight: 1.0\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=new):
+        training.load_hparams([str(hparams), f"--{old}=0.5"])
+
+
+def test_collate_groups_examples_by_pool():
+    batch = training.collate_pools(
+        [
+            {"id": "p1", "pool": "paired", "sig": torch.ones(3)},
+            {"id": "t1", "pool": "text", "phones": torch.ones(2)},
+            {"id": "t2", "pool": "text", "phones": torch.ones(4)},
+        ]
+    )
+    assert batch.id == ["p1", "t1", "t2"]
+    assert len(batch) == 3
+    assert batch["text"].phones.data.shape == (2, 4)
+    assert "pool" not in batch["paired"]._PaddedBatch__keys
