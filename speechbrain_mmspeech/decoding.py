@@ -204,3 +204,35 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         ):
             log_probs[hyp, tokens] = self.minus_inf
         return log_probs, memory, attn
+
+    def _scorer_step(self, inp_tokens, scorer_memory, attn, log_probs):
+        """Runs the scorers, which see text ids only.
+
+        A finished hypothesis keeps a score of -inf, so the next token of
+        an utterance whose beams have all ended is an arbitrary id, possibly
+        an audio code; it is passed to the scorers as ``</s>``, so that a
+        language model over the text ids is never indexed out of range.
+
+        Arguments
+        ---------
+        inp_tokens : torch.Tensor
+            ``[hyps]`` tokens chosen at the previous step.
+        scorer_memory : dict
+            The scorers' states.
+        attn : torch.Tensor
+            Attention weights (None for MMSpeech).
+        log_probs : torch.Tensor
+            ``[hyps, vocab]`` the decoder's log-probabilities.
+
+        Returns
+        -------
+        log_probs : torch.Tensor
+            With the scorers' weighted scores added.
+        scorer_memory : dict
+            The scorers' new states.
+        """
+        if self.text_vocab_size is not None:
+            inp_tokens = inp_tokens.masked_fill(
+                inp_tokens >= self.text_vocab_size, self.eos_index
+            )
+        return super()._scorer_step(inp_tokens, scorer_memory, attn, log_probs)

@@ -2,11 +2,13 @@
 
 import pytest
 import torch
+from speechbrain.decoders.scorer import ScorerBuilder
 
 from speechbrain_mmspeech.decoding import (
     MMSpeechBeamSearcher,
     banned_ngram_tokens,
 )
+from speechbrain_mmspeech.lm import TransformerLM, TransformerLMScorer
 from tiny_models import tiny_model
 
 VOCAB = 30
@@ -142,3 +144,46 @@ def test_change_max_decoding_length():
     assert searcher.change_max_decoding_length(10, 100) == (7, 7)
     assert searcher.change_max_decoding_length(0, 5) == (0, 5)
     assert searcher.set_n_out() == VOCAB
+
+
+def test_scorers_get_text_ids_after_an_utterance_ends():
+    """Once every beam of an utterance has ended, the searcher picks an
+    arbitrary next id for it (here an audio code); an LM over the text ids
+    reads </s> instead of failing on an out-of-range id."""
+
+    class EndsFirstUtterance(MMSpeechBeamSearcher):
+        def forward_step(self, inp_tokens, memory, enc_states, enc_lens):
+            log_probs, memory, attn = super().forward_step(
+                inp_tokens, memory, enc_states, enc_lens
+            )
+            if memory.shape[1] == 3:  # the third step: </s> for utterance 0
+                log_probs[0] = self.minus_inf
+                log_probs[0, EOS] = 0.0
+            return log_probs, memory, attn
+
+    model = rigged_model()
+    torch.manual_seed(0)
+    lm = TransformerLM(
+        vocab=TEXT_VOCAB, d_model=16, nhead=2, num_encoder_layers=1, d_ffn=32
+    ).eval()
+    inputs = []
+    lm.register_forward_pre_hook(lambda _, args: inputs.append(args[0]))
+    scorer = ScorerBuilder(
+        full_scorers=[TransformerLMScorer(lm, vocab_size=VOCAB)],
+        weights={"transformerlm": 0.3},
+    )
+    searcher = EndsFirstUtterance(
+        model,
+        text_vocab_size=TEXT_VOCAB,
+        banned_indices=[BOS, PAD],
+        bos_index=BOS,
+        eos_index=EOS,
+        beam_size=1,
+        min_decode_ratio=0.0,
+        max_decode_ratio=1.0,
+        using_eos_threshold=False,
+        scorer=scorer,
+    )
+    hyps = search(searcher, model)
+    assert len(hyps[0]) == 2 and len(hyps[1]) == 13
+    assert max(int(tokens.max()) for tokens in inputs) < TEXT_VOCAB
