@@ -587,8 +587,9 @@ def speech_dataset(hparams):
 def active_pools(hparams):
     """Pools with a positive batch share, checked against task weights.
 
-    A pool is on when ``<pool>_batch_size`` is above 0; in fine-tuning the
-    text pool is on when ``text_batch_ratio`` is above 0.
+    A pool is on when ``<pool>_batch_size`` is above 0. Fine-tuning (the
+    hyperparameters have ``text_batch_ratio``) always has labeled speech,
+    and text when ``text_batch_ratio`` is above 0.
 
     Arguments
     ---------
@@ -611,9 +612,12 @@ def active_pools(hparams):
     >>> hparams.update(text_batch_size=4, task_weights={"p2t": 1.0})
     >>> active_pools(hparams)
     ['text']
+    >>> active_pools({"text_batch_ratio": 0, "task_weights": {"s2t": 1.0}})
+    ['paired']
     """
     sizes = {pool: hparams.get(f"{pool}_batch_size", 0) or 0 for pool in POOLS}
-    if "text_batch_ratio" in hparams:
+    if "text_batch_ratio" in hparams:  # fine-tuning: labeled speech always
+        sizes[PAIRED] = 1
         sizes[TEXT] = hparams["text_batch_ratio"]
     pools = [pool for pool in POOLS if sizes[pool] > 0]
     if not pools:
