@@ -35,10 +35,7 @@ Authors
 
 import argparse
 import json
-import os
-import shutil
 import sys
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +51,7 @@ from speechbrain_mmspeech.export import (
     render_hparams,
     write_model_folder,
 )
+from speechbrain_mmspeech.fileio import write_atomically
 from speechbrain_mmspeech.frontend import GLOBAL_NORM, SENTENCE_NORM
 from speechbrain_mmspeech.official import unused_official_tensors
 from speechbrain_mmspeech.tokenizers import (
@@ -1947,11 +1945,8 @@ def write_folder(checkpoint, output, overwrite=False):
     model.load_state_dict(used, strict=True)
     dtypes = sorted({str(t.dtype) for t in checkpoint.state.values()})
     content = report(checkpoint, skipped, dtypes)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(
-        tempfile.mkdtemp(prefix=f".{output.name}.", dir=output.parent)
-    )
-    try:
+
+    def write(staging):
         write_model_folder(
             staging, model, checkpoint.tokenizer, checkpoint.values
         )
@@ -1960,11 +1955,8 @@ def write_folder(checkpoint, output, overwrite=False):
             json.dumps(content, indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )
-        if output.exists():
-            shutil.rmtree(output)
-        os.rename(staging, output)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+
+    write_atomically(output.parent, {output.name: write})
     return content
 
 

@@ -29,6 +29,7 @@ from speechbrain_mmspeech.export import (
     MODEL_FILE,
     TOKENIZER_FILE,
 )
+from speechbrain_mmspeech.fileio import write_atomically
 
 MODEL_CARD_FILE = "README.md"
 REQUIRED_FILES = (HPARAMS_FILE, MODEL_FILE, TOKENIZER_FILE)
@@ -183,9 +184,12 @@ def prepare_hub_folder(folder, repo_id):
         raise FileNotFoundError(
             f"{folder} is not a model folder: missing " + ", ".join(missing)
         )
-    card = folder / MODEL_CARD_FILE
-    if not card.is_file():
-        card.write_text(model_card(folder, repo_id), encoding="utf-8")
+    if not (folder / MODEL_CARD_FILE).is_file():
+        card = model_card(folder, repo_id)
+        write_atomically(
+            folder,
+            {MODEL_CARD_FILE: lambda path: path.write_text(card, "utf-8")},
+        )
     return folder
 
 
