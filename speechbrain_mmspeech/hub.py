@@ -1,10 +1,10 @@
 """Publishing MMSpeech model folders on the Hugging Face hub.
 
-A model folder (written by the recipe or by ``convert.py``) already has the
-hub layout that SpeechBrain fetches: ``hyperparams.yaml`` and the ``*.ckpt``
-files at the top level. ``prepare_hub_folder`` adds a ``README.md`` model
-card, and ``publish`` uploads the folder with ``huggingface_hub``. Loading it
-back needs nothing from this module::
+A model folder (written by the recipe or by ``speechbrain_mmspeech.convert``)
+already has the hub layout that SpeechBrain fetches: ``hyperparams.yaml`` and
+the ``*.ckpt`` files at the top level. ``prepare_hub_folder`` adds a
+``README.md`` model card, and ``publish`` uploads the folder with
+``huggingface_hub``. Loading it back needs nothing from this module::
 
     EncoderDecoderASR.from_hparams(source="org/name", savedir="...")
 
@@ -22,7 +22,10 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from speechbrain_mmspeech.convert import PHONE_TOKENIZER_FILE, REPORT_FILE
+from speechbrain_mmspeech.convert.folder import (
+    PHONE_TOKENIZER_FILE,
+    REPORT_FILE,
+)
 from speechbrain_mmspeech.export import (
     HPARAMS_FILE,
     LM_FILE,

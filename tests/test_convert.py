@@ -25,12 +25,11 @@ from speechbrain_mmspeech.convert import (
     ConversionError,
     convert_fairseq,
     convert_modelscope,
-    main,
     read_modelscope,
-    report,
-    summary,
 )
-from speechbrain_mmspeech.official import unused_official_tensors
+from speechbrain_mmspeech.convert.cli import main, summary
+from speechbrain_mmspeech.convert.folder import report
+from speechbrain_mmspeech.convert.official import unused_official_tensors
 from speechbrain_mmspeech.tokenizers import (
     PinyinTokenizer,
     default_phone_dict_symbols,
