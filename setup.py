@@ -30,7 +30,7 @@ setup(
     ],
     entry_points={
         "console_scripts": [
-            "mmspeech-convert=speechbrain_mmspeech.convert:main",
+            "mmspeech-convert=speechbrain_mmspeech.convert.cli:main",
         ],
     },
     extras_require={

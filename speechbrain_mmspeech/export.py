@@ -15,12 +15,13 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
-import os
 import re
 from pathlib import Path
 
 import torch
 from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
+
+from speechbrain_mmspeech.fileio import write_atomically
 
 INFERENCE_TEMPLATE = (
     Path(__file__).resolve().parents[1] / "hparams" / "inference.yaml"
@@ -193,7 +194,7 @@ def write_model_folder(
     hparams_text = render_hparams(template, values, sections)
     state = {key: value.cpu() for key, value in model.state_dict().items()}
     save_tokenizer = get_default_hook(tokenizer, DEFAULT_SAVE_HOOKS)
-    # Write to temporary names first so that a crash leaves no half folder.
+    # Everything is written before anything is replaced: no half folder.
     pending = {
         HPARAMS_FILE: lambda path: path.write_text(
             hparams_text, encoding="utf-8"
@@ -207,11 +208,7 @@ def write_model_folder(
             for key, value in language_model.state_dict().items()
         }
         pending[LM_FILE] = lambda path: torch.save(lm_state, path)
-    for name, write in pending.items():
-        temporary = folder / f".{name}.tmp"
-        write(temporary)
-    for name in pending:
-        os.replace(folder / f".{name}.tmp", folder / name)
+    write_atomically(folder, pending)
     if language_model is None:
         # A stale LM of an earlier export would only confuse readers.
         (folder / LM_FILE).unlink(missing_ok=True)

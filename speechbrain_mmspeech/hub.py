@@ -1,10 +1,10 @@
 """Publishing MMSpeech model folders on the Hugging Face hub.
 
-A model folder (written by the recipe or by ``convert.py``) already has the
-hub layout that SpeechBrain fetches: ``hyperparams.yaml`` and the ``*.ckpt``
-files at the top level. ``prepare_hub_folder`` adds a ``README.md`` model
-card, and ``publish`` uploads the folder with ``huggingface_hub``. Loading it
-back needs nothing from this module::
+A model folder (written by the recipe or by ``speechbrain_mmspeech.convert``)
+already has the hub layout that SpeechBrain fetches: ``hyperparams.yaml`` and
+the ``*.ckpt`` files at the top level. ``prepare_hub_folder`` adds a
+``README.md`` model card, and ``publish`` uploads the folder with
+``huggingface_hub``. Loading it back needs nothing from this module::
 
     EncoderDecoderASR.from_hparams(source="org/name", savedir="...")
 
@@ -22,13 +22,17 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from speechbrain_mmspeech.convert import PHONE_TOKENIZER_FILE, REPORT_FILE
+from speechbrain_mmspeech.convert.folder import (
+    PHONE_TOKENIZER_FILE,
+    REPORT_FILE,
+)
 from speechbrain_mmspeech.export import (
     HPARAMS_FILE,
     LM_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
 )
+from speechbrain_mmspeech.fileio import write_atomically
 
 MODEL_CARD_FILE = "README.md"
 REQUIRED_FILES = (HPARAMS_FILE, MODEL_FILE, TOKENIZER_FILE)
@@ -183,9 +187,12 @@ def prepare_hub_folder(folder, repo_id):
         raise FileNotFoundError(
             f"{folder} is not a model folder: missing " + ", ".join(missing)
         )
-    card = folder / MODEL_CARD_FILE
-    if not card.is_file():
-        card.write_text(model_card(folder, repo_id), encoding="utf-8")
+    if not (folder / MODEL_CARD_FILE).is_file():
+        card = model_card(folder, repo_id)
+        write_atomically(
+            folder,
+            {MODEL_CARD_FILE: lambda path: path.write_text(card, "utf-8")},
+        )
     return folder
 
 

@@ -18,7 +18,7 @@ from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.fetching import FetchConfig
 
 from speechbrain_mmspeech import hub
-from speechbrain_mmspeech.convert import main
+from speechbrain_mmspeech.convert.cli import main
 from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import TEMPLATE_SIZES, model_from_template

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.official and the Base/Large presets.
+"""Tests for speechbrain_mmspeech.convert.official and the Base/Large presets.
 
 The models are built on the meta device: nothing is allocated.
 """
@@ -10,11 +10,11 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_mmspeech.official import unused_official_tensors
+from speechbrain_mmspeech.convert.official import unused_official_tensors
 
 HPARAMS = Path(__file__).resolve().parents[1] / "hparams"
 
-# Published sizes (fact sheet section 1), in millions of parameters.
+# Published sizes of the official models, in millions of parameters.
 PUBLISHED = {
     "base": {"total": 210.97, "encoder": 109.88, "decoder": 101.08},
     "large": {"total": 608.95, "encoder": 346.39, "decoder": 262.56},

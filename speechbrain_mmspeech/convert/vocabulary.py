@@ -1,0 +1,162 @@
+"""The checkpoint's own vocabularies -> our tokenizers and vocabulary sizes.
+
+The decoder vocabulary comes from ``vocab.txt`` (BERT-Chinese lines, or
+ModelScope's with the fairseq specials first) and the phone inventory from
+``phone_dict.txt``; the configured or stored sizes must agree with them.
+The decoder's rows after the text ids are audio codes.
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+from speechbrain_mmspeech.convert.reading import ConversionError
+from speechbrain_mmspeech.tokenizers import (
+    BLANK_TOKEN,
+    FAIRSEQ_SPECIALS,
+    MASK_TOKEN,
+    CharTokenizer,
+    PinyinTokenizer,
+    read_vocab_file,
+)
+
+
+def text_tokenizer_from_vocab(path):
+    """Builds the decoder tokenizer from a checkpoint's ``vocab.txt``.
+
+    Two layouts give the same ids:
+
+    - BERT-Chinese (OFA release, ``utils/BERT_CN_dict/vocab.txt``, no
+      specials): ``CharTokenizer.from_bert_vocab``, i.e. ``<s> <pad> </s>
+      <unk>``, the lines, ``<mask>``, ``<blank>``;
+    - ModelScope (``<s> <pad> </s> <unk>`` first, ``<mask>`` last; UNVERIFIED):
+      line k is id k, then ``<mask>`` and ``<blank>`` are appended if
+      absent, as the ModelScope tokenizer adds ``<blank>``.
+
+    Arguments
+    ---------
+    path : Path
+        The vocabulary file.
+
+    Returns
+    -------
+    layout : str
+        ``"bert"`` or ``"modelscope"``.
+    tokenizer : CharTokenizer
+        The tokenizer (21134 ids for the official files).
+
+    Example
+    -------
+    >>> from pathlib import Path
+    >>> text_tokenizer_from_vocab(Path("missing/vocab.txt"))
+    Traceback (most recent call last):
+    ...
+    speechbrain_mmspeech.convert.reading.ConversionError: missing/vocab.txt: no such file
+    """
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such file")
+    lines = read_vocab_file(path)
+    if not lines:
+        raise ConversionError(f"{path}: the vocabulary is empty")
+    n_specials = len(FAIRSEQ_SPECIALS)
+    if tuple(lines[:n_specials]) != FAIRSEQ_SPECIALS:
+        return "bert", CharTokenizer.from_bert_vocab(path)
+    symbols = lines[n_specials:]
+    symbols += [t for t in (MASK_TOKEN, BLANK_TOKEN) if t not in symbols]
+    return "modelscope", CharTokenizer(symbols)
+
+
+def phone_tokenizer_from_dict(path):
+    """Builds the phone tokenizer from a checkpoint's ``phone_dict.txt``.
+
+    Arguments
+    ---------
+    path : Path
+        ``phone_dict.txt`` (``symbol count`` lines, ``<mask>`` after the
+        phones).
+
+    Returns
+    -------
+    PinyinTokenizer
+        The inventory after the fairseq specials (141 ids officially).
+
+    Example
+    -------
+    >>> from pathlib import Path
+    >>> phone_tokenizer_from_dict(Path("missing/phone_dict.txt"))
+    Traceback (most recent call last):
+    ...
+    speechbrain_mmspeech.convert.reading.ConversionError: missing/phone_dict.txt: no such file
+    """
+    if not path.is_file():
+        raise ConversionError(f"{path}: no such file")
+    try:
+        return PinyinTokenizer.from_phone_dict(path)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise ConversionError(f"{path}: {error}") from None
+
+
+def check_phone_sizes(values, phone_tokenizer, origin):
+    """Checks configured phone sizes against ``phone_dict.txt``.
+
+    Arguments
+    ---------
+    values : dict
+        Architecture values, maybe with ``phone_vocab_size`` and
+        ``phone_dict_size`` (ModelScope).
+    phone_tokenizer : PinyinTokenizer
+        The inventory read from the file.
+    origin : str
+        Where the configuration comes from (for messages).
+
+    Returns
+    -------
+    int
+        The phone table size.
+
+    Example
+    -------
+    >>> check_phone_sizes({"phone_vocab_size": 141}, PinyinTokenizer(), "c")
+    141
+    """
+    derived = {
+        "phone_vocab_size": len(phone_tokenizer),
+        "phone_dict_size": phone_tokenizer.mask_index,
+    }
+    for name, size in derived.items():
+        configured = values.pop(name, size)
+        if configured != size:
+            raise ConversionError(
+                f"{origin}: {name} = {configured}, but phone_dict.txt gives "
+                f"{size}"
+            )
+    return derived["phone_vocab_size"]
+
+
+def code_vocab_size(vocab_size, text_vocab_size, origin):
+    """Number of audio-code ids after the text ids.
+
+    Arguments
+    ---------
+    vocab_size : int
+        Decoder vocabulary (51134 officially).
+    text_vocab_size : int
+        Text ids (21134 officially).
+    origin : str
+        Where ``vocab_size`` comes from (for messages).
+
+    Returns
+    -------
+    int
+        ``vocab_size - text_vocab_size`` (30000 officially).
+
+    Example
+    -------
+    >>> code_vocab_size(51134, 21134, "config.json")
+    30000
+    """
+    if vocab_size < text_vocab_size:
+        raise ConversionError(
+            f"{origin}: vocab_size {vocab_size} is smaller than the "
+            f"{text_vocab_size} text ids of the vocabulary file"
+        )
+    return vocab_size - text_vocab_size

@@ -1,0 +1,74 @@
+"""Writing files so that a crash leaves either the old files or the new ones.
+
+``write_atomically`` writes every file (or folder) into a hidden staging
+folder next to its destination and only then moves them into place with
+``os.replace``, which is atomic on one file system. The staging folder is
+removed whether the writing succeeds or fails, so a failure leaves nothing
+behind. The model folder export, the checkpoint converter and the hub
+model card all write through it.
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+STAGING_PREFIX = ".staging."
+
+
+def write_atomically(folder, writers):
+    """Writes files through a hidden staging folder, then moves them in place.
+
+    Every writer runs before any destination changes; then each result
+    replaces its destination (an existing folder is removed first, so that
+    step alone is not atomic for folders).
+
+    Arguments
+    ---------
+    folder : str or Path
+        Where the files go (created if needed).
+    writers : dict
+        ``{name: write}``; ``write(path)`` creates the file or folder
+        ``path``, which does not exist yet.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The written paths, in the order of ``writers``.
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> written = write_atomically(
+    ...     folder, {"a.txt": lambda p: p.write_text("new")}
+    ... )
+    >>> [path.name for path in written]
+    ['a.txt']
+    >>> def fail(path):
+    ...     raise OSError("disk full")
+    >>> write_atomically(
+    ...     folder, {"a.txt": lambda p: p.write_text("x"), "b": fail}
+    ... )
+    Traceback (most recent call last):
+    ...
+    OSError: disk full
+    >>> sorted(p.name for p in folder.iterdir()), (folder / "a.txt").read_text()
+    (['a.txt'], 'new')
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=folder))
+    try:
+        for name, write in writers.items():
+            write(staging / name)
+        for name in writers:
+            destination = folder / name
+            if destination.is_dir() and not destination.is_symlink():
+                shutil.rmtree(destination)
+            os.replace(staging / name, destination)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return [folder / name for name in writers]

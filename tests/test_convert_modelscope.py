@@ -1,0 +1,169 @@
+"""Tests for speechbrain_mmspeech.convert.modelscope.
+
+Reading a ModelScope folder, and every refusal naming its cause (see
+``official_layouts``).
+"""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from official_layouts import (
+    CONFIGURATION,
+    MODELSCOPE_CONFIG,
+    SPECIALS,
+    TEXT_VOCAB,
+    transpose_fc1,
+    truncate,
+    write_lines,
+)
+from speechbrain_mmspeech.convert.cli import summary
+from speechbrain_mmspeech.convert.folder import report
+from speechbrain_mmspeech.convert.modelscope import (
+    convert_modelscope,
+    read_modelscope,
+)
+from speechbrain_mmspeech.convert.reading import ConversionError
+
+
+def test_modelscope_absent_flags_take_mmspeechconfig_defaults(
+    converted, tmp_path
+):
+    folder = tmp_path / "ms"
+    shutil.copytree(converted["root"] / "ms", folder)
+    config = dict(MODELSCOPE_CONFIG)
+    del config["scale_embedding"], config["entangle_position_embedding"]
+    (folder / "config.json").write_text(json.dumps(config))
+    read = read_modelscope(folder)
+    assert read.values["scale_embedding"] is False
+    assert read.values["entangle_position_embedding"] is False
+    defaulted = read.notes["defaulted_config_keys"]
+    assert defaulted["scale_embedding"] is False
+    assert defaulted["entangle_position_embedding"] is False
+    printed = summary(report(read, {}, []), "out")
+    assert "'scale_embedding': False" in printed
+    assert "unlike the fairseq model" in printed
+
+
+def edit_weights(folder, edit, name="pytorch_model.bin"):
+    state = torch.load(folder / name)
+    edit(state)
+    torch.save(state, folder / name)
+
+
+def edit_json(path, **changes):
+    content = json.loads(path.read_text())
+    content.update(changes)
+    path.write_text(json.dumps(content))
+
+
+MODELSCOPE_FAILURES = {
+    "truncated weights": (
+        lambda f: truncate(f / "pytorch_model.bin"),
+        r"pytorch_model.bin: cannot be read .*truncated or corrupt",
+    ),
+    "wrong shape": (
+        lambda f: edit_weights(f, transpose_fc1),
+        r"wrong shape: decoder.layers.0.fc1.weight is \(16, 32\) in the "
+        r"checkpoint, \(32, 16\) in the model",
+    ),
+    "unexpected tensor": (
+        lambda f: edit_weights(
+            f, lambda s: s.update({"model.decoder.extra.weight": torch.ones(2)})
+        ),
+        r"unexpected tensor: decoder.extra.weight \(2,\)",
+    ),
+    "missing tensor": (
+        lambda f: edit_weights(
+            f, lambda s: s.pop("model.encoder.post_subsample_proj.bias")
+        ),
+        r"missing: encoder.post_subsample_proj.bias \(16,\)",
+    ),
+    "mis-shaped unused tensor": (
+        lambda f: edit_weights(
+            f,
+            lambda s: s.update(
+                {"model.encoder.final_proj.bias": torch.ones(3)}
+            ),
+        ),
+        r"wrong shape: encoder.final_proj.bias is \(3,\)",
+    ),
+    "code layernorm": (
+        lambda f: edit_json(f / "config.json", code_layernorm_embedding=True),
+        r"config.json: code_layernorm_embedding = True is not supported",
+    ),
+    "no normformer": (
+        lambda f: edit_json(f / "config.json", normformer=False),
+        r"normformer = False is not supported",
+    ),
+    "unequal heads": (
+        lambda f: edit_json(f / "config.json", decoder_attention_heads=4),
+        r"encoder_attention_heads = 2 differs from decoder_attention_heads = 4",
+    ),
+    "missing size": (
+        lambda f: edit_json(f / "config.json", d_model=None),
+        r"d_model = None should be of type int",
+    ),
+    "not mmspeech": (
+        lambda f: edit_json(
+            f / "configuration.json",
+            model={**CONFIGURATION["model"], "multimodal_type": "caption"},
+        ),
+        r"multimodal_type is 'caption', not 'mmspeech': unknown architecture",
+    ),
+    "wrong constraint range": (
+        lambda f: edit_json(
+            f / "configuration.json",
+            model={
+                **CONFIGURATION["model"],
+                "beam_search": {"constraint_range": "4,21134"},
+            },
+        ),
+        r"constraint_range '4,21134' does not match the vocabulary",
+    ),
+    "missing vocab.txt": (
+        lambda f: (f / "vocab.txt").unlink(),
+        r"Missing input file\(s\): .*vocab.txt \(vocab.txt\)",
+    ),
+    "missing phone_dict.txt": (
+        lambda f: (f / "phone_dict.txt").unlink(),
+        r"Missing input file\(s\): .*phone_dict.txt",
+    ),
+    "missing config.json": (
+        lambda f: (f / "config.json").unlink(),
+        r"Missing input file\(s\): .*config.json",
+    ),
+    "specaugment at inference": (
+        lambda f: (f / "fbank_config.yaml").write_text(
+            "transforms:\n  '*': [utterance_cmvn, specaugment]\n"
+        ),
+        r"transform\(s\) \['specaugment'\] at inference are not supported",
+    ),
+    "missing global stats": (
+        lambda f: (f / "fbank_config.yaml").write_text(
+            "global_cmvn:\n  stats_npz_path: stats.npz\n"
+            "transforms:\n  '*': [global_cmvn]\n"
+        ),
+        r"stats.npz: no such file \(global_cmvn stats\)",
+    ),
+    "vocabulary size mismatch": (
+        lambda f: write_lines(f / "vocab.txt", [*SPECIALS, "好", "<mask>"]),
+        rf"constraint_range '4,{TEXT_VOCAB}' does not match the vocabulary "
+        r"\(expected '4,7'\)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(MODELSCOPE_FAILURES))
+def test_modelscope_failures_name_the_problem(case, converted, tmp_path):
+    edit, message = MODELSCOPE_FAILURES[case]
+    folder = tmp_path / "ms"
+    shutil.copytree(converted["root"] / "ms", folder)
+    edit(folder)
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    with pytest.raises(ConversionError, match=message):
+        convert_modelscope(folder, outputs / "model")
+    assert list(outputs.iterdir()) == []  # nothing partial, no temp folder
