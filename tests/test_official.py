@@ -10,9 +10,10 @@ import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
+from speechbrain_mmspeech.export import INFERENCE_TEMPLATE
 from speechbrain_mmspeech.official import unused_official_tensors
 
-HPARAMS = Path(__file__).resolve().parents[1] / "hparams"
+PRESETS = Path(__file__).resolve().parents[1] / "hparams" / "presets"
 
 # Published sizes (fact sheet section 1), in millions of parameters.
 PUBLISHED = {
@@ -23,8 +24,8 @@ PUBLISHED = {
 
 def build_preset(name):
     """The inference YAML with a preset's values, built on the meta device."""
-    template = (HPARAMS / "inference.yaml").read_text(encoding="utf-8")
-    overrides = (HPARAMS / "presets" / f"{name}.yaml").read_text(
+    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
+    overrides = (PRESETS / f"{name}.yaml").read_text(
         encoding="utf-8"
     )
     with torch.device("meta"):
