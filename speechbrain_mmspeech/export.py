@@ -1,8 +1,8 @@
 """Writing model folders that ``EncoderDecoderASR.from_hparams`` loads.
 
-A model folder holds ``hyperparams.yaml`` (the inference template of
-``hparams/inference.yaml`` with the model's own sizes and decoding settings
-filled in), ``model.ckpt`` (the ``MMSpeech`` state dict) and
+A model folder holds ``hyperparams.yaml`` (the inference template,
+``hparams/inference.yaml`` inside this package, with the model's own sizes
+and decoding settings filled in), ``model.ckpt`` (the ``MMSpeech`` state dict) and
 ``tokenizer.ckpt``; with a language model, also ``lm.ckpt``. The same folder
 works locally and, uploaded as is, as a Hugging Face hub repository.
 
@@ -16,6 +16,7 @@ Authors
 """
 
 import re
+from importlib.resources import files
 from pathlib import Path
 
 import torch
@@ -23,9 +24,8 @@ from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
 
 from speechbrain_mmspeech.fileio import write_atomically
 
-INFERENCE_TEMPLATE = (
-    Path(__file__).resolve().parents[1] / "hparams" / "inference.yaml"
-)
+# Shipped inside the package, so it is there after any kind of install.
+INFERENCE_TEMPLATE = files("speechbrain_mmspeech") / "hparams" / "inference.yaml"
 HPARAMS_FILE = "hyperparams.yaml"
 MODEL_FILE = "model.ckpt"
 TOKENIZER_FILE = "tokenizer.ckpt"
@@ -155,6 +155,28 @@ def render_hparams(template, values, sections=()):
     return template
 
 
+def read_template(template_path=INFERENCE_TEMPLATE):
+    """Reads a YAML template from a path or a package resource.
+
+    Arguments
+    ---------
+    template_path : str or os.PathLike or importlib.resources.abc.Traversable
+        The template (default: the package's inference template).
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> "transformer_beam_search" in read_template()
+    True
+    """
+    if isinstance(template_path, (str, os.PathLike)):
+        template_path = Path(template_path)
+    return template_path.read_text(encoding="utf-8")
+
+
 def write_model_folder(
     folder,
     model,
@@ -176,7 +198,7 @@ def write_model_folder(
     values : dict
         Values for the template's "Model", "Front end" and "Decoding" keys
         (and, with a language model, its "Language model" keys).
-    template_path : str
+    template_path : str or importlib.resources.abc.Traversable
         The inference YAML template.
     language_model : torch.nn.Module
         A language model for decoding (written as ``lm.ckpt``, with the
@@ -189,7 +211,7 @@ def write_model_folder(
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    template = Path(template_path).read_text(encoding="utf-8")
+    template = read_template(template_path)
     sections = [LM_SECTION] if language_model is not None else []
     hparams_text = render_hparams(template, values, sections)
     state = {key: value.cpu() for key, value in model.state_dict().items()}

@@ -1,19 +1,31 @@
 """Transcribing with MMSpeech through SpeechBrain's inference interface.
 
 A model folder written by the recipe (or the converter) loads with the stock
-``speechbrain.inference.ASR.EncoderDecoderASR.from_hparams``: its
-``hyperparams.yaml`` wires ``MMSpeechFbank``, ``MMSpeech`` and
-``MMSpeechBeamSearcher`` into the ``encoder``/``transformer``/``decoder``
-modules that class expects.
+``speechbrain.inference.ASR.EncoderDecoderASR.from_hparams``. Its
+``hyperparams.yaml`` wires two modules into the ``encoder`` and ``decoder``
+slots that class calls: ``SpeechSegmenter`` finds the speech in each
+waveform and cuts it into segments of at most ``max_segment_seconds``, and
+``SegmentTranscriber`` decodes the segments in batches (``MMSpeechFbank``,
+``MMSpeech``, ``MMSpeechBeamSearcher``) and joins their token ids per file.
+So the stock ``transcribe_file`` and ``transcribe_batch`` take audio of any
+length, and audio without speech gives ``""``.
 
-``MMSpeechASR`` is that same interface with stricter file handling: errors
-name the file and the problem, and digital silence transcribes to an empty
-string without running the model. It also offers N-best rescoring: with a
-folder whose language model section says ``lm_mode: rescoring``, the
-``rescoring_decoder`` (no LM) returns its top-k hypotheses and the
-``rescorer`` re-ranks them (``speechbrain_mmspeech.lm.rescore_nbest``). The
-stock ``EncoderDecoderASR`` has no rescoring hook: on a folder with a
-language model it always decodes with shallow fusion (the ``decoder``).
+``MMSpeechASR`` is that same interface with more:
+
+- stricter file handling: errors name the file and the problem;
+- ``transcribe_file(path, return_details=True)`` returns a
+  ``speechbrain_mmspeech.results.Transcription``: segments with their times,
+  and per character its times (CTC forced alignment against the phone head,
+  ``speechbrain_mmspeech.alignment``), its pinyin and a confidence;
+- ``transcribe_waveforms`` for several waveforms at once;
+- N-best rescoring: with a folder whose language model section says
+  ``lm_mode: rescoring``, the ``rescoring_decoder`` (no LM) returns its top-k
+  hypotheses and the ``rescorer`` re-ranks them
+  (``speechbrain_mmspeech.lm.rescore_nbest``). The stock class has no
+  rescoring hook: on a folder with a language model it always decodes with
+  shallow fusion (the ``decoder``);
+- folders written before long-audio support (their ``modules`` have no
+  segmenter) are segmented too, with the default settings.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -27,7 +39,9 @@ from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.data_utils import split_path
 from speechbrain.utils.fetching import fetch
 
+from speechbrain_mmspeech.alignment import TokenAligner
 from speechbrain_mmspeech.frontend import (
+    SAMPLE_RATE,
     ValidatingAudioNormalizer,
     is_silent,
     load_audio,
@@ -35,8 +49,15 @@ from speechbrain_mmspeech.frontend import (
 from speechbrain_mmspeech.lm import (
     LM_MODE_FUSION,
     LM_MODE_RESCORING,
-    rescore_nbest,
 )
+from speechbrain_mmspeech.results import TranscribedSegment, Transcription
+from speechbrain_mmspeech.segmentation import (
+    SegmentedBatch,
+    SpeechSegmenter,
+    unpad,
+)
+from speechbrain_mmspeech.tokenizers import PinyinTokenizer
+from speechbrain_mmspeech.transcriber import SegmentTranscriber
 
 logger = logging.getLogger(__name__)
 
@@ -47,12 +68,15 @@ FOLDER_LM_MODES = (LM_MODE_FUSION, LM_MODE_RESCORING)
 
 
 class MMSpeechASR(EncoderDecoderASR):
-    """``EncoderDecoderASR`` with file checks, silence handling and rescoring.
+    """``EncoderDecoderASR`` with file checks, details and rescoring.
 
     Use it exactly like its parent:
     ``MMSpeechASR.from_hparams(source=folder_or_repo, savedir=...)``. On a
     folder with a language model, ``overrides={"lm_mode": "rescoring"}``
     (or ``"fusion"``) and ``{"lm_weight": ...}`` choose how it is used.
+    The long-audio settings can be changed after loading:
+    ``asr.segmenter.max_segment_seconds``, ``asr.segmenter.detector``
+    (``"silero"``, ``"energy"``) and ``asr.transcriber.batch_size``.
 
     Arguments
     ---------
@@ -65,6 +89,12 @@ class MMSpeechASR(EncoderDecoderASR):
     -------
     >>> asr = MMSpeechASR.from_hparams(source="model_folder")  # doctest: +SKIP
     >>> asr.transcribe_file("utterance.wav")  # doctest: +SKIP
+    '今天天气很好'
+    >>> result = asr.transcribe_file(
+    ...     "long.wav", return_details=True
+    ... )  # doctest: +SKIP
+    >>> result.segments[0].chars[0]  # doctest: +SKIP
+    TimedChar(char='今', start=0.52, end=0.6, pinyin='jin1', confidence=0.93)
     """
 
     def __init__(self, *args, **kwargs):
@@ -75,9 +105,52 @@ class MMSpeechASR(EncoderDecoderASR):
                 f"lm_mode is {self.lm_mode!r}; a model folder with a language "
                 f"model decodes with one of {FOLDER_LM_MODES}"
             )
+        self.segmenter = getattr(self.hparams, "speech_segmenter", None)
+        self.transcriber = getattr(self.hparams, "segment_transcriber", None)
+        if self.segmenter is None or self.transcriber is None:
+            logger.info(
+                "The model folder predates long-audio support: segmenting "
+                "with the default settings"
+            )
+            self.segmenter = SpeechSegmenter()
+            self.transcriber = SegmentTranscriber(
+                self.hparams.compute_features,
+                self.hparams.normalize,
+                self.mods.transformer,
+                self.hparams.decoder,
+            )
+        self.transcriber.to(self.device).eval()
+        self.phone_tokenizer = (
+            getattr(self.hparams, "phone_tokenizer", None) or PinyinTokenizer()
+        )
+
+    def encode_batch(self, wavs, wav_lens):
+        """Encodes a batch whole into the packed encoder memory.
+
+        Unlike ``transcribe_batch``, this does not segment: use it on
+        utterances no longer than the model was trained on.
+
+        Arguments
+        ---------
+        wavs : torch.Tensor
+            ``[batch, time]`` 16 kHz waveforms.
+        wav_lens : torch.Tensor
+            ``[batch]`` relative lengths.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, time, 2 * d_model + 1]`` (``model.pack_memory``).
+        """
+        wavs = wavs.float().to(self.device)
+        wav_lens = wav_lens.to(self.device)
+        with torch.no_grad():
+            feats = self.hparams.compute_features(wavs, wav_lens)
+            feats = self.hparams.normalize(feats, wav_lens)
+            return self.mods.transformer.encode(feats, wav_lens)
 
     def transcribe_batch(self, wavs, wav_lens):
-        """Transcribes a batch, rescoring the N-best list if configured.
+        """Transcribes a padded batch of any lengths (segmented, see module).
 
         Arguments
         ---------
@@ -89,26 +162,90 @@ class MMSpeechASR(EncoderDecoderASR):
         Returns
         -------
         words : list of str
-            The transcriptions.
+            The transcriptions (``""`` without speech).
         tokens : list of list of int
             Their token ids.
         """
-        if self.lm_mode != LM_MODE_RESCORING:
-            return super().transcribe_batch(wavs, wav_lens)
-        with torch.no_grad():
-            wav_lens = wav_lens.to(self.device)
-            encoder_out = self.encode_batch(wavs, wav_lens)
-            topk_hyps, topk_lengths, topk_scores, _ = (
-                self.hparams.rescoring_decoder(encoder_out, wav_lens)
+        hyps = self._decode(unpad(wavs, wav_lens), details=False)
+        tokens = [[t for hyp in file for t in hyp.tokens] for file in hyps]
+        return [self.tokenizer.decode_ids(ids) for ids in tokens], tokens
+
+    def transcribe_waveforms(self, waveforms, return_details=False):
+        """Transcribes 16 kHz mono waveforms of any lengths, together.
+
+        Their segments are decoded in batches of ``transcriber.batch_size``
+        whatever file they come from.
+
+        Arguments
+        ---------
+        waveforms : list of torch.Tensor
+            ``[time]`` waveforms.
+        return_details : bool
+            Return ``Transcription`` objects instead of texts.
+
+        Returns
+        -------
+        list of str or list of Transcription
+        """
+        hyps = self._decode(list(waveforms), details=return_details)
+        if not return_details:
+            return [
+                self.tokenizer.decode_ids([t for h in file for t in h.tokens])
+                for file in hyps
+            ]
+        return [
+            Transcription(
+                [
+                    TranscribedSegment(
+                        hyp.start / SAMPLE_RATE,
+                        hyp.end / SAMPLE_RATE,
+                        self.tokenizer.decode_ids(hyp.tokens),
+                        hyp.chars,
+                    )
+                    for hyp in file
+                ],
+                waveform.shape[0] / SAMPLE_RATE,
             )
-            tokens, words = rescore_nbest(
-                self.hparams.rescorer,
-                self.tokenizer,
-                topk_hyps,
-                topk_lengths,
-                topk_scores,
+            for waveform, file in zip(waveforms, hyps)
+        ]
+
+    def _decode(self, waveforms, details):
+        """Segments and decodes; per waveform, its ``SegmentHypothesis`` list."""
+        segmented = SegmentedBatch(
+            waveforms, [self.segmenter.segment(w) for w in waveforms]
+        )
+        searcher, rescorer = None, None
+        if self.lm_mode == LM_MODE_RESCORING:
+            searcher = self.hparams.rescoring_decoder
+            rescorer = self.hparams.rescorer
+        return self.transcriber.decode_segments(
+            segmented,
+            searcher=searcher,
+            rescorer=rescorer,
+            tokenizer=self.tokenizer,
+            aligner=self.aligner() if details else None,
+        )
+
+    def aligner(self):
+        """The ``TokenAligner`` for this model's phone head.
+
+        Returns
+        -------
+        speechbrain_mmspeech.alignment.TokenAligner
+
+        Raises
+        ------
+        ValueError
+            If the phone head and the phone inventory do not match.
+        """
+        classes = self.mods.transformer.encoder.num_phone_classes
+        if classes != self.phone_tokenizer.num_ctc_classes:
+            raise ValueError(
+                f"The phone head has {classes} classes but the phone "
+                f"inventory {self.phone_tokenizer.num_ctc_classes}: no "
+                "character times"
             )
-        return words, tokens
+        return TokenAligner(self.tokenizer, self.phone_tokenizer)
 
     def load_audio(self, path, savedir=None):
         """Reads a (local, URL or hub) audio file as checked 16 kHz mono.
@@ -137,26 +274,25 @@ class MMSpeechASR(EncoderDecoderASR):
         signal = load_audio(path, normalizer=normalizer)
         return signal.to(self.device)
 
-    def transcribe_file(self, path, **kwargs):
-        """Transcribes one audio file; silence gives an empty string.
+    def transcribe_file(self, path, return_details=False, **kwargs):
+        """Transcribes one audio file of any length.
 
         Arguments
         ---------
         path : str
             The audio file (any sampling rate and channel count).
+        return_details : bool
+            Return a ``Transcription`` (segments, character times, pinyin,
+            confidences) instead of the text.
         **kwargs : dict
             Passed to ``load_audio``.
 
         Returns
         -------
-        str
-            The transcription.
+        str or Transcription
+            The transcription (``""`` or no segments without speech).
         """
         waveform = self.load_audio(path, **kwargs)
         if is_silent(waveform):
             logger.warning("%s is digital silence: empty transcription", path)
-            return ""
-        words, _ = self.transcribe_batch(
-            waveform.unsqueeze(0), torch.ones(1, device=self.device)
-        )
-        return words[0]
+        return self.transcribe_waveforms([waveform], return_details)[0]

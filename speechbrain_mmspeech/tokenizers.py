@@ -453,27 +453,55 @@ class PinyinTokenizer(SymbolTable):
         """
         phones = []
         for clause in split_clauses(text):
-            syllables = pinyin(
-                clause,
-                style=Style.TONE3,
-                neutral_tone_with_five=True,
-                heteronym=False,
-                errors=_mark_without_pinyin,
-            )
-            for char, (syllable,) in zip(clause, syllables):
-                char_phones = self._char_to_phones(char, syllable)
+            for char, _, char_phones in self.pronounce(clause):
                 if char_phones is None:
                     self.dropped_chars[char] += 1
                 else:
                     phones.extend(char_phones)
         return phones
 
+    def pronounce(self, text):
+        """Reads a text character by character, in phrase context.
+
+        The text is not normalised: there is one entry per character, as
+        needed to give each character of a transcription its pinyin and
+        its phones (``text_to_phones`` normalises, then uses this).
+
+        Arguments
+        ---------
+        text : str
+            Characters to read (one clause: no punctuation handling).
+
+        Returns
+        -------
+        list of tuple
+            ``(char, syllable, phones)`` per character: the tone-numbered
+            pinyin syllable (``""`` for Latin letters and characters without
+            a reading) and the list of phones (None when it has none).
+
+        Example
+        -------
+        >>> PinyinTokenizer().pronounce("银行a⁇")
+        [('银', 'yin2', ['y', 'i2', 'n']), ('行', 'hang2', ['h', 'a2', 'ng']), ('a', '', ['ei1']), ('⁇', '', None)]
+        """
+        syllables = pinyin(
+            text,
+            style=Style.TONE3,
+            neutral_tone_with_five=True,
+            heteronym=False,
+            errors=_mark_without_pinyin,
+        )
+        return [
+            (char, syllable, self._char_to_phones(char, syllable))
+            for char, (syllable,) in zip(text, syllables)
+        ]
+
     def _char_to_phones(self, char, syllable):
         """Phones of one character given its pypinyin syllable, or None."""
         if syllable:
             return _cached_syllable_phones(syllable)
-        if char in LETTER_READINGS:
-            return LETTER_READINGS[char].split()
+        if char.lower() in LETTER_READINGS:
+            return LETTER_READINGS[char.lower()].split()
         return None
 
     def encode_as_ids(self, text):

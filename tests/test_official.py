@@ -11,8 +11,9 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_mmspeech.convert.official import unused_official_tensors
+from speechbrain_mmspeech.export import INFERENCE_TEMPLATE
 
-HPARAMS = Path(__file__).resolve().parents[1] / "hparams"
+PRESETS = Path(__file__).resolve().parents[1] / "hparams" / "presets"
 
 # Published sizes of the official models, in millions of parameters.
 PUBLISHED = {
@@ -23,8 +24,8 @@ PUBLISHED = {
 
 def build_preset(name):
     """The inference YAML with a preset's values, built on the meta device."""
-    template = (HPARAMS / "inference.yaml").read_text(encoding="utf-8")
-    overrides = (HPARAMS / "presets" / f"{name}.yaml").read_text(
+    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
+    overrides = (PRESETS / f"{name}.yaml").read_text(
         encoding="utf-8"
     )
     with torch.device("meta"):
