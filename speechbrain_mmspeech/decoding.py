@@ -317,10 +317,14 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         if self.banned_indices:
             log_probs[:, self.banned_indices] = self.minus_inf
         # The history starts with <s>; n-grams are counted on emitted ids.
+        rows, columns = [], []
         for hyp, banned in enumerate(
             banned_ngram_tokens(tokens[:, 1:], self.no_repeat_ngram_size)
         ):
-            log_probs[hyp, banned] = self.minus_inf
+            rows.extend([hyp] * len(banned))
+            columns.extend(banned)
+        if rows:
+            log_probs[rows, columns] = self.minus_inf
         if self.forced_lengths is not None:
             self._force_lengths(log_probs, emitted=tokens.shape[1] - 1)
         return log_probs, SearchMemory(tokens, cache), None
