@@ -30,6 +30,8 @@ into batches; without ``--csv``, ``--generate`` noise utterances of
 ``--per-token 16 64 128`` measures instead the decoder time per output
 token of one utterance (batch 1) forced to each of those lengths: with the
 cache it should stay nearly flat as the output grows.
+``--profile`` adds, per configuration, the operators that took the most
+time (``torch.profiler``).
 
 Commands (from ``recipes/AISHELL-1``, on an otherwise idle machine)::
 
@@ -53,6 +55,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import NamedTuple
 
@@ -119,6 +122,12 @@ def parse_args(argv=None):
     parser.add_argument("--beam-size", type=int, default=5)
     parser.add_argument("--no-repeat-ngram-size", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also print where the time goes (torch.profiler, by operator; "
+        "the times then include the profiler's overhead)",
+    )
     parser.add_argument(
         "--in-process",
         action="store_true",
@@ -266,8 +275,12 @@ def run_config(config):
     decode(asr, batches[0], force)  # warm-up
     cer = ErrorRateStats()
     encoder_s = decoder_s = 0.0
-    for index, batch in enumerate(batches):
-        hyps, enc, dec = decode(asr, batch, force)
+    profiler = nullcontext()
+    if config["profile"]:
+        profiler = torch.profiler.profile(acc_events=True)
+    with profiler:
+        results = [decode(asr, batch, force) for batch in batches]
+    for index, (batch, (hyps, enc, dec)) in enumerate(zip(batches, results)):
         encoder_s, decoder_s = encoder_s + enc, decoder_s + dec
         for row, (utterance, hyp) in enumerate(zip(batch, hyps)):
             if utterance.reference is not None and not force:
@@ -291,6 +304,7 @@ def run_config(config):
         "loaded MiB": loaded_mib,
         "peak MiB": peak_mib(),
         "CER %": f"{cer.summarize('error_rate'):.2f}" if cer.scores else "-",
+        "profile": profile_table(profiler) if config["profile"] else None,
     }
 
 
@@ -312,6 +326,12 @@ def run_per_token(config, asr, utterance, loaded_mib):
     }
 
 
+def profile_table(profiler, rows=15):
+    """The operators that took the most time, as torch.profiler prints."""
+    averages = profiler.key_averages()
+    return averages.table(sort_by="self_cpu_time_total", row_limit=rows)
+
+
 def peak_mib():
     """Peak resident memory of this process."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / MIB
@@ -331,6 +351,13 @@ def describe(config):
     }
 
 
+def describe_result(result):
+    """One line naming a result's configuration."""
+    return ", ".join(
+        f"{key} {result[key]}" for key in ("model", "batch", "weights", "cache")
+    )
+
+
 def configurations(args):
     """Every configuration the arguments ask for."""
     common = {
@@ -343,6 +370,7 @@ def configurations(args):
         "no_repeat_ngram_size": args.no_repeat_ngram_size,
         "threads": args.threads,
         "per_token": args.per_token,
+        "profile": args.profile,
     }
     models = [{"preset": str(preset_path(p))} for p in args.presets]
     if args.model_folder:
@@ -409,13 +437,17 @@ def main(argv=None):
                 int(n): t for n, t in result["ms/token"].items()
             }
         results.append(result)
-        print(json.dumps(result), file=sys.stderr, flush=True)
+        summary = {k: v for k, v in result.items() if k != "profile"}
+        print(json.dumps(summary), file=sys.stderr, flush=True)
     audio = "generated noise" if not args.csv else args.csv
     print(
         f"\n{torch.get_num_threads() if args.in_process else args.threads} "
         f"threads, beam {args.beam_size}, audio: {audio}\n"
     )
     print_table(results, args.per_token)
+    for result in results:
+        if result.get("profile"):
+            print(f"\n{describe_result(result)}\n{result['profile']}")
 
 
 if __name__ == "__main__":

@@ -65,9 +65,12 @@ def test_preset_rows_with_generated_audio(tiny_preset, capsys):
             "--threads",
             "1",
             "--in-process",
+            "--profile",
         ]
     )
-    rows = table_rows(capsys.readouterr().out)
+    output = capsys.readouterr().out
+    assert output.count("Self CPU") >= 4  # a profile per configuration
+    rows = table_rows(output.split("\n\n")[1])
     assert [row[:4] for row in rows] == [
         ["tiny (random)", "2", weights, cache]
         for weights in ("fp32", "int8")
