@@ -135,6 +135,83 @@ class MultiheadAttention(torch.nn.Module):
         x = x.view(batch, time, self.nhead, self.head_dim)
         return x.transpose(1, 2)
 
+    def project_queries(self, query):
+        """Projects queries and splits them into heads.
+
+        Arguments
+        ---------
+        query : torch.Tensor
+            ``[batch, time_q, d_model]``.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, heads, time_q, head_dim]``.
+        """
+        return self._split_heads(self.q_proj(query))
+
+    def project_keys_values(self, key, value):
+        """Projects keys and values and splits them into heads.
+
+        Incremental decoding calls this once per new position (self-attention)
+        or once per utterance (cross-attention) and keeps the results.
+
+        Arguments
+        ---------
+        key : torch.Tensor
+            ``[batch, time_k, kdim]``.
+        value : torch.Tensor
+            ``[batch, time_k, vdim]``.
+
+        Returns
+        -------
+        keys : torch.Tensor
+            ``[batch, heads, time_k, head_dim]``.
+        values : torch.Tensor
+            ``[batch, heads, time_k, head_dim]``.
+        """
+        keys = self._split_heads(self.k_proj(key))
+        return keys, self._split_heads(self.v_proj(value))
+
+    def attend(self, queries, keys, values, bias=None):
+        """Attention of projected queries over projected keys and values.
+
+        Arguments
+        ---------
+        queries : torch.Tensor
+            ``[batch, heads, time_q, head_dim]`` from ``project_queries``.
+        keys : torch.Tensor
+            ``[batch, heads, time_k, head_dim]`` from ``project_keys_values``.
+        values : torch.Tensor
+            ``[batch, heads, time_k, head_dim]``.
+        bias : torch.Tensor
+            Optional additive bias broadcastable to
+            ``[batch, heads, time_q, time_k]`` (positions, causality,
+            padding).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, time_q, d_model]``, after the output projection.
+        """
+        if bias is not None:
+            # Two masks on one score would sum to -inf: keep it finite.
+            dtype = queries.dtype
+            bias = bias.to(dtype).clamp(min=torch.finfo(dtype).min)
+        out = F.scaled_dot_product_attention(
+            queries,
+            keys,
+            values,
+            attn_mask=bias,
+            dropout_p=self.dropout if self.training else 0.0,
+            scale=self.scaling,
+        )
+        if self.c_attn is not None:
+            out = out * self.c_attn[None, :, None, None]
+        batch, _, time, _ = out.shape
+        out = out.transpose(1, 2).reshape(batch, time, -1)
+        return self.out_proj(out)
+
     def forward(self, query, key, value, key_padding_mask=None, bias=None):
         """Attends from ``query`` to ``key``/``value``.
 
@@ -157,25 +234,9 @@ class MultiheadAttention(torch.nn.Module):
         torch.Tensor
             ``[batch, time_q, d_model]``.
         """
-        q = self._split_heads(self.q_proj(query))
-        k = self._split_heads(self.k_proj(key))
-        v = self._split_heads(self.v_proj(value))
+        queries = self.project_queries(query)
+        keys, values = self.project_keys_values(key, value)
         if key_padding_mask is not None:
-            pad = padding_to_bias(key_padding_mask, q.dtype)
+            pad = padding_to_bias(key_padding_mask, queries.dtype)
             bias = pad if bias is None else bias + pad
-        if bias is not None:
-            # Two masks on one score would sum to -inf: keep it finite.
-            bias = bias.to(q.dtype).clamp(min=torch.finfo(q.dtype).min)
-        out = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=bias,
-            dropout_p=self.dropout if self.training else 0.0,
-            scale=self.scaling,
-        )
-        if self.c_attn is not None:
-            out = out * self.c_attn[None, :, None, None]
-        batch, _, time, _ = out.shape
-        out = out.transpose(1, 2).reshape(batch, time, -1)
-        return self.out_proj(out)
+        return self.attend(queries, keys, values, bias)

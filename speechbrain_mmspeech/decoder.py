@@ -17,6 +17,18 @@ What sets it apart from a plain Transformer decoder:
 - stochastic depth (drop path) rising linearly over the layers;
 - an output projection tied to the token embeddings.
 
+Besides the full forward pass (training, or a whole prefix) the decoder runs
+incrementally for search: ``init_cache`` computes the cross-attention keys
+and values once per utterance, and each ``forward_step`` feeds one new token
+per hypothesis, attends over the keys and values kept in a ``DecoderCache``
+and adds them to it. All hypotheses of a search step are at the same
+position, so the position biases of a step are one row of the full ones:
+the absolute self-attention bias ``q(P_t) k(P_{<=t})^T``, the relative
+buckets of row ``t`` and the cross-attention bias ``q(P_t) k(E)^T``; no
+causal mask is needed, as every cached key precedes the new token. A step
+therefore computes what the full forward pass computes at its last position
+(up to floating-point rounding).
+
 Names follow the ModelScope MMSpeech checkpoints.
 
 Authors
@@ -27,7 +39,11 @@ import math
 
 import torch
 
-from speechbrain_mmspeech.attention import MultiheadAttention, causal_bias
+from speechbrain_mmspeech.attention import (
+    MultiheadAttention,
+    causal_bias,
+    padding_to_bias,
+)
 
 DECODER_ATTENTION_SCALE_FACTOR = 2.0
 
@@ -138,6 +154,80 @@ class DropPath(torch.nn.Module):
         shape = (x.shape[0],) + (1,) * (x.dim() - 1)
         mask = x.new_empty(shape).bernoulli_(keep)
         return x * mask / keep
+
+
+class DecoderCache:
+    """What incremental decoding keeps between steps.
+
+    Per utterance, computed once by ``TextDecoder.init_cache`` and never
+    reordered: the cross-attention keys and values of every layer, the
+    encoder position keys of the cross-attention bias and the padding bias
+    of the encoder frames. Per hypothesis, one position longer after each
+    ``TextDecoder.forward_step`` and reordered with the beams by
+    ``reorder``: the self-attention keys and values of every layer. Shared
+    by all hypotheses: the position keys of the absolute self-attention
+    bias (they depend on positions only).
+
+    Hypothesis ``i`` reads utterance ``i // group``: a beam search keeps the
+    ``group = beam_size`` hypotheses of an utterance next to each other.
+
+    Arguments
+    ---------
+    cross_keys_values : list of tuple
+        Per layer, ``(keys, values)``, each ``[batch, heads, time, head_dim]``.
+    cross_position_keys : torch.Tensor
+        ``[batch, heads, time, head_dim]`` keys of the cross-attention
+        position bias.
+    memory_bias : torch.Tensor
+        ``[batch, 1, 1, time]`` additive bias hiding padded frames (or None).
+    group : int
+        Hypotheses per utterance.
+
+    Example
+    -------
+    >>> keys = torch.zeros(1, 2, 3, 4)
+    >>> cache = DecoderCache([(keys, keys)], keys, None, group=2)
+    >>> cache.length, cache.self_keys_values
+    (0, [None])
+    """
+
+    def __init__(
+        self, cross_keys_values, cross_position_keys, memory_bias, group
+    ):
+        self.cross_keys_values = cross_keys_values
+        self.cross_position_keys = cross_position_keys
+        self.memory_bias = memory_bias
+        self.group = group
+        self.self_keys_values = [None] * len(cross_keys_values)
+        self.position_keys = None
+        self.length = 0
+
+    def reorder(self, index):
+        """Makes hypothesis ``i`` continue hypothesis ``index[i]``.
+
+        ``index`` must keep each hypothesis within its utterance (beam
+        search predecessors do).
+
+        Arguments
+        ---------
+        index : torch.Tensor
+            ``[hyps]`` long indices.
+
+        Returns
+        -------
+        DecoderCache
+            This cache, reordered in place.
+        """
+        if self.length == 0:
+            return self
+        identity = torch.arange(index.shape[0], device=index.device)
+        if torch.equal(index, identity):
+            return self
+        self.self_keys_values = [
+            (keys.index_select(0, index), values.index_select(0, index))
+            for keys, values in self.self_keys_values
+        ]
+        return self
 
 
 class TextDecoderLayer(torch.nn.Module):
@@ -257,6 +347,60 @@ class TextDecoderLayer(torch.nn.Module):
         h = self.activation_dropout(self.activation(self.fc1(h)))
         h = self.dropout(self.fc2(self.ffn_layer_norm(h)))
         return x + self.drop_path(h)
+
+    def forward_step(
+        self, x, past, cross, self_attn_bias, cross_attn_bias, group=1
+    ):
+        """One new position per hypothesis, attending over cached keys.
+
+        Arguments
+        ---------
+        x : torch.Tensor
+            ``[hyps, 1, d_model]`` states of the new position.
+        past : tuple
+            ``(keys, values)`` of the earlier positions, each
+            ``[hyps, heads, length, head_dim]``, or None at the first step.
+        cross : tuple
+            ``(keys, values)`` of the encoder states, each
+            ``[batch, heads, time, head_dim]`` (``hyps = batch * group``).
+        self_attn_bias : torch.Tensor
+            Position bias of the new position over all positions,
+            broadcastable to ``[hyps, heads, 1, length + 1]``.
+        cross_attn_bias : torch.Tensor
+            Position and padding bias over the encoder frames,
+            ``[batch, heads, 1, time]``.
+        group : int
+            Hypotheses per utterance.
+
+        Returns
+        -------
+        x : torch.Tensor
+            ``[hyps, 1, d_model]``.
+        past : tuple
+            ``(keys, values)`` including the new position.
+        """
+        h = self.self_attn_layer_norm(x)
+        queries = self.self_attn.project_queries(h)
+        keys, values = self.self_attn.project_keys_values(h, h)
+        if past is not None:
+            keys = torch.cat([past[0], keys], dim=2)
+            values = torch.cat([past[1], values], dim=2)
+        h = self.self_attn.attend(queries, keys, values, self_attn_bias)
+        h = self.dropout(self.self_attn_mid_layer_norm(h))
+        x = x + self.drop_path(h)
+        h = self.cross_attn_layer_norm(x)
+        # The hypotheses of an utterance share its encoder states and are at
+        # the same position: attend as one sequence of `group` queries.
+        hyps, _, d_model = h.shape
+        grouped = h.reshape(hyps // group, group, d_model)
+        queries = self.cross_attn.project_queries(grouped)
+        h = self.cross_attn.attend(queries, *cross, cross_attn_bias)
+        h = self.dropout(self.cross_attn_mid_layer_norm(h.reshape(hyps, 1, -1)))
+        x = x + self.drop_path(h)
+        h = self.final_layer_norm(x)
+        h = self.activation_dropout(self.activation(self.fc1(h)))
+        h = self.dropout(self.fc2(self.ffn_layer_norm(h)))
+        return x + self.drop_path(h), (keys, values)
 
 
 class TextDecoder(torch.nn.Module):
@@ -466,3 +610,153 @@ class TextDecoder(torch.nn.Module):
                 memory_padding_mask=memory_padding_mask,
             )
         return self.layer_norm(x)
+
+    def project(self, hidden, num_ids=None):
+        """Logits of the first ``num_ids`` ids only (the ones search emits).
+
+        The output projection is tied to the token embeddings, so the text
+        ids come first; scoring only them skips the audio codes' rows
+        (slicing the weight, no copy). A quantized projection
+        (``speechbrain_mmspeech.quantization``) already holds only the rows
+        it was built with.
+
+        Arguments
+        ---------
+        hidden : torch.Tensor
+            ``[..., d_model]`` final decoder states.
+        num_ids : int
+            How many ids to score (None: all the projection has).
+
+        Returns
+        -------
+        torch.Tensor
+            ``[..., num_ids]`` logits, equal to
+            ``output_projection(hidden)[..., :num_ids]``.
+
+        Example
+        -------
+        >>> dec = TextDecoder(vocab_size=20, d_model=16, nhead=2, num_layers=1)
+        >>> hidden = torch.rand(3, 16)
+        >>> logits = dec.project(hidden, 12)
+        >>> (
+        ...     logits.shape,
+        ...     torch.allclose(logits, dec.output_projection(hidden)[:, :12]),
+        ... )
+        (torch.Size([3, 12]), True)
+        """
+        projection = self.output_projection
+        if not isinstance(projection, torch.nn.Linear):
+            logits = projection(hidden)
+            if num_ids is not None and logits.shape[-1] < num_ids:
+                raise ValueError(
+                    f"The output projection scores {logits.shape[-1]} ids, "
+                    f"fewer than the {num_ids} asked for"
+                )
+            return logits if num_ids is None else logits[..., :num_ids]
+        weight, bias = projection.weight, projection.bias
+        if num_ids is not None:
+            weight = weight[:num_ids]
+            bias = None if bias is None else bias[:num_ids]
+        return torch.nn.functional.linear(hidden, weight, bias)
+
+    def init_cache(
+        self, memory, memory_positions, memory_padding_mask=None, group=1
+    ):
+        """Starts incremental decoding: the per-utterance part of the cache.
+
+        Arguments
+        ---------
+        memory : torch.Tensor
+            ``[batch, time, d_memory]`` encoder states.
+        memory_positions : torch.Tensor
+            ``[batch, time, d_memory]`` encoder position features.
+        memory_padding_mask : torch.Tensor
+            Boolean ``[batch, time]``, True at padded encoder frames.
+        group : int
+            Hypotheses per utterance (the beam size): ``forward_step`` then
+            takes ``batch * group`` tokens, those of utterance ``b`` at rows
+            ``b * group`` to ``(b + 1) * group - 1``.
+
+        Returns
+        -------
+        DecoderCache
+            Empty of tokens; pass it to ``forward_step``.
+
+        Example
+        -------
+        >>> dec = TextDecoder(vocab_size=20, d_model=16, nhead=2, num_layers=2)
+        >>> dec = dec.eval()
+        >>> memory, positions = torch.rand(2, 7, 16), torch.rand(2, 7, 16)
+        >>> tokens = torch.tensor([[0, 5, 6], [0, 7, 8]])
+        >>> cache = dec.init_cache(memory, positions)
+        >>> steps = [dec.forward_step(tokens[:, i], cache) for i in range(3)]
+        >>> full = dec(tokens, memory, positions)
+        >>> torch.allclose(torch.stack(steps, dim=1), full, atol=1e-5)
+        True
+        """
+        cross = [
+            layer.cross_attn.project_keys_values(memory, memory)
+            for layer in self.layers
+        ]
+        position_keys = self._split_heads(
+            self.cross_pos_k_linear(memory_positions)
+        )
+        memory_bias = None
+        if memory_padding_mask is not None:
+            memory_bias = padding_to_bias(memory_padding_mask, memory.dtype)
+        return DecoderCache(cross, position_keys, memory_bias, group)
+
+    def forward_step(self, tokens, cache):
+        """Decodes one new token per hypothesis, using and extending a cache.
+
+        Arguments
+        ---------
+        tokens : torch.Tensor
+            ``[hyps]`` the newest token of each hypothesis (``<s>`` first).
+        cache : DecoderCache
+            From ``init_cache``, reordered with the hypotheses since.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[hyps, d_model]`` final states of the new position, equal to
+            the last position of ``forward`` on the whole prefix.
+        """
+        step = cache.length
+        if step >= self.max_positions:
+            raise ValueError(
+                f"The decoder handles at most {self.max_positions} tokens, "
+                f"got {step + 1}"
+            )
+        position = torch.full((1,), step, device=tokens.device)
+        x = self.embed_scale * self.embed_tokens(tokens[:, None])
+        if self.entangle_position_embedding:
+            x = x + self.embed_positions(position)
+        x = self.dropout(self.layernorm_embedding(x))
+        # Row `step` of the position biases of `_position_biases`.
+        normed = self.pos_ln(self.embed_positions(position))
+        self_q = self._split_heads(self.self_pos_q_linear(normed))
+        self_k = self._split_heads(self.self_pos_k_linear(normed))
+        if cache.position_keys is not None:
+            self_k = torch.cat([cache.position_keys, self_k], dim=1)
+        cache.position_keys = self_k
+        abs_bias = self.position_scaling * self_q @ self_k.transpose(-1, -2)
+        cross_q = self._split_heads(self.cross_pos_q_linear(normed))
+        cross_k = cache.cross_position_keys
+        cross_bias = self.position_scaling * cross_q @ cross_k.transpose(-1, -2)
+        if cache.memory_bias is not None:
+            cross_bias = cross_bias + cache.memory_bias
+        buckets = self.token_rp_bucket[step, : step + 1]
+        layers = zip(self.layers, self.token_rel_pos_table_list)
+        for index, (layer, table) in enumerate(layers):
+            rel_bias = table(buckets).transpose(0, 1)[:, None, :]
+            x, cache.self_keys_values[index] = layer.forward_step(
+                x,
+                cache.self_keys_values[index],
+                cache.cross_keys_values[index],
+                self_attn_bias=abs_bias + rel_bias,
+                cross_attn_bias=cross_bias,
+                group=cache.group,
+            )
+        cache.length += 1
+        return self.layer_norm(x)[:, 0]

@@ -4,9 +4,12 @@
 scorers such as ``TransformerLMScorer`` plug in unchanged) with the three
 things the official MMSpeech decoding adds:
 
-- the output is restricted to the text vocabulary: ids at or above
-  ``text_vocab_size`` (the audio codes of speech-to-code pre-training) and
-  the ``<s>``/``<pad>`` symbols are never emitted;
+- the output is restricted to the text vocabulary: only ids below
+  ``text_vocab_size`` are scored (the audio codes of speech-to-code
+  pre-training follow them and the output projection skips their rows; the
+  softmax runs over the text ids, as the official ``constraint_range``
+  masks the other logits before it), and ``<s>``/``<pad>`` are never
+  emitted;
 - ``no_repeat_ngram_size``: a hypothesis may not repeat an n-gram
   (official: 5);
 - the number of steps never exceeds the decoder's learned positions, so
@@ -14,11 +17,31 @@ things the official MMSpeech decoding adds:
   ``min_decode_length``/``max_decode_length`` bound it further in tokens, as
   the official ``min_len``/``max_len_b`` do (official: 1 and 128).
 
+It also decodes incrementally (``use_cache``, the default): the searcher's
+memory, which SpeechBrain reorders with the beams through ``permute_mem``,
+is a ``SearchMemory`` holding the token history (read by the n-gram ban)
+and a ``speechbrain_mmspeech.decoder.DecoderCache`` (the self-attention keys
+and values of every earlier token, the cross-attention ones computed once
+per utterance). Each step then runs the decoder on one token per hypothesis
+instead of the whole prefix; the hypotheses are the same as without the
+cache. Scorers keep their own memories, so LM fusion works either way.
+
+The width of the log-probabilities (``n_out``) is the number of text ids
+without a scorer. With a scorer it is the decoder's whole vocabulary, the
+text ids followed by the audio codes at minus infinity, the width
+SpeechBrain scorers are built for (``speechbrain_mmspeech.lm``'s LM scorer
+pads to it).
+
 Authors
  * MMSpeech plugin contributors 2026
 """
 
+from typing import NamedTuple
+
+import torch
 from speechbrain.decoders.seq2seq import S2STransformerBeamSearcher
+
+from speechbrain_mmspeech.decoder import DecoderCache
 
 
 def banned_ngram_tokens(history, ngram_size):
@@ -55,15 +78,32 @@ def banned_ngram_tokens(history, ngram_size):
     return banned
 
 
+class SearchMemory(NamedTuple):
+    """The decoder memory ``MMSpeechBeamSearcher`` carries between steps.
+
+    Arguments
+    ---------
+    tokens : torch.Tensor
+        ``[hyps, length]`` long token history, starting with ``<s>``.
+    cache : speechbrain_mmspeech.decoder.DecoderCache
+        The decoder cache, or None when decoding without one.
+    """
+
+    tokens: torch.Tensor
+    cache: DecoderCache = None
+
+
 class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
     """Beam search over an ``MMSpeech`` model.
 
     Arguments
     ---------
     model : speechbrain_mmspeech.model.MMSpeech
-        The model (its ``decode`` and ``output_projection`` are used).
+        The model (``start_decoding``/``decode_step`` with the cache,
+        ``decode`` without, and ``decoder.project`` are used).
     text_vocab_size : int
-        Ids at or above this are never emitted (None: no restriction).
+        Ids at or above this are never scored nor emitted (None: no
+        restriction).
     no_repeat_ngram_size : int
         Forbid repeating n-grams of this size (0 disables).
     banned_indices : list
@@ -75,12 +115,25 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
     max_decode_length : int
         At most this many steps (None: only the decoder positions and
         ``max_decode_ratio`` bound it).
+    use_cache : bool
+        Decode incrementally with a ``DecoderCache`` (default). False re-runs
+        the decoder on the whole prefix at every step (same hypotheses,
+        slower; for checking).
     **kwargs
         ``S2SBeamSearcher`` arguments (``bos_index``, ``eos_index``,
         ``beam_size``, ``min_decode_ratio``, ``max_decode_ratio``,
         ``scorer`` for LM fusion, ``return_topk``/``topk`` for N-best
         rescoring ...). A scorer adds its scores after the restrictions
         above, so they hold whatever the scorer prefers.
+
+    Attributes
+    ----------
+    forced_lengths : torch.Tensor
+        None (default), or ``[batch]`` token counts for the next searches:
+        utterance ``b`` then emits exactly ``forced_lengths[b]`` tokens and
+        ``</s>`` (``</s>`` is banned before, everything else at that step).
+        For speed measurements with random weights, which never choose
+        ``</s>`` on their own.
 
     Example
     -------
@@ -125,6 +178,9 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
     >>> hyps, _, _, _ = searcher(memory, torch.ones(2))
     >>> all(len(h) < 8 and all(2 <= t < 20 for t in h) for h in hyps)
     True
+    >>> searcher.use_cache = False  # the same search without the cache
+    >>> searcher(memory, torch.ones(2))[0] == hyps
+    True
     """
 
     def __init__(
@@ -136,6 +192,7 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         temperature=1.0,
         min_decode_length=0,
         max_decode_length=None,
+        use_cache=True,
         **kwargs,
     ):
         super().__init__(
@@ -150,21 +207,66 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         self.text_vocab_size = text_vocab_size
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.banned_indices = list(banned_indices)
+        self.use_cache = use_cache
+        self.forced_lengths = None
         # The <s> prefix takes one learned position.
         self.max_steps = model.decoder.max_positions - 1
         if max_decode_length is not None:
             self.max_steps = min(self.max_steps, max_decode_length)
         self.min_steps = min_decode_length
 
+    @property
+    def vocab_size(self):
+        """Ids the decoder has (text ids, then audio codes)."""
+        return self.model.decoder.embed_tokens.num_embeddings
+
+    @property
+    def scored_ids(self):
+        """Ids the decoder scores: the text ids (all without a restriction)."""
+        if self.text_vocab_size is None:
+            return self.vocab_size
+        return min(self.text_vocab_size, self.vocab_size)
+
     def set_n_out(self):
-        """Vocabulary size, read from the (plain torch) output layer."""
-        return self.fc.out_features
+        """Width of the log-probabilities (see the module docstring)."""
+        if self.scorer is None:
+            return self.scored_ids
+        return self.vocab_size
 
     def change_max_decoding_length(self, min_decode_steps, max_decode_steps):
         """Applies the length bounds in tokens to the ratio-based ones."""
+        if self.forced_lengths is not None:
+            # The forced tokens and </s>, within the decoder positions.
+            longest = int(self.forced_lengths.max()) + 1
+            return 0, min(longest, self.model.decoder.max_positions - 1)
         max_steps = min(max_decode_steps, self.max_steps)
         min_steps = max(min_decode_steps, self.min_steps)
         return min(min_steps, max_steps), max_steps
+
+    def reset_mem(self, batch_size, device):
+        """No history yet: ``forward_step`` starts it (and the cache)."""
+        return None
+
+    def permute_mem(self, memory, index):
+        """Reorders the history and the cache with the beams.
+
+        Arguments
+        ---------
+        memory : SearchMemory
+            What ``forward_step`` returned.
+        index : torch.Tensor
+            ``[hyps]`` the hypothesis each new hypothesis continues.
+
+        Returns
+        -------
+        SearchMemory
+            The reordered memory.
+        """
+        tokens = torch.index_select(memory.tokens, dim=0, index=index)
+        cache = memory.cache
+        if cache is not None:
+            cache = cache.reorder(index)
+        return SearchMemory(tokens, cache)
 
     def forward_step(self, inp_tokens, memory, enc_states, enc_lens):
         """One decoder step with the vocabulary and n-gram restrictions.
@@ -173,37 +275,70 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         ---------
         inp_tokens : torch.Tensor
             ``[hyps]`` tokens chosen at the previous step.
-        memory : torch.Tensor
-            ``[hyps, length]`` token history (None at the first step).
+        memory : SearchMemory
+            Token history and decoder cache (None at the first step).
         enc_states : torch.Tensor
-            Packed encoder memory.
+            Packed encoder memory, ``beam_size`` copies of each utterance.
         enc_lens : torch.Tensor
             Encoder lengths (unused by MMSpeech).
 
         Returns
         -------
         log_probs : torch.Tensor
-            ``[hyps, vocab]`` next-token log-probabilities.
-        memory : torch.Tensor
-            The updated token history.
+            ``[hyps, n_out]`` next-token log-probabilities.
+        memory : SearchMemory
+            The updated history and cache.
         attn : None
             MMSpeech returns no attention weights.
         """
-        log_probs, memory, attn = super().forward_step(
-            inp_tokens, memory, enc_states, enc_lens
-        )
-        log_probs = log_probs.clone()
-        if self.text_vocab_size is not None:
-            log_probs[:, self.text_vocab_size :] = self.minus_inf
+        inp_tokens = inp_tokens.long()
+        if memory is None:
+            tokens, cache = inp_tokens[:, None], None
+            if self.use_cache:
+                # One copy of each utterance's memory serves its beam.
+                cache = self.model.start_decoding(
+                    enc_states[:: self.beam_size], group=self.beam_size
+                )
+        else:
+            tokens = torch.cat([memory.tokens, inp_tokens[:, None]], dim=1)
+            cache = memory.cache
+        if cache is not None:
+            hidden = self.model.decode_step(inp_tokens, cache)
+        else:
+            hidden, _ = self.model.decode(tokens, enc_states, enc_lens)
+            hidden = hidden[:, -1]
+        logits = self.model.decoder.project(hidden, self.scored_ids)
+        log_probs = torch.log_softmax(logits / self.temperature, dim=-1)
+        missing = self.n_out - log_probs.shape[-1]
+        if missing > 0:
+            log_probs = torch.nn.functional.pad(
+                log_probs, (0, missing), value=self.minus_inf
+            )
         if self.banned_indices:
             log_probs[:, self.banned_indices] = self.minus_inf
         # The history starts with <s>; n-grams are counted on emitted ids.
-        emitted = memory[:, 1:].long()
-        for hyp, tokens in enumerate(
-            banned_ngram_tokens(emitted, self.no_repeat_ngram_size)
+        rows, columns = [], []
+        for hyp, banned in enumerate(
+            banned_ngram_tokens(tokens[:, 1:], self.no_repeat_ngram_size)
         ):
-            log_probs[hyp, tokens] = self.minus_inf
-        return log_probs, memory, attn
+            rows.extend([hyp] * len(banned))
+            columns.extend(banned)
+        if rows:
+            log_probs[rows, columns] = self.minus_inf
+        if self.forced_lengths is not None:
+            self._force_lengths(log_probs, emitted=tokens.shape[1] - 1)
+        return log_probs, SearchMemory(tokens, cache), None
+
+    def _force_lengths(self, log_probs, emitted):
+        """Bans </s> before ``forced_lengths``, and all but </s> at it."""
+        lengths = self.forced_lengths.to(log_probs.device)
+        lengths = lengths.repeat_interleave(self.beam_size)
+        early = emitted < lengths
+        log_probs[early, self.eos_index] = self.minus_inf
+        due = ~early
+        eos = log_probs[due, self.eos_index]
+        log_probs[due] = self.minus_inf
+        log_probs[due, self.eos_index] = eos
 
     def _scorer_step(self, inp_tokens, scorer_memory, attn, log_probs):
         """Runs the scorers, which see text ids only.

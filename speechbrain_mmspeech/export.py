@@ -4,7 +4,10 @@ A model folder holds ``hyperparams.yaml`` (the inference template,
 ``hparams/inference.yaml`` inside this package, with the model's own sizes
 and decoding settings filled in), ``model.ckpt`` (the ``MMSpeech`` state dict) and
 ``tokenizer.ckpt``; with a language model, also ``lm.ckpt``. The same folder
-works locally and, uploaded as is, as a Hugging Face hub repository.
+works locally and, uploaded as is, as a Hugging Face hub repository. Among
+the "Decoding" keys, ``use_cache`` (incremental decoding, ``True``) and
+``quantize`` (``none`` or ``int8``) choose how fast a folder decodes;
+``from_hparams`` overrides can change both.
 
 The template has optional sections that only folders with a language model
 get: the lines between ``# >>> with lm`` and ``# <<< with lm``, and single

@@ -24,7 +24,8 @@ key scorers by class name (``transformerlm``):
 - ``TransformerLMScorer`` pads the LM's log-probabilities to the decoder's
   vocabulary when the decoder has more ids (the audio codes of speech-to-code
   pre-training follow the text ids), with ``minus_inf`` as the official code
-  masks ids outside the text range;
+  masks ids outside the text range; with a scorer, ``MMSpeechBeamSearcher``
+  scores that whole vocabulary too (its ``n_out``), so the widths agree;
 - ``TransformerLMRescorer`` reads texts with the ``CharTokenizer`` (no upper
   casing), runs on the CPU unless told otherwise, and can divide the LM score
   by the number of scored tokens, so that it is on the same per-token scale

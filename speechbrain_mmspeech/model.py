@@ -9,6 +9,10 @@ search code call on a Transformer ASR model:
   as ``S2STransformerBeamSearcher`` expects (the output layer is
   ``output_projection``, tied to the token embeddings).
 
+For incremental decoding (``speechbrain_mmspeech.decoding``),
+``start_decoding`` turns a memory into a decoder cache and ``decode_step``
+feeds one token per hypothesis.
+
 MMSpeech's decoder needs more than the encoder states: its cross-attention
 position bias is computed from the encoder's convolutional position features,
 and it must know which frames are padding. The memory therefore packs
@@ -128,6 +132,10 @@ class MMSpeech(torch.nn.Module):
     >>> hidden, _ = model.decode(tokens, memory)
     >>> torch.allclose(model.output_projection(hidden), logits, atol=1e-5)
     True
+    >>> cache = model.start_decoding(memory)
+    >>> steps = [model.decode_step(tokens[:, i], cache) for i in range(4)]
+    >>> torch.allclose(torch.stack(steps, dim=1), hidden, atol=1e-5)
+    True
     """
 
     def __init__(self, encoder, decoder):
@@ -215,3 +223,39 @@ class MMSpeech(torch.nn.Module):
         tokens = tokens.long()
         states = self.decoder(tokens, hidden, positions, padding_mask)
         return states, None
+
+    def start_decoding(self, memory, group=1):
+        """Starts incremental decoding on a packed memory.
+
+        Arguments
+        ---------
+        memory : torch.Tensor
+            Packed memory from ``encode``, one row per utterance.
+        group : int
+            Hypotheses per utterance (see ``TextDecoder.init_cache``).
+
+        Returns
+        -------
+        speechbrain_mmspeech.decoder.DecoderCache
+            For ``decode_step``.
+        """
+        hidden, positions, padding_mask = unpack_memory(memory)
+        return self.decoder.init_cache(hidden, positions, padding_mask, group)
+
+    def decode_step(self, tokens, cache):
+        """Decodes the newest token of each hypothesis with a cache.
+
+        Arguments
+        ---------
+        tokens : torch.Tensor
+            ``[hyps]`` newest tokens.
+        cache : speechbrain_mmspeech.decoder.DecoderCache
+            From ``start_decoding``; extended in place.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[hyps, d_model]`` decoder states of the new position, the last
+            position of ``decode`` on the whole prefix.
+        """
+        return self.decoder.forward_step(tokens.long(), cache)

@@ -249,3 +249,73 @@ def test_memory_of_another_size():
     memory, positions = torch.randn(2, 7, 24), torch.randn(2, 7, 24)
     tokens = torch.randint(3, VOCAB, (2, 4))
     assert dec(tokens, memory, positions).shape == (2, 4, D_MODEL)
+
+
+def randomize_relative_tables(dec):
+    """Non-zero relative-position tables (they start at zero)."""
+    torch.manual_seed(2)
+    with torch.no_grad():
+        for table in dec.token_rel_pos_table_list:
+            table.weight.normal_()
+    return dec
+
+
+@pytest.mark.parametrize("entangle", [True, False])
+def test_cached_steps_equal_the_full_prefix(entangle):
+    dec = randomize_relative_tables(
+        tiny_decoder(
+            entangle_position_embedding=entangle,
+            scale_embedding=entangle,
+            rel_pos_bucket_size=3,  # offsets beyond +-1 share log buckets
+        )
+    )
+    memory, positions = memory_inputs()
+    padding = torch.zeros(2, 7, dtype=torch.bool)
+    padding[1, 5:] = True
+    tokens = torch.randint(3, VOCAB, (2, MAX_POSITIONS))
+    full = dec(tokens, memory, positions, padding)
+    cache = dec.init_cache(memory, positions, padding)
+    for step in range(MAX_POSITIONS):
+        hidden = dec.forward_step(tokens[:, step], cache)
+        torch.testing.assert_close(hidden, full[:, step], atol=1e-5, rtol=0)
+    assert cache.length == MAX_POSITIONS
+    with pytest.raises(ValueError, match=f"at most {MAX_POSITIONS} tokens"):
+        dec.forward_step(tokens[:, 0], cache)
+
+
+def test_cached_steps_of_grouped_and_reordered_hypotheses():
+    """Three hypotheses per utterance, shuffled within their utterance."""
+    dec = randomize_relative_tables(tiny_decoder())
+    memory, positions = memory_inputs()
+    padding = torch.zeros(2, 7, dtype=torch.bool)
+    padding[0, 4:] = True
+    group, length = 3, 6
+    torch.manual_seed(5)
+    tokens = torch.randint(3, VOCAB, (2 * group, length))
+    cache = dec.init_cache(memory, positions, padding, group=group)
+    history = tokens[:, :0]
+    for step in range(length):
+        # Hypothesis i continues hypothesis order[i] (same utterance).
+        order = torch.cat(
+            [torch.randint(0, group, (group,)) + u * group for u in range(2)]
+        )
+        if step > 0:
+            cache.reorder(order)
+            history = history[order]
+        history = torch.cat([history, tokens[:, step : step + 1]], dim=1)
+        hidden = dec.forward_step(tokens[:, step], cache)
+        rows = torch.arange(2 * group) // group
+        full = dec(history, memory[rows], positions[rows], padding[rows])
+        torch.testing.assert_close(hidden, full[:, -1], atol=1e-5, rtol=0)
+
+
+def test_text_only_projection_equals_the_restricted_full_projection():
+    dec = tiny_decoder()
+    hidden = torch.randn(4, 3, D_MODEL)
+    full = dec.output_projection(hidden)
+    text = dec.project(hidden, 12)
+    assert text.shape == (4, 3, 12)
+    torch.testing.assert_close(text, full[..., :12])
+    torch.testing.assert_close(dec.project(hidden), full)
+    # A slice of the tied weight: no new parameter, nothing in the state.
+    assert set(dec.state_dict()) == set(tiny_decoder().state_dict())

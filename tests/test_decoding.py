@@ -1,4 +1,8 @@
-"""Tests for speechbrain_mmspeech.decoding: n-gram bans and beam search."""
+"""Tests for speechbrain_mmspeech.decoding: n-gram bans and beam search.
+
+Beam search with and without the decoder cache, with and without an LM,
+one utterance at a time and in padded batches.
+"""
 
 import pytest
 import torch
@@ -117,20 +121,30 @@ def test_no_repeated_ngram_when_the_model_wants_to_repeat():
         assert all(2 < t < TEXT_VOCAB for t in hyp)
         bigrams = list(zip(hyp, hyp[1:]))
         assert len(set(bigrams)) == len(bigrams), hyp
-        assert hyp[:4] == [FAVOURITE, FAVOURITE, 6, FAVOURITE]
+        # Three FAVOURITE and one 6 in either order score the same (the
+        # order is up to rounding).
+        assert hyp[:4] in (
+            [FAVOURITE, FAVOURITE, 6, FAVOURITE],
+            [FAVOURITE, 6, FAVOURITE, FAVOURITE],
+        )
 
 
-def test_steps_are_capped_by_the_decoder_positions():
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_steps_are_capped_by_the_decoder_positions(use_cache):
     model = rigged_model(max_positions=8)
     lengths = []
-    decode = model.decode
+    decode, decode_step = model.decode, model.decode_step
 
     def recording_decode(tokens, memory, enc_lens=None):
         lengths.append(tokens.shape[1])
         return decode(tokens, memory, enc_lens)
 
-    model.decode = recording_decode
-    searcher = make_searcher(model, beam_size=2)
+    def recording_decode_step(tokens, cache):
+        lengths.append(cache.length + 1)
+        return decode_step(tokens, cache)
+
+    model.decode, model.decode_step = recording_decode, recording_decode_step
+    searcher = make_searcher(model, beam_size=2, use_cache=use_cache)
     assert searcher.max_steps == 7
     # 2000 frames -> 499 encoder frames: 499 steps by max_decode_ratio.
     hyps = search(searcher, model, frames=2000, batch=1)
@@ -143,6 +157,69 @@ def test_change_max_decoding_length():
     assert searcher.change_max_decoding_length(3, 100) == (3, 7)
     assert searcher.change_max_decoding_length(10, 100) == (7, 7)
     assert searcher.change_max_decoding_length(0, 5) == (0, 5)
+    # Without a scorer only the text ids are scored.
+    assert searcher.set_n_out() == TEXT_VOCAB
+
+
+def random_model():
+    """A tiny model with random weights: varied, long hypotheses."""
+    sizes = {"max_positions": 32, "rel_pos_bucket_size": 8, "num_layers": 2}
+    return tiny_model(VOCAB, decoder=sizes).eval()
+
+
+def padded_features():
+    """Three utterances of 120, 84 and 54 frames, padded to 120."""
+    torch.manual_seed(3)
+    lengths = [120, 84, 54]
+    feats = torch.zeros(len(lengths), max(lengths), 80)
+    utterances = []
+    for row, length in enumerate(lengths):
+        utterances.append(torch.randn(length, 80))
+        feats[row, :length] = utterances[-1]
+    relative = torch.tensor(lengths, dtype=torch.float) / max(lengths)
+    return feats, relative, utterances
+
+
+def tiny_lm_scorer(weight=0.5):
+    """LM fusion with a tiny random LM over the text ids."""
+    torch.manual_seed(4)
+    lm = TransformerLM(
+        vocab=TEXT_VOCAB, d_model=16, nhead=2, num_encoder_layers=1, d_ffn=32
+    ).eval()
+    return ScorerBuilder(
+        full_scorers=[TransformerLMScorer(lm, vocab_size=VOCAB)],
+        weights={"transformerlm": weight},
+    )
+
+
+@pytest.mark.parametrize("beam_size", [1, 5])
+@pytest.mark.parametrize("with_lm", [False, True])
+def test_cached_search_equals_uncached(beam_size, with_lm):
+    model = random_model()
+    feats, lens, _ = padded_features()
+    with torch.no_grad():
+        memory = model.encode(feats, lens)
+    results = []
+    for use_cache in (True, False):
+        searcher = make_searcher(
+            model,
+            beam_size=beam_size,
+            no_repeat_ngram_size=2,
+            use_cache=use_cache,
+            scorer=tiny_lm_scorer() if with_lm else None,
+        )
+        with torch.no_grad():
+            results.append(searcher(memory, lens))
+    (cached, *cached_rest), (uncached, *uncached_rest) = results
+    assert cached == uncached
+    assert min(len(hyp) for hyp in cached) > 10  # a real test of the cache
+    for expected, actual in zip(uncached_rest, cached_rest):
+        torch.testing.assert_close(actual, expected, atol=1e-5, rtol=1e-5)
+
+
+def test_cached_search_with_lm_scores_the_whole_vocabulary():
+    model = random_model()
+    searcher = make_searcher(model, scorer=tiny_lm_scorer())
     assert searcher.set_n_out() == VOCAB
 
 
@@ -187,3 +264,46 @@ def test_scorers_get_text_ids_after_an_utterance_ends():
     hyps = search(searcher, model)
     assert len(hyps[0]) == 2 and len(hyps[1]) == 13
     assert max(int(tokens.max()) for tokens in inputs) < TEXT_VOCAB
+    hyps = search(searcher, model)
+    assert all(hyp and all(2 < t < TEXT_VOCAB for t in hyp) for hyp in hyps)
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_batched_search_equals_one_utterance_at_a_time(use_cache):
+    model = random_model()
+    feats, lens, utterances = padded_features()
+    # Steps capped below the shortest encoder length: the same for all.
+    searcher = make_searcher(
+        model,
+        beam_size=5,
+        no_repeat_ngram_size=2,
+        max_decode_length=12,
+        use_cache=use_cache,
+    )
+    with torch.no_grad():
+        batched, _, batched_scores, _ = searcher(
+            model.encode(feats, lens), lens
+        )
+        for row, utterance in enumerate(utterances):
+            memory = model.encode(utterance[None], torch.ones(1))
+            alone, _, scores, _ = searcher(memory, torch.ones(1))
+            assert alone[0] == batched[row]
+            torch.testing.assert_close(
+                scores[0], batched_scores[row], atol=1e-5, rtol=1e-5
+            )
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_forced_lengths(use_cache):
+    model = random_model()
+    feats, lens, _ = padded_features()
+    searcher = make_searcher(model, beam_size=3, use_cache=use_cache)
+    searcher.forced_lengths = torch.tensor([4, 0, 25])
+    with torch.no_grad():
+        hyps, _, _, _ = searcher(model.encode(feats, lens), lens)
+    assert [len(hyp) for hyp in hyps] == [4, 0, 25]
+    # Beyond the decoder positions (32, <s> included): cut at 30 + </s>.
+    searcher.forced_lengths = torch.tensor([40])
+    with torch.no_grad():
+        hyps, _, _, _ = searcher(model.encode(feats[:1]), torch.ones(1))
+    assert len(hyps[0]) == 30

@@ -1,0 +1,144 @@
+"""Smoke tests of recipes/AISHELL-1/benchmark_decoding.py on a tiny preset."""
+
+import csv
+
+import numpy as np
+import pytest
+import soundfile
+import yaml
+from benchmark_decoding import main
+from hyperpyyaml import load_hyperpyyaml
+
+from speechbrain_mmspeech.export import (
+    INFERENCE_TEMPLATE,
+    render_hparams,
+    write_model_folder,
+)
+from speechbrain_mmspeech.tokenizers import CharTokenizer
+
+TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
+# A preset (the "Model" keys of the inference template), tiny.
+SIZES = {
+    "n_mels": 80,
+    "d_model": 16,
+    "nhead": 2,
+    "num_encoder_layers": 2,
+    "num_decoder_layers": 1,
+    "d_ffn": 32,
+    "subsample_channels": 4,
+    "context_layer": 1,
+    "pos_conv_depth": 1,
+    "pos_conv_kernel": 3,
+    "pos_conv_groups": 2,
+    "phone_vocab_size": 141,
+    "max_positions": 40,
+    "rel_pos_bucket_size": 8,
+    "text_vocab_size": 24,
+    "code_vocab_size": 6,
+}
+
+
+@pytest.fixture
+def tiny_preset(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(yaml.safe_dump(SIZES), encoding="utf-8")
+    return path
+
+
+def table_rows(output):
+    """The Markdown table rows of the printed output (no header lines)."""
+    lines = [line for line in output.splitlines() if line.startswith("| ")]
+    return [line.strip("| ").split(" | ") for line in lines[2:]]
+
+
+def test_preset_rows_with_generated_audio(tiny_preset, capsys):
+    main(
+        [
+            "--presets",
+            str(tiny_preset),
+            "--generate",
+            "3",
+            "--seconds",
+            "1",
+            "--batch-sizes",
+            "2",
+            "--threads",
+            "1",
+            "--in-process",
+            "--profile",
+        ]
+    )
+    output = capsys.readouterr().out
+    assert output.count("Self CPU") >= 4  # a profile per configuration
+    rows = table_rows(output.split("\n\n")[1])
+    assert [row[:4] for row in rows] == [
+        ["tiny (random)", "2", weights, cache]
+        for weights in ("fp32", "int8")
+        for cache in ("on", "off")
+    ]
+    assert all(float(row[4]) > 0 and row[-1] == "-" for row in rows)
+
+
+def test_per_token(tiny_preset, capsys):
+    main(
+        [
+            "--presets",
+            str(tiny_preset),
+            "--seconds",
+            "1",
+            "--per-token",
+            "4",
+            "8",
+            "--quantize",
+            "none",
+            "--cache",
+            "on",
+            "--threads",
+            "1",
+            "--in-process",
+        ]
+    )
+    rows = table_rows(capsys.readouterr().out)
+    assert len(rows) == 1 and rows[0][:3] == ["tiny (random)", "fp32", "on"]
+    assert all(float(cell) > 0 for cell in rows[0][3:])
+
+
+def test_model_folder_with_csv(tmp_path, capsys):
+    tokenizer = CharTokenizer()
+    tokenizer.build(TEXTS, SIZES["text_vocab_size"])
+    values = {**SIZES, "beam_size": 2, "no_repeat_ngram_size": 2}
+    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
+    model = load_hyperpyyaml(render_hparams(template, values))["model"]
+    folder = write_model_folder(tmp_path / "model", model, tokenizer, values)
+    manifest = tmp_path / "test.csv"
+    rng = np.random.default_rng(0)
+    with open(manifest, "w", encoding="utf-8", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["ID", "duration", "wav", "spk_id", "transcript"])
+        for index, text in enumerate(TEXTS):
+            wav = tmp_path / f"{index}.wav"
+            samples = (0.1 * rng.standard_normal(8000 * (index + 1))).clip(
+                -1, 1
+            )
+            soundfile.write(str(wav), samples.astype(np.float32), 16000)
+            writer.writerow([index, len(samples) / 16000, wav, "s", text])
+    main(
+        [
+            "--model-folder",
+            str(folder),
+            "--csv",
+            str(manifest),
+            "--batch-sizes",
+            "1",
+            "--quantize",
+            "int8",
+            "--cache",
+            "on",
+            "--threads",
+            "1",
+            "--in-process",
+        ]
+    )
+    rows = table_rows(capsys.readouterr().out)
+    assert len(rows) == 1 and rows[0][:4] == ["folder model", "1", "int8", "on"]
+    assert float(rows[0][-1]) >= 0  # a CER
