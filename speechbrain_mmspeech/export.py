@@ -9,15 +9,17 @@ the "Decoding" keys, ``use_cache`` (incremental decoding, ``True``) and
 ``quantize`` (``none`` or ``int8``) choose how fast a folder decodes;
 ``from_hparams`` overrides can change both.
 
-The template has optional sections that only folders with a language model
-get: the lines between ``# >>> with lm`` and ``# <<< with lm``, and single
-lines ending with ``# with lm``. Without a language model they are left
-out, so such a folder's ``hyperparams.yaml`` is the plain template.
+The template has optional sections: the lines between ``# >>> with <name>``
+and ``# <<< with <name>``, and single lines ending with ``# with <name>``.
+``lm`` is for folders with a language model, ``phonectc`` for folders that
+decode with the phone head's CTC scores (``phone_ctc_weight`` above 0), and
+``scorer`` for either. A folder without them gets the plain template.
 
 Authors
  * MMSpeech plugin contributors 2026
 """
 
+import os
 import re
 from importlib.resources import files
 from pathlib import Path
@@ -34,6 +36,9 @@ MODEL_FILE = "model.ckpt"
 TOKENIZER_FILE = "tokenizer.ckpt"
 LM_FILE = "lm.ckpt"
 LM_SECTION = "lm"
+PHONE_CTC_SECTION = "phonectc"
+SCORER_SECTION = "scorer"
+PHONE_CTC_WEIGHT = "phone_ctc_weight"
 SECTION_BEGIN = re.compile(r"^# >>> with (\w+)$")
 SECTION_END = re.compile(r"^# <<< with (\w+)$")
 SECTION_LINE = re.compile(r"\s+# with (\w+)$")
@@ -80,7 +85,8 @@ def select_sections(template, sections=()):
 
     A section is either the lines between ``# >>> with <name>`` and
     ``# <<< with <name>`` or a single line ending with ``# with <name>``; the
-    markers themselves are removed.
+    markers themselves are removed. A line is kept when every section it is
+    in is kept.
 
     Arguments
     ---------
@@ -103,6 +109,14 @@ def select_sections(template, sections=()):
     'a: 1\\n'
     >>> select_sections(text, ["lm"])
     'a: 1\\nb: 2\\nc: 3\\n'
+
+    A tagged line inside a section needs both names:
+
+    >>> nested = "# >>> with scorer\\nw:\\n  x: 1  # with lm\\n# <<< with scorer\\n"
+    >>> select_sections(nested, ["scorer"])
+    'w:\\n'
+    >>> select_sections(nested, ["scorer", "lm"])
+    'w:\\n  x: 1\\n'
     """
     kept, block = [], None
     for line in template.splitlines(keepends=True):
@@ -112,10 +126,8 @@ def select_sections(template, sections=()):
             block = begin.group(1) if begin else None
             continue
         tagged = SECTION_LINE.search(content)
-        name = block or (tagged.group(1) if tagged else None)
-        if name is None:
-            kept.append(line)
-        elif name in sections:
+        names = [block, tagged.group(1) if tagged else None]
+        if all(name in sections for name in names if name is not None):
             kept.append(SECTION_LINE.sub("", line) if tagged else line)
     return "".join(kept)
 
@@ -127,7 +139,8 @@ def render_hparams(template, values, sections=()):
     ---------
     template : str
         YAML text whose top level defines every key of ``values`` once, as a
-        plain scalar (once its optional sections are selected).
+        plain scalar. Keys defined only in sections that are left out are
+        skipped.
     values : dict
         New values by key.
     sections : iterable of str
@@ -144,10 +157,16 @@ def render_hparams(template, values, sections=()):
     >>> render_hparams("d_model: 768\\nbeam_size: 5\\n", {"d_model": 64})
     'd_model: 64\\nbeam_size: 5\\n'
     """
+    every_section = set(
+        re.findall(r"# (?:>>> )?with (\w+)$", template, re.MULTILINE)
+    )
+    complete = select_sections(template, every_section)
     template = select_sections(template, sections)
     for key, value in values.items():
         pattern = re.compile(rf"^{re.escape(key)}:[^\n]*$", re.MULTILINE)
         found = len(pattern.findall(template))
+        if found == 0 and len(pattern.findall(complete)) == 1:
+            continue  # a setting of a section this folder does not get
         if found != 1:
             raise KeyError(
                 f"The template defines '{key}' {found} times at its top "
@@ -180,6 +199,38 @@ def read_template(template_path=INFERENCE_TEMPLATE):
     return template_path.read_text(encoding="utf-8")
 
 
+def template_sections(values, with_lm):
+    """The optional template sections a model folder gets.
+
+    Arguments
+    ---------
+    values : dict
+        The folder's settings (``phone_ctc_weight`` above 0 asks for
+        phone-aware decoding).
+    with_lm : bool
+        Whether the folder has a language model.
+
+    Returns
+    -------
+    list of str
+        Section names: ``lm``, ``phonectc``, and ``scorer`` when the beam
+        search gets either.
+
+    Example
+    -------
+    >>> template_sections({"phone_ctc_weight": 0.5}, with_lm=False)
+    ['phonectc', 'scorer']
+    >>> template_sections({}, with_lm=False)
+    []
+    """
+    sections = [LM_SECTION] if with_lm else []
+    if values.get(PHONE_CTC_WEIGHT, 0) > 0:
+        sections.append(PHONE_CTC_SECTION)
+    if sections:
+        sections.append(SCORER_SECTION)
+    return sections
+
+
 def write_model_folder(
     folder,
     model,
@@ -200,7 +251,8 @@ def write_model_folder(
         Its text tokenizer.
     values : dict
         Values for the template's "Model", "Front end" and "Decoding" keys
-        (and, with a language model, its "Language model" keys).
+        (with a language model, its "Language model" keys; with
+        ``phone_ctc_weight`` above 0, the "Phone-aware decoding" keys).
     template_path : str or importlib.resources.abc.Traversable
         The inference YAML template.
     language_model : torch.nn.Module
@@ -215,7 +267,7 @@ def write_model_folder(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     template = read_template(template_path)
-    sections = [LM_SECTION] if language_model is not None else []
+    sections = template_sections(values, language_model is not None)
     hparams_text = render_hparams(template, values, sections)
     state = {key: value.cpu() for key, value in model.state_dict().items()}
     save_tokenizer = get_default_hook(tokenizer, DEFAULT_SAVE_HOOKS)

@@ -118,3 +118,61 @@ def test_write_model_folder_overwrites_and_fails_cleanly(tmp_path):
         "model.ckpt",
         "tokenizer.ckpt",
     ]
+
+
+def test_folder_with_phone_aware_decoding_loads_and_uses_it(tmp_path):
+    from speechbrain.inference.ASR import EncoderDecoderASR
+
+    from speechbrain_mmspeech.phone_scoring import CTCScorer
+    from tiny_models import TEMPLATE_SIZES, model_from_template
+
+    tokenizer = CharTokenizer()
+    tokenizer.build(["今天天气很好", "我们去公园"], vocab_size=16)
+    values = {
+        **TEMPLATE_SIZES,
+        "max_positions": 16,
+        "rel_pos_bucket_size": 4,
+        "text_vocab_size": 16,
+        "code_vocab_size": 0,
+        "beam_size": 2,
+        "phone_ctc_weight": 0.4,
+        "phone_ctc_beam_scale": 2,
+        "phone_ctc_heteronyms": False,
+    }
+    folder = write_model_folder(
+        tmp_path / "model", model_from_template(values), tokenizer, values
+    )
+    asr = EncoderDecoderASR.from_hparams(
+        source=str(folder),
+        savedir=str(tmp_path / "save"),
+        run_opts={"device": "cpu"},
+    )
+    searcher = asr.hparams.decoder
+    assert isinstance(searcher.scorer.partial_scorers["ctc"], CTCScorer)
+    assert searcher.ctc_weight == pytest.approx(0.4)
+    assert searcher.attn_weight == pytest.approx(0.6)
+    assert asr.mods.decoder.searcher is searcher  # what transcribe_batch runs
+
+    calls = []
+    scorer = searcher.scorer.partial_scorers["ctc"]
+    original = scorer.score
+
+    def counting_score(*args):
+        calls.append(1)
+        return original(*args)
+
+    scorer.score = counting_score
+    feats, lens = torch.randn(2, 120, 80), torch.tensor([1.0, 0.7])
+    with torch.no_grad():
+        memory = asr.mods.transformer.encode(feats, lens)
+        hyps, _, _, _ = searcher(memory, lens)
+    assert calls and len(hyps) == 2
+    # Without the setting the folder has no scorer at all.
+    plain = write_model_folder(
+        tmp_path / "plain",
+        model_from_template(values),
+        tokenizer,
+        {**values, "phone_ctc_weight": 0.0},
+    )
+    text = (plain / "hyperparams.yaml").read_text(encoding="utf-8")
+    assert "phone_ctc" not in text and "scorer:" not in text
