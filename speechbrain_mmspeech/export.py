@@ -30,7 +30,9 @@ from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
 from speechbrain_mmspeech.fileio import write_atomically
 
 # Shipped inside the package, so it is there after any kind of install.
-INFERENCE_TEMPLATE = files("speechbrain_mmspeech") / "hparams" / "inference.yaml"
+INFERENCE_TEMPLATE = (
+    files("speechbrain_mmspeech") / "hparams" / "inference.yaml"
+)
 HPARAMS_FILE = "hyperparams.yaml"
 MODEL_FILE = "model.ckpt"
 TOKENIZER_FILE = "tokenizer.ckpt"
@@ -112,7 +114,9 @@ def select_sections(template, sections=()):
 
     A tagged line inside a section needs both names:
 
-    >>> nested = "# >>> with scorer\\nw:\\n  x: 1  # with lm\\n# <<< with scorer\\n"
+    >>> nested = (
+    ...     "# >>> with scorer\\nw:\\n  x: 1  # with lm\\n# <<< with scorer\\n"
+    ... )
     >>> select_sections(nested, ["scorer"])
     'w:\\n'
     >>> select_sections(nested, ["scorer", "lm"])

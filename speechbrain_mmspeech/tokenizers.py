@@ -499,7 +499,7 @@ class PinyinTokenizer(SymbolTable):
     def _char_to_phones(self, char, syllable):
         """Phones of one character given its pypinyin syllable, or None."""
         if syllable:
-            return _cached_syllable_phones(syllable)
+            return list(_cached_syllable_phones(syllable))
         if char.lower() in LETTER_READINGS:
             return LETTER_READINGS[char.lower()].split()
         return None

@@ -34,6 +34,7 @@ Authors
 """
 
 import csv
+import itertools
 import logging
 import math
 import re
@@ -268,8 +269,35 @@ class TextMixingBatchSampler(torch.utils.data.Sampler):
 
 
 # ============================================================ vocabulary ===
+def read_csv_rows(csv_path, limit=None):
+    """Reads the rows of a SpeechBrain CSV manifest, in file order.
+
+    Arguments
+    ---------
+    csv_path : str or pathlib.Path
+        The manifest.
+    limit : int, optional
+        Read at most this many rows.
+
+    Returns
+    -------
+    list of dict
+        One dict per row, column name to value (all strings).
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.csv"
+    >>> _ = path.write_text("ID,wav\\nu1,a.wav\\nu2,b.wav\\n", encoding="utf-8")
+    >>> read_csv_rows(path, limit=1)
+    [{'ID': 'u1', 'wav': 'a.wav'}]
+    """
+    with open(csv_path, encoding="utf-8", newline="") as f:
+        return list(itertools.islice(csv.DictReader(f), limit))
+
+
 def read_csv_column(csv_path, column):
-    """Yields one column of a SpeechBrain CSV manifest.
+    """Reads one column of a SpeechBrain CSV manifest.
 
     Arguments
     ---------
@@ -278,14 +306,12 @@ def read_csv_column(csv_path, column):
     column : str
         The column name.
 
-    Yields
-    ------
-    str
+    Returns
+    -------
+    list of str
         The column's values, in file order.
     """
-    with open(csv_path, encoding="utf-8", newline="") as f:
-        for row in csv.DictReader(f):
-            yield row[column]
+    return [row[column] for row in read_csv_rows(csv_path)]
 
 
 def prepare_tokenizer(hparams):

@@ -48,7 +48,7 @@ def espeak_path():
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _speak(pinyin, speed):
     result = subprocess.run(
         [espeak_path(), "-v", "cmn-latn-pinyin", "-s", str(speed), "--stdout"],

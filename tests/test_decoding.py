@@ -233,7 +233,9 @@ def test_scorers_get_text_ids_after_an_utterance_ends():
             log_probs, memory, attn = super().forward_step(
                 inp_tokens, memory, enc_states, enc_lens
             )
-            if memory.tokens.shape[1] == 3:  # the third step: </s> for utterance 0
+            if (
+                memory.tokens.shape[1] == 3
+            ):  # the third step: </s> for utterance 0
                 log_probs[0] = self.minus_inf
                 log_probs[0, EOS] = 0.0
             return log_probs, memory, attn

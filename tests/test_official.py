@@ -25,9 +25,7 @@ PUBLISHED = {
 def build_preset(name):
     """The inference YAML with a preset's values, built on the meta device."""
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
-    overrides = (PRESETS / f"{name}.yaml").read_text(
-        encoding="utf-8"
-    )
+    overrides = (PRESETS / f"{name}.yaml").read_text(encoding="utf-8")
     with torch.device("meta"):
         return load_hyperpyyaml(template, overrides)
 

@@ -234,7 +234,7 @@ def build_from_folder(config):
         overrides=overrides,
     )
     if not has_keys:
-        asr.mods.decoder.use_cache = config["cache"] == "on"
+        asr.hparams.decoder.use_cache = config["cache"] == "on"
         quantize_model(
             asr.mods.transformer,
             config["quantize"],
@@ -250,12 +250,14 @@ def decode(asr, batch, force):
     for row, utterance in enumerate(batch):
         wavs[row, : lengths[row]] = utterance.wav
     wav_lens = lengths / lengths.max()
-    searcher = asr.mods.decoder
+    searcher = asr.hparams.decoder
     if force:
         searcher.forced_lengths = torch.tensor([u.length for u in batch])
     with torch.no_grad():
         start = time.perf_counter()
-        memory = asr.encode_batch(wavs, wav_lens)
+        feats = asr.hparams.compute_features(wavs, wav_lens)
+        feats = asr.hparams.normalize(feats, wav_lens)
+        memory = asr.mods.transformer.encode(feats, wav_lens)
         encoded = time.perf_counter()
         hyps, _, _, _ = searcher(memory, wav_lens)
         decoded = time.perf_counter()
@@ -310,7 +312,7 @@ def run_config(config):
 
 def run_per_token(config, asr, utterance, loaded_mib):
     """Decoder seconds per output token at each forced length (batch 1)."""
-    searcher = asr.mods.decoder
+    searcher = asr.hparams.decoder
     times = {}
     for length in [config["per_token"][0], *config["per_token"]]:
         forced = utterance._replace(length=length)

@@ -16,7 +16,6 @@ Authors
 """
 
 import argparse
-import csv
 import resource
 import tempfile
 import time
@@ -26,6 +25,7 @@ from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.metric_stats import ErrorRateStats
 
 from speechbrain_mmspeech.text import normalize_text
+from speechbrain_mmspeech.training import read_csv_rows
 
 KIB_PER_GIB = 1024**2
 
@@ -41,13 +41,6 @@ def parse_args():
     return parser.parse_args()
 
 
-def read_manifest(path, limit=None):
-    """Rows of the manifest as dicts (at most ``limit``)."""
-    with open(path, encoding="utf-8", newline="") as f:
-        rows = list(csv.DictReader(f))
-    return rows[:limit]
-
-
 def main():
     """Loads the model once, transcribes every row, prints the numbers."""
     args = parse_args()
@@ -58,7 +51,7 @@ def main():
         savedir=tempfile.mkdtemp(prefix="mmspeech_bench_"),
         run_opts={"device": args.device},
     )
-    rows = read_manifest(args.manifest, args.limit)
+    rows = read_csv_rows(args.manifest, args.limit)
     cer = ErrorRateStats()
     audio_seconds = 0.0
     start = time.perf_counter()

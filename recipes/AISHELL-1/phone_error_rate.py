@@ -20,7 +20,6 @@ import argparse
 import tempfile
 
 import torch
-from benchmark_inference import read_manifest
 from speechbrain.decoders.ctc import ctc_greedy_decode
 from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.metric_stats import ErrorRateStats
@@ -29,6 +28,7 @@ from speechbrain_mmspeech.model import unpack_memory
 from speechbrain_mmspeech.tasks import CTC_BLANK_INDEX
 from speechbrain_mmspeech.text import normalize_text
 from speechbrain_mmspeech.tokenizers import PinyinTokenizer
+from speechbrain_mmspeech.training import read_csv_rows
 
 
 def parse_args():
@@ -56,9 +56,11 @@ def phone_hypothesis(asr, path):
     list of int
         CTC classes (1..120), blanks and repeats removed.
     """
-    wav = asr.load_audio(path)
+    wavs, wav_lens = asr.load_audio(path).unsqueeze(0), torch.ones(1)
     with torch.no_grad():
-        memory = asr.encode_batch(wav.unsqueeze(0), torch.ones(1))
+        feats = asr.hparams.compute_features(wavs, wav_lens)
+        feats = asr.hparams.normalize(feats, wav_lens)
+        memory = asr.mods.transformer.encode(feats, wav_lens)
         hidden, _, padding = unpack_memory(memory)
         logits = asr.mods.transformer.encoder.phone_logits(hidden)
         lengths = (~padding).sum(dim=1).float() / padding.shape[1]
@@ -98,7 +100,7 @@ def score_phones(asr, rows):
 def main():
     """Loads the model, scores the manifest, prints the phone error rate."""
     args = parse_args()
-    rows = read_manifest(args.manifest, args.limit)
+    rows = read_csv_rows(args.manifest, args.limit)
     with tempfile.TemporaryDirectory() as savedir:
         asr = EncoderDecoderASR.from_hparams(
             source=args.source,

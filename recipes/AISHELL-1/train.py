@@ -194,7 +194,9 @@ def main(argv):
         if hparams["phone_ctc_weight"]:
             lm_note += f", phone CTC weight {hparams['phone_ctc_weight']}"
         if language_model is not None:
-            lm_note += f", LM {hparams['lm_mode']} weight {hparams['lm_weight']}"
+            lm_note += (
+                f", LM {hparams['lm_mode']} weight {hparams['lm_weight']}"
+            )
         print(f"Test CER: {cer:.2f}%{lm_note}  (model folder: {folder})")
 
 

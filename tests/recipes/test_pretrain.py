@@ -25,7 +25,6 @@ import torch
 import yaml
 
 from speechbrain_mmspeech import training
-
 from tiny_recipe_model import TEXT_VOCAB, TINY_MODEL
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"

@@ -118,12 +118,12 @@ def test_exported_folder_loads_with_stock_interface(trained, tmp_path):
 
 def test_phone_error_rate_scores_every_reference_phone(trained, tmp_path):
     """The phone-head diagnostic scores all phones of every test utterance."""
-    from benchmark_inference import read_manifest
     from phone_error_rate import score_phones
     from speechbrain.inference.ASR import EncoderDecoderASR
 
     from speechbrain_mmspeech.text import normalize_text
     from speechbrain_mmspeech.tokenizers import PinyinTokenizer
+    from speechbrain_mmspeech.training import read_csv_rows
 
     output, _ = trained
     asr = EncoderDecoderASR.from_hparams(
@@ -131,7 +131,7 @@ def test_phone_error_rate_scores_every_reference_phone(trained, tmp_path):
         savedir=str(tmp_path / "savedir"),
         run_opts={"device": "cpu"},
     )
-    rows = read_manifest(output / "data" / "test.csv")
+    rows = read_csv_rows(output / "data" / "test.csv")
     stats = score_phones(asr, rows)
     pinyin = PinyinTokenizer()
     n_phones = sum(

@@ -27,6 +27,7 @@ from speechbrain_mmspeech.export import (
 )
 from speechbrain_mmspeech.lm import TransformerLM, load_language_model
 from speechbrain_mmspeech.tokenizers import CharTokenizer
+from speechbrain_mmspeech.training import read_csv_column
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 LM_HPARAMS = RECIPE_DIR / "hparams" / "lm.yaml"
@@ -39,8 +40,6 @@ LM_SIZE_KEYS = list(TINY_LM)
 @pytest.fixture(scope="module")
 def asr_output(tiny_corpus, tmp_path_factory):
     """What the LM recipe reads from an ASR run: CSVs and tokenizer.ckpt."""
-    from train import read_csv_column
-
     from aishell_prepare import prepare_aishell
 
     output = tmp_path_factory.mktemp("asr_output")
@@ -146,7 +145,6 @@ def test_dev_or_test_sentence_in_the_text_is_refused(
     asr_output, text_file, tmp_path
 ):
     import train_lm
-    from train import read_csv_column
 
     test_sentence = next(
         read_csv_column(asr_output / "data" / "test.csv", "transcript")
