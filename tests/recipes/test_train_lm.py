@@ -146,9 +146,9 @@ def test_dev_or_test_sentence_in_the_text_is_refused(
 ):
     import train_lm
 
-    test_sentence = next(
-        read_csv_column(asr_output / "data" / "test.csv", "transcript")
-    )
+    test_sentence = read_csv_column(
+        asr_output / "data" / "test.csv", "transcript"
+    )[0]
     leaking = tmp_path / "leaking.txt"
     leaking.write_text(f"第一句\n{test_sentence}。\n", encoding="utf-8")
     argv = lm_argv(asr_output, tmp_path / "lm", [text_file, leaking], 1)
