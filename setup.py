@@ -27,6 +27,10 @@ setup(
         "huggingface_hub>=0.20",
         "soundfile>=0.12",
         "numpy",
+        "PyYAML>=5.1",
+        "tqdm>=4.42",
+        # Speech detection for long audio; ships its model in the package.
+        "silero-vad>=5.1",
     ],
     entry_points={
         "console_scripts": [

@@ -48,7 +48,7 @@ def espeak_path():
     return path
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _speak(pinyin, speed):
     result = subprocess.run(
         [espeak_path(), "-v", "cmn-latn-pinyin", "-s", str(speed), "--stdout"],
@@ -129,6 +129,43 @@ def recording(n_utterances, pause_range=(1.0, 3.0), seed=0, levels=(0.2, 1.0)):
         position += len(speech)
     pieces.append(torch.zeros(round(pause_range[1] * SAMPLE_RATE)))
     return Recording(torch.cat(pieces), utterances)
+
+
+def speech_batch(
+    phrases=(PHRASES[2], PHRASES[0]), pause_seconds=0.3, level=0.5
+):
+    """Utterances with silence around them, as a zero-padded batch.
+
+    Arguments
+    ---------
+    phrases : sequence of str
+        One tone-numbered pinyin text per waveform (by default two of
+        different lengths, the shorter first, so that it is padded).
+    pause_seconds : float
+        Silence before and after each utterance.
+    level : float
+        Peak level of the speech.
+
+    Returns
+    -------
+    wavs : torch.Tensor
+        ``[batch, longest]`` 16 kHz samples.
+    wav_lens : torch.Tensor
+        ``[batch]`` relative lengths.
+    """
+    pause = torch.zeros(round(pause_seconds * SAMPLE_RATE))
+    signals = []
+    for phrase in phrases:
+        speech = speak(phrase)
+        signals.append(
+            torch.cat([pause, speech / speech.abs().max() * level, pause])
+        )
+    longest = max(len(signal) for signal in signals)
+    wavs = torch.zeros(len(signals), longest)
+    for row, signal in enumerate(signals):
+        wavs[row, : len(signal)] = signal
+    lens = torch.tensor([len(signal) / longest for signal in signals])
+    return wavs, lens
 
 
 def white_noise(seconds, level, seed=0):
