@@ -35,6 +35,7 @@ setup(
     entry_points={
         "console_scripts": [
             "mmspeech-convert=speechbrain_mmspeech.convert.cli:main",
+            "mmspeech-transcribe=speechbrain_mmspeech.transcribe:main",
         ],
     },
     extras_require={

@@ -27,14 +27,19 @@ from speechbrain_mmspeech.export import (
 from speechbrain_mmspeech.inference import MMSpeechASR
 from speechbrain_mmspeech.lm import (
     MINUS_INF,
-    TransformerLM,
     TransformerLMRescorer,
     TransformerLMScorer,
     load_language_model,
     rescore_nbest,
 )
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from tiny_models import TEMPLATE_SIZES, encode_audio, model_from_template
+from tiny_models import (
+    LM_TEMPLATE_SIZES,
+    TEMPLATE_SIZES,
+    encode_audio,
+    model_from_template,
+    tiny_language_model,
+)
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
 TEXT_VOCAB = 20
@@ -52,28 +57,12 @@ TINY = {
     "beam_size": 3,
     "no_repeat_ngram_size": 0,
 }
-TINY_LM = {
-    "lm_d_model": 16,
-    "lm_nhead": 2,
-    "lm_num_layers": 1,
-    "lm_d_ffn": 32,
-    "rescoring_topk": 3,
-}
+TINY_LM = {**LM_TEMPLATE_SIZES, "rescoring_topk": 3}
 
 
 def tiny_lm(vocab=TEXT_VOCAB, seed=0):
-    """A small untrained LM."""
-    torch.manual_seed(seed)
-    return TransformerLM(
-        vocab=vocab,
-        d_model=TINY_LM["lm_d_model"],
-        nhead=TINY_LM["lm_nhead"],
-        num_encoder_layers=TINY_LM["lm_num_layers"],
-        d_ffn=TINY_LM["lm_d_ffn"],
-        dropout=0.0,
-        activation=torch.nn.GELU,
-        normalize_before=True,
-    ).eval()
+    """A small untrained LM over the text ids."""
+    return tiny_language_model(vocab, seed)
 
 
 def rig_lm(lm, favourite, strength=10.0):
