@@ -36,7 +36,7 @@ from speechbrain_mmspeech import export
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 
 values = {
-    "d_model": 16, "nhead": 2, "num_encoder_layers": 1,
+    "d_model": 16, "nhead": 2, "num_encoder_layers": 2,
     "num_decoder_layers": 1, "d_ffn": 32, "subsample_channels": 4,
     "context_layer": 1, "pos_conv_depth": 1, "pos_conv_kernel": 3,
     "pos_conv_groups": 2, "max_positions": 8, "rel_pos_bucket_size": 4,
