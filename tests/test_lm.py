@@ -24,7 +24,7 @@ from speechbrain_mmspeech.export import (
     render_hparams,
     write_model_folder,
 )
-from speechbrain_mmspeech.inference import MMSpeechASR
+from speechbrain_mmspeech.inference import MMSpeechASR, encode_whole
 from speechbrain_mmspeech.lm import (
     MINUS_INF,
     TransformerLMRescorer,
@@ -36,7 +36,6 @@ from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import (
     LM_TEMPLATE_SIZES,
     TEMPLATE_SIZES,
-    encode_audio,
     model_from_template,
     tiny_language_model,
 )
@@ -377,7 +376,7 @@ def test_folder_with_lm_decodes_with_it(folders, tmp_path):
 def test_folder_without_lm_decodes_as_the_searcher_alone(folders, tmp_path):
     tokens, asr = transcribe(EncoderDecoderASR, folders["plain"], tmp_path)
     wavs, lens = speech_batch()
-    memory = encode_audio(asr, wavs, lens)
+    memory = encode_whole(asr, wavs, lens)
     searcher = make_searcher(asr.mods.transformer, beam_size=TINY["beam_size"])
     with torch.no_grad():
         expected, _, _, _ = searcher(memory, lens)

@@ -6,9 +6,10 @@ from speechbrain.inference.ASR import EncoderDecoderASR
 
 from speech_audio import speech_batch
 from speechbrain_mmspeech.export import write_model_folder
+from speechbrain_mmspeech.inference import encode_whole
 from speechbrain_mmspeech.quantization import load_model, quantize_model
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from tiny_models import TEMPLATE_SIZES, encode_audio, model_from_template
+from tiny_models import TEMPLATE_SIZES, model_from_template
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
 TEXT_VOCAB = 24
@@ -86,8 +87,8 @@ def test_int8_by_override_and_fp32_by_default(folders, tmp_path):
     # and its encoder states stay close to the fp32 ones.
     transcribe(int8)
     wavs, lens = speech_batch()
-    expected = encode_audio(fp32, wavs, lens)
-    actual = encode_audio(int8, wavs, lens)
+    expected = encode_whole(fp32, wavs, lens)
+    actual = encode_whole(int8, wavs, lens)
     d_model = TINY["d_model"]
     error = (actual - expected)[..., :d_model].abs().max()
     assert error < 0.1 * expected[..., :d_model].abs().max()

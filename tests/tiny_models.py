@@ -162,33 +162,6 @@ def tiny_language_model(vocab, seed=0):
     ).eval()
 
 
-def encode_audio(asr, wavs, wav_lens):
-    """The packed encoder memory of a loaded model folder, unsegmented.
-
-    A folder's ``encoder`` module segments audio (``SpeechSegmenter``), so
-    the stock ``EncoderDecoderASR.encode_batch`` returns segments; this runs
-    the front end and the model's encoder on the waveforms as they are.
-
-    Arguments
-    ---------
-    asr : speechbrain.inference.ASR.EncoderDecoderASR
-        A loaded model folder.
-    wavs : torch.Tensor
-        ``[batch, time]`` 16 kHz waveforms.
-    wav_lens : torch.Tensor
-        ``[batch]`` relative lengths.
-
-    Returns
-    -------
-    torch.Tensor
-        ``model.pack_memory`` of the batch.
-    """
-    with torch.no_grad():
-        feats = asr.hparams.compute_features(wavs, wav_lens)
-        feats = asr.hparams.normalize(feats, wav_lens)
-        return asr.mods.transformer.encode(feats, wav_lens)
-
-
 def model_from_template(hparams, seed=0):
     """The ``model`` entry of the inference template, as ``tiny_model``.
 

@@ -62,11 +62,11 @@ from typing import NamedTuple
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.metric_stats import ErrorRateStats
 
 from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
 from speechbrain_mmspeech.frontend import load_audio
+from speechbrain_mmspeech.inference import MMSpeechASR
 from speechbrain_mmspeech.quantization import quantize_model
 from speechbrain_mmspeech.text import normalize_text
 
@@ -202,7 +202,7 @@ def build_from_preset(config):
     hparams = load_hyperpyyaml(render_hparams(template, values))
     model = hparams["model"].eval()
     quantize_model(model, config["quantize"], hparams["text_vocab_size"])
-    return EncoderDecoderASR(
+    return MMSpeechASR(
         modules=hparams["modules"],
         hparams=hparams,
         run_opts={"device": "cpu"},
@@ -227,14 +227,14 @@ def build_from_folder(config):
             "use_cache": config["cache"] == "on",
             "quantize": config["quantize"],
         }
-    asr = EncoderDecoderASR.from_hparams(
+    asr = MMSpeechASR.from_hparams(
         source=str(folder.resolve()),
         savedir=tempfile.mkdtemp(prefix="mmspeech_bench_"),
         run_opts={"device": "cpu"},
         overrides=overrides,
     )
     if not has_keys:
-        asr.mods.decoder.use_cache = config["cache"] == "on"
+        asr.hparams.decoder.use_cache = config["cache"] == "on"
         quantize_model(
             asr.mods.transformer,
             config["quantize"],
@@ -244,13 +244,18 @@ def build_from_folder(config):
 
 
 def decode(asr, batch, force):
-    """Decodes one batch; returns hypotheses, encoder and decoder seconds."""
+    """Decodes one batch; returns hypotheses, encoder and decoder seconds.
+
+    Each utterance is decoded whole, without segmentation:
+    ``MMSpeechASR.encode_batch`` encodes the waveforms as they are and the
+    searcher (``hparams.decoder``) runs on that memory.
+    """
     lengths = torch.tensor([u.wav.shape[0] for u in batch])
     wavs = torch.zeros(len(batch), int(lengths.max()))
     for row, utterance in enumerate(batch):
         wavs[row, : lengths[row]] = utterance.wav
     wav_lens = lengths / lengths.max()
-    searcher = asr.mods.decoder
+    searcher = asr.hparams.decoder
     if force:
         searcher.forced_lengths = torch.tensor([u.length for u in batch])
     with torch.no_grad():
@@ -310,7 +315,7 @@ def run_config(config):
 
 def run_per_token(config, asr, utterance, loaded_mib):
     """Decoder seconds per output token at each forced length (batch 1)."""
-    searcher = asr.mods.decoder
+    searcher = asr.hparams.decoder
     times = {}
     for length in [config["per_token"][0], *config["per_token"]]:
         forced = utterance._replace(length=length)

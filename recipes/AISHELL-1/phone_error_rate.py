@@ -25,6 +25,7 @@ from speechbrain.decoders.ctc import ctc_greedy_decode
 from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.metric_stats import ErrorRateStats
 
+from speechbrain_mmspeech.inference import encode_whole
 from speechbrain_mmspeech.model import unpack_memory
 from speechbrain_mmspeech.tasks import CTC_BLANK_INDEX
 from speechbrain_mmspeech.text import normalize_text
@@ -58,7 +59,7 @@ def phone_hypothesis(asr, path):
     """
     wav = asr.load_audio(path)
     with torch.no_grad():
-        memory = asr.encode_batch(wav.unsqueeze(0), torch.ones(1))
+        memory = encode_whole(asr, wav.unsqueeze(0), torch.ones(1))
         hidden, _, padding = unpack_memory(memory)
         logits = asr.mods.transformer.encoder.phone_logits(hidden)
         lengths = (~padding).sum(dim=1).float() / padding.shape[1]
