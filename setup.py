@@ -27,10 +27,15 @@ setup(
         "huggingface_hub>=0.20",
         "soundfile>=0.12",
         "numpy",
+        "PyYAML>=5.1",
+        "tqdm>=4.42",
+        # Speech detection for long audio; ships its model in the package.
+        "silero-vad>=5.1",
     ],
     entry_points={
         "console_scripts": [
             "mmspeech-convert=speechbrain_mmspeech.convert.cli:main",
+            "mmspeech-transcribe=speechbrain_mmspeech.transcribe:main",
         ],
     },
     extras_require={

@@ -67,6 +67,36 @@ URL_PREFIXES = ("http://", "https://")
 FOLDER_LM_MODES = (LM_MODE_FUSION, LM_MODE_RESCORING)
 
 
+def encode_whole(asr, wavs, wav_lens):
+    """Encodes waveforms whole, without segmentation, with a loaded folder.
+
+    A folder's ``encoder`` module segments audio, so the stock
+    ``EncoderDecoderASR.encode_batch`` returns segments; this runs the front
+    end and the model's encoder on the waveforms as they are, with either
+    interface.
+
+    Arguments
+    ---------
+    asr : speechbrain.inference.ASR.EncoderDecoderASR
+        A loaded MMSpeech model folder (``MMSpeechASR`` included).
+    wavs : torch.Tensor
+        ``[batch, time]`` 16 kHz waveforms.
+    wav_lens : torch.Tensor
+        ``[batch]`` relative lengths.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, time, 2 * d_model + 1]`` (``model.pack_memory``).
+    """
+    wavs = wavs.float().to(asr.device)
+    wav_lens = wav_lens.to(asr.device)
+    with torch.no_grad():
+        feats = asr.hparams.compute_features(wavs, wav_lens)
+        feats = asr.hparams.normalize(feats, wav_lens)
+        return asr.mods.transformer.encode(feats, wav_lens)
+
+
 class MMSpeechASR(EncoderDecoderASR):
     """``EncoderDecoderASR`` with file checks, details and rescoring.
 
@@ -142,12 +172,7 @@ class MMSpeechASR(EncoderDecoderASR):
         torch.Tensor
             ``[batch, time, 2 * d_model + 1]`` (``model.pack_memory``).
         """
-        wavs = wavs.float().to(self.device)
-        wav_lens = wav_lens.to(self.device)
-        with torch.no_grad():
-            feats = self.hparams.compute_features(wavs, wav_lens)
-            feats = self.hparams.normalize(feats, wav_lens)
-            return self.mods.transformer.encode(feats, wav_lens)
+        return encode_whole(self, wavs, wav_lens)
 
     def transcribe_batch(self, wavs, wav_lens):
         """Transcribes a padded batch of any lengths (segmented, see module).

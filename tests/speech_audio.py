@@ -131,6 +131,43 @@ def recording(n_utterances, pause_range=(1.0, 3.0), seed=0, levels=(0.2, 1.0)):
     return Recording(torch.cat(pieces), utterances)
 
 
+def speech_batch(
+    phrases=(PHRASES[2], PHRASES[0]), pause_seconds=0.3, level=0.5
+):
+    """Utterances with silence around them, as a zero-padded batch.
+
+    Arguments
+    ---------
+    phrases : sequence of str
+        One tone-numbered pinyin text per waveform (by default two of
+        different lengths, the shorter first, so that it is padded).
+    pause_seconds : float
+        Silence before and after each utterance.
+    level : float
+        Peak level of the speech.
+
+    Returns
+    -------
+    wavs : torch.Tensor
+        ``[batch, longest]`` 16 kHz samples.
+    wav_lens : torch.Tensor
+        ``[batch]`` relative lengths.
+    """
+    pause = torch.zeros(round(pause_seconds * SAMPLE_RATE))
+    signals = []
+    for phrase in phrases:
+        speech = speak(phrase)
+        signals.append(
+            torch.cat([pause, speech / speech.abs().max() * level, pause])
+        )
+    longest = max(len(signal) for signal in signals)
+    wavs = torch.zeros(len(signals), longest)
+    for row, signal in enumerate(signals):
+        wavs[row, : len(signal)] = signal
+    lens = torch.tensor([len(signal) / longest for signal in signals])
+    return wavs, lens
+
+
 def white_noise(seconds, level, seed=0):
     """Gaussian white noise with peak ``level``."""
     generator = torch.Generator().manual_seed(seed)

@@ -26,6 +26,6 @@ def test_global_cmvn_statistics(converted, tmp_path):
     assert report["hyperparameters"]["norm_type"] == "global"
     asr = load_asr(tmp_path / "out", tmp_path / "save")
     feats = torch.randn(1, 20, 80)
-    normalized = asr.mods.encoder.normalize(feats, torch.ones(1))
+    normalized = asr.hparams.normalize(feats, torch.ones(1))
     expected = (feats - torch.from_numpy(mean)) / torch.from_numpy(std)
     assert torch.allclose(normalized, expected)

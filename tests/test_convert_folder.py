@@ -5,7 +5,6 @@ The written model folder loads and decodes through ``from_hparams`` (see
 """
 
 import pytest
-import torch
 from speechbrain.inference.ASR import EncoderDecoderASR
 
 from official_layouts import (
@@ -15,8 +14,8 @@ from official_layouts import (
     TINY,
     fairseq_inputs,
     load_asr,
-    noise,
 )
+from speech_audio import speech_batch
 from speechbrain_mmspeech.convert import ConversionError, convert_fairseq
 from speechbrain_mmspeech.tokenizers import PinyinTokenizer
 
@@ -50,23 +49,24 @@ def test_decoding_through_from_hparams(converted, tmp_path):
     ]
     other = load_asr(converted["modelscope"], tmp_path / "save_ms")
     assert other.tokenizer.tokens == asr.tokenizer.tokens
-    wavs = torch.stack([noise(16000, 3), noise(16000, 4)])
-    words, tokens = asr.transcribe_batch(wavs, torch.tensor([1.0, 0.8]))
+    # Speech: audio without any is not decoded at all.
+    wavs, lens = speech_batch()
+    words, tokens = asr.transcribe_batch(wavs, lens)
     assert len(words) == 2 and all(isinstance(w, str) for w in words)
     for hyp in tokens:
         assert 1 <= len(hyp) < TINY["max_positions"]
         assert all(2 <= int(t) < TEXT_VOCAB for t in hyp)
     # Official lengths: at least one token, at most max_len_b (here the
     # 15 learned positions bind first).
-    assert asr.mods.decoder.change_max_decoding_length(0, 1000) == (1, 15)
+    assert asr.hparams.decoder.change_max_decoding_length(0, 1000) == (1, 15)
     short = EncoderDecoderASR.from_hparams(
         source=str(converted["fairseq"]),
         savedir=str(tmp_path / "short"),
         overrides={"max_decode_length": 3},
         run_opts={"device": "cpu"},
     )
-    assert short.mods.decoder.change_max_decoding_length(0, 1000) == (1, 3)
-    _, tokens = short.transcribe_batch(wavs, torch.tensor([1.0, 0.8]))
+    assert short.hparams.decoder.change_max_decoding_length(0, 1000) == (1, 3)
+    _, tokens = short.transcribe_batch(wavs, lens)
     assert all(1 <= len(hyp) <= 3 for hyp in tokens)
     phones = PinyinTokenizer()
     phones.load(converted["fairseq"] / "phone_tokenizer.ckpt")

@@ -63,7 +63,8 @@ def test_identical_logits_from_both_conversions(converted, tmp_path):
     outputs = []
     for asr in asrs:
         with torch.no_grad():
-            feats = asr.mods.encoder(wavs, lens)
+            feats = asr.hparams.compute_features(wavs, lens)
+            feats = asr.hparams.normalize(feats, lens)
             memory = asr.mods.transformer.encode(feats, lens)
             hidden, _ = asr.mods.transformer.decode(tokens, memory)
             outputs.append(asr.mods.transformer.output_projection(hidden))

@@ -2,10 +2,19 @@
 
 import numpy as np
 import pytest
-import soundfile
 import torch
+import torchaudio
 from speechbrain.inference.ASR import EncoderDecoderASR
 
+from speech_audio import (
+    PHRASES,
+    SAMPLE_RATE,
+    brown_noise,
+    recording,
+    speech_batch,
+    white_noise,
+    write_wav,
+)
 from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.frontend import AudioError
 from speechbrain_mmspeech.inference import MMSpeechASR
@@ -22,7 +31,11 @@ TINY = {
     "code_vocab_size": 3,
     "beam_size": 2,
     "no_repeat_ngram_size": 2,
+    # Whatever reaches the decoder gives text: "" means it was not decoded.
+    "min_decode_length": 1,
 }
+INTERFACES = [EncoderDecoderASR, MMSpeechASR]
+NOISE_LEVELS = [1.0, 0.1, 0.01, 1e-3]
 
 
 @pytest.fixture(scope="module")
@@ -34,25 +47,32 @@ def model_folder(tmp_path_factory):
     return write_model_folder(folder, model, tokenizer, TINY)
 
 
-def write_wav(path, data, sample_rate):
-    soundfile.write(str(path), data, sample_rate, subtype="PCM_16")
-    return str(path)
-
-
 def noise(n_samples, channels=None, seed=0):
     rng = np.random.default_rng(seed)
     shape = (n_samples,) if channels is None else (n_samples, channels)
     return (0.3 * rng.standard_normal(shape)).clip(-1, 1).astype(np.float32)
 
 
+def stereo_8k_speech():
+    """An utterance with pauses as 8 kHz stereo (the channels differ)."""
+    (wav,), _ = speech_batch([PHRASES[0]])
+    wav = torchaudio.functional.resample(wav, SAMPLE_RATE, 8000)
+    return torch.stack([wav, 0.5 * wav], dim=1).numpy()
+
+
+def load(interface, folder, savedir, **overrides):
+    return interface.from_hparams(
+        source=str(folder),
+        savedir=str(savedir),
+        run_opts={"device": "cpu"},
+        overrides=overrides,
+    )
+
+
 def test_stock_encoder_decoder_asr_loads_and_transcribes(
     model_folder, tmp_path
 ):
-    asr = EncoderDecoderASR.from_hparams(
-        source=str(model_folder),
-        savedir=str(tmp_path / "save"),
-        run_opts={"device": "cpu"},
-    )
+    asr = load(EncoderDecoderASR, model_folder, tmp_path / "save")
     # The loaded weights are the exported ones.
     saved = torch.load(model_folder / "model.ckpt")
     for key, value in asr.mods.transformer.state_dict().items():
@@ -61,59 +81,95 @@ def test_stock_encoder_decoder_asr_loads_and_transcribes(
     expected.build(TEXTS, TEXT_VOCAB)
     assert asr.tokenizer.tokens == expected.tokens
     assert asr.tokenizer.tokens[4:6] == ["天", "好"]
-    wav = write_wav(tmp_path / "stereo8k.wav", noise(8000, channels=2), 8000)
+    wav = write_wav(tmp_path / "stereo8k.wav", stereo_8k_speech(), 8000)
     text = asr.transcribe_file(wav)
-    assert isinstance(text, str)
+    assert isinstance(text, str) and text
     assert all(char in "".join(TEXTS) + "\u2047" for char in text)
-    wavs = torch.zeros(2, 16000)
-    wavs[0] = torch.from_numpy(noise(16000, seed=1))
-    wavs[1, :9600] = torch.from_numpy(noise(9600, seed=2))
-    words, tokens = asr.transcribe_batch(wavs, torch.tensor([1.0, 0.6]))
-    assert len(words) == 2 and all(isinstance(w, str) for w in words)
+    words, tokens = asr.transcribe_batch(*speech_batch())
+    assert len(words) == 2 and all(isinstance(w, str) and w for w in words)
     for hyp in tokens:
         # Never audio codes, <s> or <pad>; at most max_positions - 1 steps.
         assert all(2 < int(t) < TEXT_VOCAB for t in hyp)
-        assert len(hyp) < TINY["max_positions"] - 1
+        assert 1 <= len(hyp) < TINY["max_positions"]
 
 
 def test_mmspeech_asr_file_handling(model_folder, tmp_path):
-    asr = MMSpeechASR.from_hparams(
-        source=str(model_folder),
-        savedir=str(tmp_path / "save"),
-        run_opts={"device": "cpu"},
-    )
+    asr = load(MMSpeechASR, model_folder, tmp_path / "save")
     missing = tmp_path / "missing.wav"
     with pytest.raises(FileNotFoundError, match=str(missing)):
         asr.transcribe_file(str(missing))
-    calls = []
-    transcribe_batch = asr.transcribe_batch
+    segmented, encoded = [], []
+    segment, encode = asr.segmenter.segment, asr.mods.transformer.encode
 
-    def recording_transcribe_batch(wavs, wav_lens):
-        calls.append(wavs.shape)
-        return transcribe_batch(wavs, wav_lens)
+    def recording_segment(signal, *args):
+        segmented.append(tuple(signal.shape))
+        return segment(signal, *args)
 
-    asr.transcribe_batch = recording_transcribe_batch
+    def recording_encode(feats, lens):
+        encoded.append(feats.shape[0])
+        return encode(feats, lens)
+
+    asr.segmenter.segment = recording_segment
+    asr.mods.transformer.encode = recording_encode
     silence = write_wav(
         tmp_path / "zeros.wav", np.zeros(16000, np.float32), 16000
     )
     assert asr.transcribe_file(silence) == ""
-    assert calls == []  # silence never reaches the model
-    wav = write_wav(tmp_path / "stereo8k.wav", noise(8000, channels=2), 8000)
-    assert isinstance(asr.transcribe_file(wav), str)
-    assert calls == [(1, 16000)]
+    assert encoded == []  # silence never reaches the model
+    stereo = stereo_8k_speech()
+    wav = write_wav(tmp_path / "stereo8k.wav", stereo, 8000)
+    assert asr.transcribe_file(wav)
+    # Down-mixed and resampled to 16 kHz; one segment decoded.
+    assert segmented[-1] == (2 * stereo.shape[0],)
+    assert encoded == [1]
+    noisy = write_wav(tmp_path / "noise.wav", noise(8000, channels=2), 8000)
+    assert asr.transcribe_file(noisy) == ""
+    assert encoded == [1]  # noise has no speech to decode
     short = write_wav(tmp_path / "short.wav", noise(800), 16000)
     with pytest.raises(AudioError, match=f"{short}: .*too short"):
         asr.transcribe_file(short)
 
 
-def test_sixty_second_file_transcribes(model_folder, tmp_path):
-    """Long input: decoding stops at the decoder's positions, no crash."""
-    asr = MMSpeechASR.from_hparams(
-        source=str(model_folder),
-        savedir=str(tmp_path / "save"),
-        run_opts={"device": "cpu"},
-    )
-    wav = write_wav(tmp_path / "long.wav", noise(60 * 16000, seed=3), 16000)
-    text = asr.transcribe_file(wav)
-    assert isinstance(text, str)
-    assert len(text) <= TINY["max_positions"] - 1
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_silence_and_noise_give_no_text(model_folder, tmp_path, interface):
+    asr = load(interface, model_folder, tmp_path / "save")
+    signals = {"silence": torch.zeros(3 * SAMPLE_RATE)}
+    for level in NOISE_LEVELS:
+        signals[f"white {level}"] = white_noise(3, level, seed=1)
+        signals[f"brown {level}"] = brown_noise(3, level, seed=2)
+    for name, signal in signals.items():
+        wav = write_wav(tmp_path / f"{name}.wav", signal.numpy(), SAMPLE_RATE)
+        assert asr.transcribe_file(wav) == "", name
+    wavs = torch.stack(list(signals.values()))
+    words, tokens = asr.transcribe_batch(wavs, torch.ones(len(wavs)))
+    assert words == [""] * len(signals) and tokens == [[]] * len(signals)
+
+
+def test_sixty_second_file_returns_all_its_speech(model_folder, tmp_path):
+    """Every utterance is decoded, past the decoder's 15 positions."""
+    rec = recording(17, pause_range=(1.0, 3.0), seed=7)
+    assert rec.audio.shape[0] >= 60 * SAMPLE_RATE
+    wav = write_wav(tmp_path / "long.wav", rec.audio.numpy())
+    texts = {}
+    for interface in INTERFACES:
+        # At least two characters per segment: more than one decoding of
+        # the whole file could hold.
+        asr = load(
+            interface, model_folder, tmp_path / "save", min_decode_length=2
+        )
+        texts[interface] = asr.transcribe_file(wav)
+    assert texts[EncoderDecoderASR] == texts[MMSpeechASR]
+    assert len(texts[MMSpeechASR]) >= 2 * len(rec.utterances)
+    assert len(texts[MMSpeechASR]) > TINY["max_positions"]
+    result = asr.transcribe_file(wav, return_details=True)
+    assert result.text == texts[MMSpeechASR]
+    assert abs(result.duration - rec.audio.shape[0] / SAMPLE_RATE) < 1e-3
+    assert len(result.segments) == len(rec.utterances)
+    for segment, (start, end) in zip(result.segments, rec.utterances):
+        assert abs(segment.start - start) <= 0.3
+        assert abs(segment.end - end) <= 0.3
+        assert len(segment.chars) == len(segment.text) >= 2
+        times = [t for char in segment.chars for t in (char.start, char.end)]
+        assert times == sorted(times)
+        assert segment.start <= times[0] and times[-1] <= segment.end
+        assert all(0 < char.confidence <= 1 for char in segment.chars)

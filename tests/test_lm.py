@@ -15,6 +15,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.decoders.scorer import RescorerBuilder, ScorerBuilder
 from speechbrain.inference.ASR import EncoderDecoderASR
 
+from speech_audio import speech_batch
 from speechbrain_mmspeech.decoding import MMSpeechBeamSearcher
 from speechbrain_mmspeech.export import (
     INFERENCE_TEMPLATE,
@@ -23,17 +24,21 @@ from speechbrain_mmspeech.export import (
     render_hparams,
     write_model_folder,
 )
-from speechbrain_mmspeech.inference import MMSpeechASR
+from speechbrain_mmspeech.inference import MMSpeechASR, encode_whole
 from speechbrain_mmspeech.lm import (
     MINUS_INF,
-    TransformerLM,
     TransformerLMRescorer,
     TransformerLMScorer,
     load_language_model,
     rescore_nbest,
 )
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from tiny_models import TEMPLATE_SIZES, model_from_template
+from tiny_models import (
+    LM_TEMPLATE_SIZES,
+    TEMPLATE_SIZES,
+    model_from_template,
+    tiny_language_model,
+)
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
 TEXT_VOCAB = 20
@@ -51,28 +56,12 @@ TINY = {
     "beam_size": 3,
     "no_repeat_ngram_size": 0,
 }
-TINY_LM = {
-    "lm_d_model": 16,
-    "lm_nhead": 2,
-    "lm_num_layers": 1,
-    "lm_d_ffn": 32,
-    "rescoring_topk": 3,
-}
+TINY_LM = {**LM_TEMPLATE_SIZES, "rescoring_topk": 3}
 
 
 def tiny_lm(vocab=TEXT_VOCAB, seed=0):
-    """A small untrained LM."""
-    torch.manual_seed(seed)
-    return TransformerLM(
-        vocab=vocab,
-        d_model=TINY_LM["lm_d_model"],
-        nhead=TINY_LM["lm_nhead"],
-        num_encoder_layers=TINY_LM["lm_num_layers"],
-        d_ffn=TINY_LM["lm_d_ffn"],
-        dropout=0.0,
-        activation=torch.nn.GELU,
-        normalize_before=True,
-    ).eval()
+    """A small untrained LM over the text ids."""
+    return tiny_language_model(vocab, seed)
 
 
 def rig_lm(lm, favourite, strength=10.0):
@@ -341,21 +330,18 @@ def folders(tmp_path_factory):
     }
 
 
-def noise_batch():
-    """Two noise signals (one padded) and their relative lengths."""
-    torch.manual_seed(5)
-    return 0.1 * torch.randn(2, 16000), torch.tensor([1.0, 0.7])
-
-
 def transcribe(interface, folder, savedir, **overrides):
-    """Loads a folder and transcribes ``noise_batch``; returns ids and asr."""
+    """Loads a folder and transcribes ``speech_batch``; returns ids and asr.
+
+    Speech, not noise: audio without speech is never decoded.
+    """
     asr = interface.from_hparams(
         source=str(folder),
         savedir=str(savedir),
         run_opts={"device": "cpu"},
         overrides=overrides,
     )
-    words, tokens = asr.transcribe_batch(*noise_batch())
+    words, tokens = asr.transcribe_batch(*speech_batch())
     assert words == [asr.tokenizer.decode_ids(hyp) for hyp in tokens]
     return [[int(t) for t in hyp] for hyp in tokens], asr
 
@@ -389,8 +375,8 @@ def test_folder_with_lm_decodes_with_it(folders, tmp_path):
 
 def test_folder_without_lm_decodes_as_the_searcher_alone(folders, tmp_path):
     tokens, asr = transcribe(EncoderDecoderASR, folders["plain"], tmp_path)
-    wavs, lens = noise_batch()
-    memory = asr.encode_batch(wavs, lens)
+    wavs, lens = speech_batch()
+    memory = encode_whole(asr, wavs, lens)
     searcher = make_searcher(asr.mods.transformer, beam_size=TINY["beam_size"])
     with torch.no_grad():
         expected, _, _, _ = searcher(memory, lens)
@@ -421,12 +407,16 @@ def test_mmspeech_asr_rescoring(folders, tmp_path):
         transcribe(MMSpeechASR, folders["lm"], tmp_path / "d", lm_mode="none")
 
 
-def test_lm_keys_need_the_lm_section():
+def test_lm_keys_are_set_only_with_the_lm_section():
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
-    with pytest.raises(KeyError, match="lm_weight"):
-        render_hparams(template, {"lm_weight": 0.1})
+    # A folder without an LM leaves the LM's settings out with the section.
+    text = render_hparams(template, {"lm_weight": 0.1})
+    assert "lm_weight" not in text and "lm_model" not in text
     text = render_hparams(template, {"lm_weight": 0.1}, [LM_SECTION])
     assert "\nlm_weight: 0.1\n" in text
+    # A key that no section defines is still refused.
+    with pytest.raises(KeyError, match="lm_wieght"):
+        render_hparams(template, {"lm_wieght": 0.1}, [LM_SECTION])
 
 
 def test_load_language_model_names_the_file_on_mismatch(tmp_path):

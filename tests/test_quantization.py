@@ -4,7 +4,9 @@ import pytest
 import torch
 from speechbrain.inference.ASR import EncoderDecoderASR
 
+from speech_audio import speech_batch
 from speechbrain_mmspeech.export import write_model_folder
+from speechbrain_mmspeech.inference import encode_whole
 from speechbrain_mmspeech.quantization import load_model, quantize_model
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import TEMPLATE_SIZES, model_from_template
@@ -53,14 +55,10 @@ def load(folder, savedir, **overrides):
     )
 
 
-def noise_batch():
-    torch.manual_seed(5)
-    return 0.1 * torch.randn(2, 16000), torch.tensor([1.0, 0.7])
-
-
 def transcribe(asr):
-    words, tokens = asr.transcribe_batch(*noise_batch())
-    assert len(words) == 2
+    """Token ids of ``speech_batch`` (audio without speech is not decoded)."""
+    words, tokens = asr.transcribe_batch(*speech_batch())
+    assert len(words) == 2 and all(tokens)
     return [[int(t) for t in hyp] for hyp in tokens]
 
 
@@ -88,10 +86,9 @@ def test_int8_by_override_and_fp32_by_default(folders, tmp_path):
     # The int8 model decodes the same noise to the same kind of output,
     # and its encoder states stay close to the fp32 ones.
     transcribe(int8)
-    wavs, lens = noise_batch()
-    with torch.no_grad():
-        expected = fp32.encode_batch(wavs, lens)
-        actual = int8.encode_batch(wavs, lens)
+    wavs, lens = speech_batch()
+    expected = encode_whole(fp32, wavs, lens)
+    actual = encode_whole(int8, wavs, lens)
     d_model = TINY["d_model"]
     error = (actual - expected)[..., :d_model].abs().max()
     assert error < 0.1 * expected[..., :d_model].abs().max()
@@ -103,9 +100,11 @@ def test_int8_by_override_and_fp32_by_default(folders, tmp_path):
 
 def test_use_cache_override_gives_the_same_hypotheses(folders, tmp_path):
     cached = load(folders["fp32"], tmp_path / "a")
-    assert cached.mods.decoder.use_cache
+    # modules.decoder decodes segments with the searcher, hparams.decoder.
+    assert cached.mods.decoder.searcher is cached.hparams.decoder
+    assert cached.hparams.decoder.use_cache
     uncached = load(folders["fp32"], tmp_path / "b", use_cache=False)
-    assert not uncached.mods.decoder.use_cache
+    assert not uncached.hparams.decoder.use_cache
     assert transcribe(cached) == transcribe(uncached)
 
 

@@ -20,6 +20,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain_mmspeech.decoder import TextDecoder
 from speechbrain_mmspeech.encoder import SpeechEncoder
 from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
+from speechbrain_mmspeech.lm import TransformerLM
 from speechbrain_mmspeech.model import MMSpeech
 
 D_MODEL = 16
@@ -54,6 +55,14 @@ TEMPLATE_SIZES = {
     },
     "num_encoder_layers": ENCODER_SIZES["num_layers"],
     "num_decoder_layers": DECODER_SIZES["num_layers"],
+}
+
+# A tiny language model, as inference-template keys.
+LM_TEMPLATE_SIZES = {
+    "lm_d_model": 16,
+    "lm_nhead": 2,
+    "lm_num_layers": 1,
+    "lm_d_ffn": 32,
 }
 
 
@@ -124,6 +133,33 @@ def tiny_model(vocab_size, encoder=None, decoder=None, seed=0):
         tiny_encoder(seed=None, **(encoder or {})),
         tiny_decoder(vocab_size, seed=None, **(decoder or {})),
     )
+
+
+def tiny_language_model(vocab, seed=0):
+    """A tiny untrained ``TransformerLM`` of ``LM_TEMPLATE_SIZES`` (eval mode).
+
+    Arguments
+    ---------
+    vocab : int
+        Number of text ids.
+    seed : int or None
+        Global torch seed set just before construction; None sets none.
+
+    Returns
+    -------
+    speechbrain_mmspeech.lm.TransformerLM
+    """
+    set_seed(seed)
+    return TransformerLM(
+        vocab=vocab,
+        d_model=LM_TEMPLATE_SIZES["lm_d_model"],
+        nhead=LM_TEMPLATE_SIZES["lm_nhead"],
+        num_encoder_layers=LM_TEMPLATE_SIZES["lm_num_layers"],
+        d_ffn=LM_TEMPLATE_SIZES["lm_d_ffn"],
+        dropout=0.0,
+        activation=torch.nn.GELU,
+        normalize_before=True,
+    ).eval()
 
 
 def model_from_template(hparams, seed=0):

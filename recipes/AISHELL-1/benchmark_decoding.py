@@ -62,11 +62,11 @@ from typing import NamedTuple
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.metric_stats import ErrorRateStats
 
 from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
 from speechbrain_mmspeech.frontend import load_audio
+from speechbrain_mmspeech.inference import MMSpeechASR
 from speechbrain_mmspeech.quantization import quantize_model
 from speechbrain_mmspeech.text import normalize_text
 
@@ -202,7 +202,7 @@ def build_from_preset(config):
     hparams = load_hyperpyyaml(render_hparams(template, values))
     model = hparams["model"].eval()
     quantize_model(model, config["quantize"], hparams["text_vocab_size"])
-    return EncoderDecoderASR(
+    return MMSpeechASR(
         modules=hparams["modules"],
         hparams=hparams,
         run_opts={"device": "cpu"},
@@ -227,7 +227,7 @@ def build_from_folder(config):
             "use_cache": config["cache"] == "on",
             "quantize": config["quantize"],
         }
-    asr = EncoderDecoderASR.from_hparams(
+    asr = MMSpeechASR.from_hparams(
         source=str(folder.resolve()),
         savedir=tempfile.mkdtemp(prefix="mmspeech_bench_"),
         run_opts={"device": "cpu"},
@@ -244,7 +244,12 @@ def build_from_folder(config):
 
 
 def decode(asr, batch, force):
-    """Decodes one batch; returns hypotheses, encoder and decoder seconds."""
+    """Decodes one batch; returns hypotheses, encoder and decoder seconds.
+
+    Each utterance is decoded whole, without segmentation:
+    ``MMSpeechASR.encode_batch`` encodes the waveforms as they are and the
+    searcher (``hparams.decoder``) runs on that memory.
+    """
     lengths = torch.tensor([u.wav.shape[0] for u in batch])
     wavs = torch.zeros(len(batch), int(lengths.max()))
     for row, utterance in enumerate(batch):
@@ -255,9 +260,7 @@ def decode(asr, batch, force):
         searcher.forced_lengths = torch.tensor([u.length for u in batch])
     with torch.no_grad():
         start = time.perf_counter()
-        feats = asr.hparams.compute_features(wavs, wav_lens)
-        feats = asr.hparams.normalize(feats, wav_lens)
-        memory = asr.mods.transformer.encode(feats, wav_lens)
+        memory = asr.encode_batch(wavs, wav_lens)
         encoded = time.perf_counter()
         hyps, _, _, _ = searcher(memory, wav_lens)
         decoded = time.perf_counter()

@@ -24,6 +24,7 @@ from speechbrain.decoders.ctc import ctc_greedy_decode
 from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.metric_stats import ErrorRateStats
 
+from speechbrain_mmspeech.inference import encode_whole
 from speechbrain_mmspeech.model import unpack_memory
 from speechbrain_mmspeech.tasks import CTC_BLANK_INDEX
 from speechbrain_mmspeech.text import normalize_text
@@ -58,9 +59,7 @@ def phone_hypothesis(asr, path):
     """
     wavs, wav_lens = asr.load_audio(path).unsqueeze(0), torch.ones(1)
     with torch.no_grad():
-        feats = asr.hparams.compute_features(wavs, wav_lens)
-        feats = asr.hparams.normalize(feats, wav_lens)
-        memory = asr.mods.transformer.encode(feats, wav_lens)
+        memory = encode_whole(asr, wavs, wav_lens)
         hidden, _, padding = unpack_memory(memory)
         logits = asr.mods.transformer.encoder.phone_logits(hidden)
         lengths = (~padding).sum(dim=1).float() / padding.shape[1]

@@ -3,7 +3,7 @@
 # trains: generate the corpus -> stage-1 P2T on the text pool (every People's
 # Daily clause but the dev/test sentences) -> fine-tuning with S2T + PP on the
 # labeled speech and P2T on the text pool -> test CER (phone-aware decoding)
-# -> transcribe one test utterance through EncoderDecoderASR.from_hparams.
+# -> transcribe one test utterance with mmspeech-transcribe.
 #
 #   bash run_mini_aishell.sh [extra train.py overrides, e.g. --number_of_epochs=2]
 #
@@ -43,5 +43,5 @@ python3 train.py hparams/finetune.yaml --data_folder="$data/data_aishell" \
 wav=$(find "$out/data" -name test.csv -exec sed -n 2p {} \; | cut -d, -f3)
 utt=$(basename "$wav" .wav)
 echo "Reference:     $(grep "^$utt " "$transcript" | cut -d' ' -f2- | tr -d ' ')"
-python3 transcribe.py "$out/model" "$wav"
+mmspeech-transcribe "$out/model" "$wav" --no-progress
 echo "Main job finished in $(( $(date +%s) - start )) s"

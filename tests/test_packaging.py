@@ -1,0 +1,132 @@
+"""A wheel of the package holds what the package reads, and works unpacked.
+
+The wheel is built (``pip wheel --no-deps --no-build-isolation``) from a copy
+of the sources in a temporary folder, so the repository stays clean. It is
+then unpacked (what a non-editable install does) and a fresh Python, run
+outside the repository with only the unpacked wheel ahead of the installed
+dependencies, writes a model folder from the packaged template and loads it
+through ``EncoderDecoderASR.from_hparams``.
+"""
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from importlib.resources import files
+from pathlib import Path
+
+import pytest
+
+from speechbrain_mmspeech import export
+
+REPO = Path(__file__).resolve().parents[1]
+TEMPLATE = "speechbrain_mmspeech/hparams/inference.yaml"
+# Runs in the fresh Python: a tiny model from the packaged template, written
+# as a folder and loaded back; prints where the package and template are.
+WRITE_AND_LOAD = """
+import sys
+import torch
+from hyperpyyaml import load_hyperpyyaml
+from speechbrain.inference.ASR import EncoderDecoderASR
+
+import speechbrain_mmspeech
+from speechbrain_mmspeech import export
+from speechbrain_mmspeech.tokenizers import CharTokenizer
+
+values = {
+    "d_model": 16, "nhead": 2, "num_encoder_layers": 2,
+    "num_decoder_layers": 1, "d_ffn": 32, "subsample_channels": 4,
+    "context_layer": 1, "pos_conv_depth": 1, "pos_conv_kernel": 3,
+    "pos_conv_groups": 2, "max_positions": 8, "rel_pos_bucket_size": 4,
+    "text_vocab_size": 12, "code_vocab_size": 0, "beam_size": 1,
+}
+template = export.read_template()
+model = load_hyperpyyaml(export.render_hparams(template, values))["model"]
+tokenizer = CharTokenizer()
+tokenizer.build(["你好世界"], 12)
+folder = export.write_model_folder("model", model, tokenizer, values)
+asr = EncoderDecoderASR.from_hparams(
+    source=str(folder), savedir="save", run_opts={"device": "cpu"}
+)
+words, _ = asr.transcribe_batch(torch.zeros(1, 16000), torch.ones(1))
+print(speechbrain_mmspeech.__file__)
+print(export.INFERENCE_TEMPLATE)
+print(repr(words))
+"""
+
+
+def test_template_is_a_package_resource():
+    assert export.INFERENCE_TEMPLATE == (
+        files("speechbrain_mmspeech") / "hparams" / "inference.yaml"
+    )
+    assert export.read_template() == export.INFERENCE_TEMPLATE.read_text(
+        encoding="utf-8"
+    )
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory):
+    """The wheel built from a copy of the sources."""
+    for module in ("setuptools", "wheel"):
+        if importlib.util.find_spec(module) is None:
+            pytest.skip(f"building a wheel needs {module}")
+    root = tmp_path_factory.mktemp("wheel")
+    source = root / "source"
+    source.mkdir()
+    for name in ("setup.py", "README.md", "pyproject.toml"):
+        shutil.copy(REPO / name, source / name)
+    shutil.copytree(
+        REPO / "speechbrain_mmspeech",
+        source / "speechbrain_mmspeech",
+        ignore=shutil.ignore_patterns("__pycache__"),
+    )
+    command = [
+        sys.executable, "-m", "pip", "wheel", "--no-deps",
+        "--no-build-isolation", "--disable-pip-version-check",
+        "--wheel-dir", str(root / "dist"), str(source),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        pytest.fail(f"pip wheel failed:\n{result.stdout}\n{result.stderr}")
+    (path,) = (root / "dist").glob("speechbrain_mmspeech-*.whl")
+    return path
+
+
+def test_wheel_holds_the_template_and_the_commands(wheel):
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert TEMPLATE in names
+        packaged = archive.read(TEMPLATE).decode("utf-8")
+        (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
+        commands = archive.read(entry_points).decode("utf-8")
+    assert packaged == (REPO / TEMPLATE).read_text(encoding="utf-8")
+    assert "mmspeech-transcribe = speechbrain_mmspeech.transcribe:main" in (
+        commands
+    )
+    assert "mmspeech-convert = speechbrain_mmspeech.convert.cli:main" in (
+        commands
+    )
+
+
+def test_unpacked_wheel_writes_and_loads_a_model_folder(wheel, tmp_path):
+    installed = tmp_path / "site"
+    with zipfile.ZipFile(wheel) as archive:
+        archive.extractall(installed)
+    work = tmp_path / "work"
+    work.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(installed)}
+    result = subprocess.run(
+        [sys.executable, "-c", WRITE_AND_LOAD],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    module, template, words = result.stdout.splitlines()[-3:]
+    assert Path(module).is_relative_to(installed)
+    assert Path(template).is_relative_to(installed)
+    assert words == "['']"  # digital silence
+    assert (work / "model" / "hyperparams.yaml").is_file()
