@@ -217,7 +217,7 @@ def test_test_stage_with_an_ngram_lm(trained, small_corpus, tmp_path):
     assert "3-gram LM weight 0.3" in stdout
     assert (output / "save" / "ngram_lm_3gram.ckpt").is_file()
     log = (output / "train_log.txt").read_text(encoding="utf-8")
-    assert "n-gram LM weight: 0.3" in log.splitlines()[-1]
+    assert "n-gram LM weight: 3.00e-01, n-gram order: 3" in log.splitlines()[-1]
     folder = output / "model_ngram"
     assert (folder / "ngram_lm.ckpt").is_file()
     asr = EncoderDecoderASR.from_hparams(
