@@ -3,17 +3,20 @@
 A model folder holds ``hyperparams.yaml`` (the inference template,
 ``hparams/inference.yaml`` inside this package, with the model's own sizes
 and decoding settings filled in), ``model.ckpt`` (the ``MMSpeech`` state dict) and
-``tokenizer.ckpt``; with a language model, also ``lm.ckpt``. The same folder
+``tokenizer.ckpt``; with a language model, also ``lm.ckpt``, and with a
+character n-gram LM, ``ngram_lm.ckpt``. The same folder
 works locally and, uploaded as is, as a Hugging Face hub repository. Among
 the "Decoding" keys, ``use_cache`` (incremental decoding, ``True``) and
 ``quantize`` (``none`` or ``int8``) choose how fast a folder decodes;
 ``from_hparams`` overrides can change both.
 
 The template has optional sections: the lines between ``# >>> with <name>``
-and ``# <<< with <name>``, and single lines ending with ``# with <name>``.
-``lm`` is for folders with a language model, ``phonectc`` for folders that
-decode with the phone head's CTC scores (``phone_ctc_weight`` above 0), and
-``scorer`` for either. A folder without them gets the plain template.
+and ``# <<< with <name>``, and single lines ending with ``# with <name>`` (or
+``# with <name>|<name>...``, kept with any of the names). ``lm`` is for
+folders with a language model, ``ngram`` for folders with a character
+n-gram LM, ``phonectc`` for folders that decode with the phone head's CTC
+scores (``phone_ctc_weight`` above 0), and ``scorer`` for any of them. A
+folder without them gets the plain template.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -37,13 +40,15 @@ HPARAMS_FILE = "hyperparams.yaml"
 MODEL_FILE = "model.ckpt"
 TOKENIZER_FILE = "tokenizer.ckpt"
 LM_FILE = "lm.ckpt"
+NGRAM_LM_FILE = "ngram_lm.ckpt"
 LM_SECTION = "lm"
+NGRAM_SECTION = "ngram"
 PHONE_CTC_SECTION = "phonectc"
 SCORER_SECTION = "scorer"
 PHONE_CTC_WEIGHT = "phone_ctc_weight"
 SECTION_BEGIN = re.compile(r"^# >>> with (\w+)$")
 SECTION_END = re.compile(r"^# <<< with (\w+)$")
-SECTION_LINE = re.compile(r"\s+# with (\w+)$")
+SECTION_LINE = re.compile(r"\s+# with (\w+(?:\|\w+)*)$")
 
 
 def yaml_scalar(value):
@@ -88,7 +93,8 @@ def select_sections(template, sections=()):
     A section is either the lines between ``# >>> with <name>`` and
     ``# <<< with <name>`` or a single line ending with ``# with <name>``; the
     markers themselves are removed. A line is kept when every section it is
-    in is kept.
+    in is kept. A line ending with ``# with <a>|<b>`` is in section ``a`` or
+    ``b``: it is kept with either.
 
     Arguments
     ---------
@@ -121,6 +127,8 @@ def select_sections(template, sections=()):
     'w:\\n'
     >>> select_sections(nested, ["scorer", "lm"])
     'w:\\n  x: 1\\n'
+    >>> select_sections("y: 2  # with lm|ngram\\n", ["ngram"])
+    'y: 2\\n'
     """
     kept, block = [], None
     for line in template.splitlines(keepends=True):
@@ -130,8 +138,11 @@ def select_sections(template, sections=()):
             block = begin.group(1) if begin else None
             continue
         tagged = SECTION_LINE.search(content)
-        names = [block, tagged.group(1) if tagged else None]
-        if all(name in sections for name in names if name is not None):
+        in_block = block is None or block in sections
+        in_line = tagged is None or any(
+            name in sections for name in tagged.group(1).split("|")
+        )
+        if in_block and in_line:
             kept.append(SECTION_LINE.sub("", line) if tagged else line)
     return "".join(kept)
 
@@ -161,9 +172,13 @@ def render_hparams(template, values, sections=()):
     >>> render_hparams("d_model: 768\\nbeam_size: 5\\n", {"d_model": 64})
     'd_model: 64\\nbeam_size: 5\\n'
     """
-    every_section = set(
-        re.findall(r"# (?:>>> )?with (\w+)$", template, re.MULTILINE)
-    )
+    every_section = {
+        name
+        for names in re.findall(
+            r"# (?:>>> )?with (\w+(?:\|\w+)*)$", template, re.MULTILINE
+        )
+        for name in names.split("|")
+    }
     complete = select_sections(template, every_section)
     template = select_sections(template, sections)
     for key, value in values.items():
@@ -203,7 +218,7 @@ def read_template(template_path=INFERENCE_TEMPLATE):
     return template_path.read_text(encoding="utf-8")
 
 
-def template_sections(values, with_lm):
+def template_sections(values, with_lm, with_ngram=False):
     """The optional template sections a model folder gets.
 
     Arguments
@@ -213,26 +228,37 @@ def template_sections(values, with_lm):
         phone-aware decoding).
     with_lm : bool
         Whether the folder has a language model.
+    with_ngram : bool
+        Whether the folder has a character n-gram LM.
 
     Returns
     -------
     list of str
-        Section names: ``lm``, ``phonectc``, and ``scorer`` when the beam
-        search gets either.
+        Section names: ``lm``, ``ngram``, ``phonectc``, and ``scorer`` when
+        the beam search gets any of them.
 
     Example
     -------
     >>> template_sections({"phone_ctc_weight": 0.5}, with_lm=False)
     ['phonectc', 'scorer']
+    >>> template_sections({}, with_lm=False, with_ngram=True)
+    ['ngram', 'scorer']
     >>> template_sections({}, with_lm=False)
     []
     """
     sections = [LM_SECTION] if with_lm else []
+    if with_ngram:
+        sections.append(NGRAM_SECTION)
     if values.get(PHONE_CTC_WEIGHT, 0) > 0:
         sections.append(PHONE_CTC_SECTION)
     if sections:
         sections.append(SCORER_SECTION)
     return sections
+
+
+def _state_on_cpu(module):
+    """A module's state dict with every tensor on the CPU."""
+    return {key: value.cpu() for key, value in module.state_dict().items()}
 
 
 def write_model_folder(
@@ -242,6 +268,7 @@ def write_model_folder(
     values,
     template_path=INFERENCE_TEMPLATE,
     language_model=None,
+    ngram_lm=None,
 ):
     """Writes hyperparams, weights and tokenizer for ``from_hparams``.
 
@@ -255,13 +282,17 @@ def write_model_folder(
         Its text tokenizer.
     values : dict
         Values for the template's "Model", "Front end" and "Decoding" keys
-        (with a language model, its "Language model" keys; with
+        (with a language model, its "Language model" keys; with an n-gram
+        LM, ``ngram_lm_weight`` and ``ngram_order``; with
         ``phone_ctc_weight`` above 0, the "Phone-aware decoding" keys).
     template_path : str or importlib.resources.abc.Traversable
         The inference YAML template.
     language_model : torch.nn.Module
         A language model for decoding (written as ``lm.ckpt``, with the
         template's ``lm`` sections), or None for a folder without one.
+    ngram_lm : speechbrain_mmspeech.ngram.NgramLM
+        A character n-gram LM for decoding (written as ``ngram_lm.ckpt``,
+        with the template's ``ngram`` sections), or None.
 
     Returns
     -------
@@ -271,9 +302,11 @@ def write_model_folder(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     template = read_template(template_path)
-    sections = template_sections(values, language_model is not None)
+    sections = template_sections(
+        values, language_model is not None, ngram_lm is not None
+    )
     hparams_text = render_hparams(template, values, sections)
-    state = {key: value.cpu() for key, value in model.state_dict().items()}
+    state = _state_on_cpu(model)
     save_tokenizer = get_default_hook(tokenizer, DEFAULT_SAVE_HOOKS)
     # Everything is written before anything is replaced: no half folder.
     pending = {
@@ -283,14 +316,14 @@ def write_model_folder(
         MODEL_FILE: lambda path: torch.save(state, path),
         TOKENIZER_FILE: lambda path: save_tokenizer(tokenizer, path),
     }
-    if language_model is not None:
-        lm_state = {
-            key: value.cpu()
-            for key, value in language_model.state_dict().items()
-        }
-        pending[LM_FILE] = lambda path: torch.save(lm_state, path)
+    optional = {LM_FILE: language_model, NGRAM_LM_FILE: ngram_lm}
+    for name, module in optional.items():
+        if module is not None:
+            module_state = _state_on_cpu(module)
+            pending[name] = lambda path, s=module_state: torch.save(s, path)
     write_atomically(folder, pending)
-    if language_model is None:
-        # A stale LM of an earlier export would only confuse readers.
-        (folder / LM_FILE).unlink(missing_ok=True)
+    for name, module in optional.items():
+        if module is None:
+            # A stale LM of an earlier export would only confuse readers.
+            (folder / name).unlink(missing_ok=True)
     return folder

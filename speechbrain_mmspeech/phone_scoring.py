@@ -614,7 +614,10 @@ class CTCScorer(BaseScorerInterface):
         lengths = lengths[:, :, :n_readings]
         n_phones = int(lengths.max())
         phones = self.table.phones[candidates][:, :, :n_readings, :n_phones]
-        phones, lengths = phones.reshape(-1, n_phones), lengths.reshape(-1)
+        # Explicit rows: no candidate may have phones (n_phones 0).
+        n_columns = n_hyps * n_candidates * n_readings
+        phones = phones.reshape(n_columns, n_phones)
+        lengths = lengths.reshape(n_columns)
         hyps = torch.arange(n_hyps, device=candidates.device)
         columns_hyp = hyps.repeat_interleave(n_candidates * n_readings)
         psi = state.psi[columns_hyp].masked_fill(lengths < 0, float("-inf"))

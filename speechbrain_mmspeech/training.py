@@ -26,8 +26,8 @@ to them (``TextMixingBatchSampler``). Both are functions of the epoch, so a
 resumed run sees exactly the batches it had not trained on.
 
 This module also holds the data side of the recipes: the datasets of the
-three pools, the character vocabulary, held-out sentence filtering and the
-schedule length.
+three pools, the character vocabulary, held-out sentence filtering, the
+character n-gram LM of the text pool and the schedule length.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -51,6 +51,7 @@ from speechbrain.dataio.sampler import (
     ReproducibleRandomSampler,
 )
 
+from speechbrain_mmspeech.fileio import write_atomically
 from speechbrain_mmspeech.frontend import load_audio
 from speechbrain_mmspeech.lm import (
     LM_MODE_FUSION,
@@ -519,6 +520,46 @@ def read_text_pool(hparams):
         n_excluded,
     )
     return sentences
+
+
+def prepare_ngram_lm(hparams):
+    """Fits ``ngram_lm`` on the text pool once, if ``ngram_lm_weight`` > 0.
+
+    The pool is ``read_text_pool``'s (dev and test sentences left out),
+    encoded with the recipe's tokenizer. The fitted tables are cached as
+    ``save_folder/ngram_lm_<order>gram.ckpt``: a rerun loads them.
+
+    Arguments
+    ---------
+    hparams : dict
+        ``ngram_lm_weight``, ``ngram_lm``, ``tokenizer`` (loaded),
+        ``save_folder`` and what ``read_text_pool`` reads.
+
+    Returns
+    -------
+    speechbrain_mmspeech.ngram.NgramLM or None
+        The fitted LM, or None when the weight is 0.
+    """
+    if hparams["ngram_lm_weight"] <= 0:
+        return None
+    ngram_lm = hparams["ngram_lm"]
+    path = Path(hparams["save_folder"]) / f"ngram_lm_{ngram_lm.order}gram.ckpt"
+    if path.exists():
+        ngram_lm.load_state_dict(torch.load(path, map_location="cpu"))
+        logger.info("Character %d-gram LM loaded from %s", ngram_lm.order, path)
+        return ngram_lm
+    tokenizer = hparams["tokenizer"]
+    sentences = read_text_pool(hparams)
+    ngram_lm.fit(tokenizer.encode_as_ids(text) for text in sentences)
+    state = {key: value.cpu() for key, value in ngram_lm.state_dict().items()}
+    write_atomically(path.parent, {path.name: lambda p: torch.save(state, p)})
+    logger.info(
+        "Character %d-gram LM of %d sentences written to %s",
+        ngram_lm.order,
+        len(sentences),
+        path,
+    )
+    return ngram_lm
 
 
 def text_dataset(hparams):
@@ -1026,9 +1067,11 @@ class MMSpeechBrain(ScheduledBrain):
             return
         self.acc_metric = self.hparams.acc_computer()
         self.cer_metric = self.hparams.cer_computer()
-        lm_model = getattr(self.hparams, "lm_model", None)
-        if stage == sb.Stage.TEST and lm_model is not None:
-            lm_model.to(self.device)
+        if stage == sb.Stage.TEST:
+            for name in ["lm_model", "ngram_lm"]:
+                language_model = getattr(self.hparams, name, None)
+                if language_model is not None:
+                    language_model.to(self.device)
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs every task's loss, accuracy and CER; checkpoints."""
@@ -1071,6 +1114,10 @@ class MMSpeechBrain(ScheduledBrain):
         phone_ctc_weight = getattr(self.hparams, "phone_ctc_weight", 0)
         if phone_ctc_weight:
             meta["phone CTC weight"] = phone_ctc_weight
+        ngram_lm_weight = getattr(self.hparams, "ngram_lm_weight", 0)
+        if ngram_lm_weight:
+            meta["n-gram LM weight"] = ngram_lm_weight
+            meta["n-gram order"] = self.hparams.ngram_order
         lm_mode = getattr(self.hparams, "lm_mode", LM_MODE_NONE)
         if lm_mode != LM_MODE_NONE:
             meta["LM"] = lm_mode

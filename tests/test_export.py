@@ -176,3 +176,56 @@ def test_folder_with_phone_aware_decoding_loads_and_uses_it(tmp_path):
     )
     text = (plain / "hyperparams.yaml").read_text(encoding="utf-8")
     assert "phone_ctc" not in text and "scorer:" not in text
+
+
+@pytest.mark.parametrize("phone_ctc_weight", [0.0, 0.4])
+def test_folder_with_an_ngram_lm_loads_and_uses_it(tmp_path, phone_ctc_weight):
+    from speechbrain.inference.ASR import EncoderDecoderASR
+
+    from speechbrain_mmspeech.ngram import NgramLM, NgramLMScorer
+    from tiny_models import TEMPLATE_SIZES, model_from_template
+
+    texts = ["今天天气很好", "我们去公园"]
+    tokenizer = CharTokenizer()
+    tokenizer.build(texts, vocab_size=16)
+    ngram_lm = NgramLM(16, order=2).fit(map(tokenizer.encode_as_ids, texts))
+    values = {
+        **TEMPLATE_SIZES,
+        "max_positions": 16,
+        "rel_pos_bucket_size": 4,
+        "text_vocab_size": 16,
+        "code_vocab_size": 4,
+        "beam_size": 2,
+        "phone_ctc_weight": phone_ctc_weight,
+        "ngram_lm_weight": 0.25,
+        "ngram_order": 2,
+    }
+    folder = write_model_folder(
+        tmp_path / "model",
+        model_from_template(values),
+        tokenizer,
+        values,
+        ngram_lm=ngram_lm,
+    )
+    assert (folder / "ngram_lm.ckpt").is_file()
+    asr = EncoderDecoderASR.from_hparams(
+        source=str(folder),
+        savedir=str(tmp_path / "save"),
+        run_opts={"device": "cpu"},
+    )
+    searcher = asr.hparams.decoder
+    scorer = searcher.scorer.full_scorers["ngramlm"]
+    assert isinstance(scorer, NgramLMScorer)
+    assert searcher.scorer.weights["ngramlm"] == 0.25
+    assert ("ctc" in searcher.scorer.partial_scorers) == (phone_ctc_weight > 0)
+    histories = torch.arange(16)[:, None]
+    assert torch.equal(scorer.lm.probs(histories), ngram_lm.probs(histories))
+    feats, lens = torch.randn(2, 120, 80), torch.tensor([1.0, 0.7])
+    with torch.no_grad():
+        memory = asr.mods.transformer.encode(feats, lens)
+        hyps, _, _, _ = searcher(memory, lens)
+    assert len(hyps) == 2
+    # Exported again without it: no n-gram file, section or setting left.
+    write_model_folder(folder, model_from_template(values), tokenizer, values)
+    assert not (folder / "ngram_lm.ckpt").exists()
+    assert "ngram_lm" not in (folder / "hyperparams.yaml").read_text()

@@ -534,6 +534,18 @@ def test_end_to_end_on_a_tiny_model(beam_size, with_lm):
     assert zero == decode(lm_builder(lm))
 
 
+def test_candidates_without_phones_leave_the_prefix_unchanged():
+    """A step whose candidates all lack phones (</s>, <unk>) still scores:
+    <unk> 0, as any id without phones."""
+    scorer = identity_scorer(tokenizer(), vocab_size=VOCAB)
+    memory = packed(random_log_probs(2, 12, PINYIN.num_ctc_classes))
+    steps = walk(
+        scorer, memory, [[], []], lambda step: torch.tensor([[EOS, UNK]] * 2)
+    )
+    assert steps[0].shape == (2, VOCAB)
+    assert (steps[0][:, UNK] == 0).all()
+
+
 def test_full_scorer_equals_partial_scorer_over_every_id():
     model = tiny_model(VOCAB, decoder={"max_positions": 16}).eval()
     partial = phone_builder(model, 0.4)

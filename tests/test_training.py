@@ -101,3 +101,40 @@ def test_collate_groups_examples_by_pool():
     assert len(batch) == 3
     assert batch["text"].phones.data.shape == (2, 4)
     assert "pool" not in batch["paired"]._PaddedBatch__keys
+
+
+def test_ngram_lm_is_fitted_on_the_pool_without_heldout_sentences(tmp_path):
+    from speechbrain_mmspeech.ngram import NgramLM
+
+    header = "ID,duration,wav,transcript\n"
+    (tmp_path / "dev.csv").write_text(header + "d1,1.0,a.wav,天气\n")
+    (tmp_path / "test.csv").write_text(header + "t1,1.0,a.wav,公园\n")
+    text = tmp_path / "text.txt"
+    text.write_text("今天 天气\n天气\n公园\n", encoding="utf-8")
+    tokenizer = CharTokenizer()
+    tokenizer.build(["今天天气公园"], vocab_size=12)
+    hparams = {
+        "ngram_lm_weight": 0.3,
+        "ngram_lm": NgramLM(12, order=2),
+        "tokenizer": tokenizer,
+        "save_folder": tmp_path / "save",
+        "valid_csv": tmp_path / "dev.csv",
+        "test_csv": tmp_path / "test.csv",
+        "text_files": [text],
+        "text_files_have_ids": False,
+        "max_text_chars": 128,
+        "max_text_sentences": None,
+    }
+    lm = training.prepare_ngram_lm(hparams)
+    expected = NgramLM(12, order=2).fit([tokenizer.encode_as_ids("今天天气")])
+    histories = torch.arange(12)[:, None]
+    assert torch.equal(lm.probs(histories), expected.probs(histories))
+    cache = tmp_path / "save" / "ngram_lm_2gram.ckpt"
+    assert cache.is_file()
+    # A rerun loads the cache (the pool file is not read again).
+    text.unlink()
+    hparams["ngram_lm"] = NgramLM(12, order=2)
+    again = training.prepare_ngram_lm(hparams)
+    assert torch.equal(again.probs(histories), expected.probs(histories))
+    # Weight 0: nothing is built.
+    assert training.prepare_ngram_lm({**hparams, "ngram_lm_weight": 0}) is None

@@ -11,9 +11,11 @@ At the end, the checkpoints with the best validation accuracy are averaged,
 evaluated on the test set (CER), and written as a model folder that
 ``EncoderDecoderASR.from_hparams`` loads.
 
-The test set can be decoded with a language model trained by
+The test set can be decoded with a character n-gram LM counted on the text
+pool in seconds (``--ngram_lm_weight=0.3``, ``--ngram_order=3``), and with a
+language model trained by
 ``train_lm.py`` (``--lm_mode=fusion`` or ``--lm_mode=rescoring`` with
-``--lm_file=.../lm.ckpt``); the model folder then holds the LM too. Run
+``--lm_file=.../lm.ckpt``); the model folder then holds them too. Run
 again on a finished output folder, the recipe only tests and exports.
 
 To run on real AISHELL-1 (``data_folder`` holds ``wav/`` and
@@ -56,6 +58,7 @@ from speechbrain_mmspeech.training import (
     load_pretrained,
     paired_datasets,
     paired_loader_kwargs,
+    prepare_ngram_lm,
     prepare_tokenizer,
     report_unknown_characters,
     schedule_length,
@@ -171,6 +174,7 @@ def main(argv):
             hparams, datasets["valid"], train=False
         ),
     )
+    ngram_lm = prepare_ngram_lm(hparams)
     asr_brain.evaluate(
         datasets["test"],
         max_key="ACC",
@@ -188,11 +192,17 @@ def main(argv):
             hparams["tokenizer"],
             settings,
             language_model=language_model,
+            ngram_lm=ngram_lm,
         )
         cer = asr_brain.test_stats["CER"]
         lm_note = ""
         if hparams["phone_ctc_weight"]:
             lm_note += f", phone CTC weight {hparams['phone_ctc_weight']}"
+        if ngram_lm is not None:
+            lm_note += (
+                f", {hparams['ngram_order']}-gram LM weight "
+                f"{hparams['ngram_lm_weight']}"
+            )
         if language_model is not None:
             lm_note += (
                 f", LM {hparams['lm_mode']} weight {hparams['lm_weight']}"

@@ -199,6 +199,40 @@ def test_test_stage_with_a_language_model(
     )
 
 
+def test_test_stage_with_an_ngram_lm(trained, small_corpus, tmp_path):
+    """A finished run tests again with the n-gram LM of the text pool."""
+    from speechbrain.inference.ASR import EncoderDecoderASR
+
+    from speechbrain_mmspeech.ngram import NgramLMScorer
+
+    output = tmp_path / "finetune"
+    shutil.copytree(trained[0], output)
+    stdout = run_train(
+        small_corpus,
+        output,
+        2,
+        "--ngram_lm_weight=0.3",
+        f"--model_folder={output / 'model_ngram'}",
+    )
+    assert "3-gram LM weight 0.3" in stdout
+    assert (output / "save" / "ngram_lm_3gram.ckpt").is_file()
+    log = (output / "train_log.txt").read_text(encoding="utf-8")
+    assert "n-gram LM weight: 3.00e-01, n-gram order: 3" in log.splitlines()[-1]
+    folder = output / "model_ngram"
+    assert (folder / "ngram_lm.ckpt").is_file()
+    asr = EncoderDecoderASR.from_hparams(
+        source=str(folder),
+        savedir=str(tmp_path / "savedir"),
+        run_opts={"device": "cpu"},
+    )
+    scorer = asr.hparams.decoder.scorer.full_scorers["ngramlm"]
+    assert isinstance(scorer, NgramLMScorer)
+    test_csv = (output / "data" / "test.csv").read_text(encoding="utf-8")
+    assert isinstance(
+        asr.transcribe_file(test_csv.splitlines()[1].split(",")[2]), str
+    )
+
+
 def test_rerun_resumes_from_checkpoint(trained, small_corpus):
     output, _ = trained
     run_train(small_corpus, output, epochs=3)
