@@ -14,8 +14,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 data="${MINI_AISHELL:-data/mini_aishell}"
 out="${OUTPUT:-results/mini_aishell}"
-stage1_sentences="${STAGE1_SENTENCES:-4096}"
-ft_epochs="${FT_EPOCHS:-5}"
+stage1_sentences="${STAGE1_SENTENCES:-8192}"
+ft_epochs="${FT_EPOCHS:-12}"
 start=$(date +%s)
 
 transcript="$data/data_aishell/transcript/aishell_transcript_v0.8.txt"
