@@ -2,8 +2,8 @@
 # The main job, end to end on the synthetic mini-AISHELL corpus, as MMSpeech
 # trains: generate the corpus -> stage-1 P2T on the text pool (every People's
 # Daily clause but the dev/test sentences) -> fine-tuning with S2T + PP on the
-# labeled speech and P2T on the text pool -> test CER (phone-aware decoding)
-# -> transcribe one test utterance with mmspeech-transcribe.
+# labeled speech and P2T on the text pool -> test CER (phone-aware decoding and
+# the text pool's character trigram) -> transcribe one test utterance.
 #
 #   bash run_mini_aishell.sh [extra train.py overrides, e.g. --number_of_epochs=2]
 #
