@@ -31,6 +31,7 @@ setup(
     entry_points={
         "console_scripts": [
             "mmspeech-convert=speechbrain_mmspeech.convert.cli:main",
+            "mmspeech-mini-aishell=speechbrain_mmspeech.mini_aishell.cli:main",
         ],
     },
     extras_require={

@@ -1,7 +1,7 @@
 """AISHELL-1 data preparation: unpacks the audio and writes the split CSVs.
 
 ``prepare_aishell`` reads an AISHELL-1 download (or a mini-AISHELL made by
-``mini_aishell.py``, which has the same layout)::
+``mmspeech-mini-aishell``, which has the same layout)::
 
     <data_folder>/wav/S0002.tar.gz ...            (as downloaded), or
     <data_folder>/wav/{train,dev,test}/S0002/*.wav  (already extracted)

@@ -5,7 +5,7 @@ forms and writes ``<save_folder>/unpaired.csv`` with the columns
 ``ID,duration,wav`` (absolute paths), the manifest ``pretrain.py`` and
 ``build_codes.py`` read:
 
-- a CSV with at least ``ID,duration,wav`` (``mini_aishell.py`` writes
+- a CSV with at least ``ID,duration,wav`` (``mmspeech-mini-aishell`` writes
   ``unpaired_speech/unpaired.csv``): those columns are copied;
 - a Kaldi ``wav.scp`` (``<id> <path>`` lines, relative paths taken from the
   file's folder; AISHELL-2 ships ``iOS/data/wav.scp``);

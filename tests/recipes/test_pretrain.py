@@ -47,7 +47,7 @@ TASK_NAMES = ("p2t", "s2c", "msp", "pp", "s2t")
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """A mini-AISHELL with the three pools."""
-    from mini_aishell import generate_mini_aishell
+    from speechbrain_mmspeech.mini_aishell import generate_mini_aishell
 
     output = tmp_path_factory.mktemp("pools_aishell")
     generate_mini_aishell(output, **POOLS_CORPUS)
