@@ -13,11 +13,12 @@ Authors
 import csv
 import gzip
 import io
-import os
 import tarfile
 from pathlib import Path
 
 import soundfile as sf
+
+from speechbrain_mmspeech.fileio import write_atomically
 
 CORPUS_DIRNAME = "data_aishell"
 TRANSCRIPT_RELPATH = Path("transcript") / "aishell_transcript_v0.8.txt"
@@ -146,7 +147,7 @@ def wav_bytes(pcm, sample_rate=TARGET_SAMPLE_RATE):
 
 
 def write_atomic(path, data):
-    """Writes bytes through a temporary file and ``os.replace``.
+    """Writes bytes all or nothing, through ``fileio.write_atomically``.
 
     Arguments
     ---------
@@ -162,9 +163,7 @@ def write_atomic(path, data):
     >>> p.read_bytes()
     b'hi'
     """
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    write_atomically(path.parent, {path.name: lambda p: p.write_bytes(data)})
 
 
 def speaker_tar_bytes(split, spk_id, wavs):
