@@ -6,10 +6,8 @@ import pytest
 import torch
 
 import tiny_models
-from speechbrain_mmspeech.decoder import (
-    DropPath,
-    relative_position_buckets,
-)
+from speechbrain_mmspeech.decoder import relative_position_buckets
+from speechbrain_mmspeech.layers import DropPath
 
 VOCAB = 20
 D_MODEL = tiny_models.D_MODEL

@@ -13,14 +13,16 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.parameter_transfer import Pretrainer
 
-from speechbrain_mmspeech.tokenizers import (
+from speechbrain_mmspeech.pinyin import (
     LETTER_READINGS,
+    build_phone_inventory,
+    syllable_to_phones,
+)
+from speechbrain_mmspeech.tokenizers import (
     UNK_PLACEHOLDER,
     CharTokenizer,
     PinyinTokenizer,
-    build_phone_inventory,
     escape_token,
-    syllable_to_phones,
     unescape_token,
 )
 
