@@ -36,6 +36,7 @@ setup(
         "console_scripts": [
             "mmspeech-convert=speechbrain_mmspeech.convert.cli:main",
             "mmspeech-transcribe=speechbrain_mmspeech.transcribe:main",
+            "mmspeech-mini-aishell=speechbrain_mmspeech.mini_aishell.cli:main",
         ],
     },
     extras_require={

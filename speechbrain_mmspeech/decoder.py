@@ -44,6 +44,8 @@ from speechbrain_mmspeech.attention import (
     causal_bias,
     padding_to_bias,
 )
+from speechbrain_mmspeech.layers import DropPath, init_embedding
+from speechbrain_mmspeech.tokenizers import PAD_INDEX
 
 DECODER_ATTENTION_SCALE_FACTOR = 2.0
 
@@ -89,71 +91,6 @@ def relative_position_buckets(bucket_size, max_positions):
     )
     bucket = torch.where(distance <= half, offset, log_bucket * offset.sign())
     return bucket + bucket_size - 1
-
-
-def init_embedding(embedding):
-    """fairseq's embedding initialisation: N(0, 1/d), zero padding row.
-
-    With ``scale_embedding`` the scaled token vectors then have unit norm per
-    dimension on average instead of ``sqrt(d)``.
-
-    Arguments
-    ---------
-    embedding : torch.nn.Embedding
-        The table to initialise in place.
-
-    Example
-    -------
-    >>> table = torch.nn.Embedding(10, 64, padding_idx=1)
-    >>> init_embedding(table)
-    >>> weight = table.weight.detach()
-    >>> float(weight[1].abs().sum()), float(weight.std()) < 0.2
-    (0.0, True)
-    """
-    dim = embedding.weight.shape[1]
-    torch.nn.init.normal_(embedding.weight, mean=0.0, std=dim**-0.5)
-    if embedding.padding_idx is not None:
-        with torch.no_grad():
-            embedding.weight[embedding.padding_idx].zero_()
-
-
-class DropPath(torch.nn.Module):
-    """Stochastic depth: zeroes a whole residual branch per sample.
-
-    Arguments
-    ---------
-    prob : float
-        Probability of dropping the branch in training.
-
-    Example
-    -------
-    >>> DropPath(0.5).eval()(torch.ones(2, 3)).sum().item()
-    6.0
-    """
-
-    def __init__(self, prob=0.0):
-        super().__init__()
-        self.prob = prob
-
-    def forward(self, x):
-        """Drops ``x`` for a random subset of the batch (rescaling the rest).
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            ``[batch, ...]``.
-
-        Returns
-        -------
-        torch.Tensor
-            Same shape.
-        """
-        if not self.training or self.prob == 0.0:
-            return x
-        keep = 1.0 - self.prob
-        shape = (x.shape[0],) + (1,) * (x.dim() - 1)
-        mask = x.new_empty(shape).bernoulli_(keep)
-        return x * mask / keep
 
 
 class DecoderCache:
@@ -475,7 +412,7 @@ class TextDecoder(torch.nn.Module):
         drop_path=0.1,
         scale_embedding=True,
         entangle_position_embedding=True,
-        padding_index=1,
+        padding_index=PAD_INDEX,
         d_memory=None,
     ):
         super().__init__()

@@ -29,11 +29,12 @@ from dataclasses import dataclass
 import torch
 
 from speechbrain_mmspeech.attention import MultiheadAttention
-from speechbrain_mmspeech.decoder import init_embedding
+from speechbrain_mmspeech.layers import ChannelLayerNorm, init_embedding
 from speechbrain_mmspeech.masking import (
     compute_span_mask,
     lengths_to_padding_mask,
 )
+from speechbrain_mmspeech.tokenizers import PAD_INDEX
 
 CONV_KERNEL = 3
 CONV_STRIDE = 2
@@ -115,40 +116,6 @@ class Conv2dSubsampling(torch.nn.Module):
         batch, channels, time, freq = x.shape
         x = x.transpose(1, 2).reshape(batch, time, channels * freq)
         return self.out(x)
-
-
-class ChannelLayerNorm(torch.nn.Module):
-    """LayerNorm without affine parameters over the channels of ``[B, C, T]``.
-
-    Arguments
-    ---------
-    channels : int
-        Number of channels.
-
-    Example
-    -------
-    >>> ChannelLayerNorm(4)(torch.rand(2, 4, 7)).shape
-    torch.Size([2, 4, 7])
-    """
-
-    def __init__(self, channels):
-        super().__init__()
-        self.norm = torch.nn.LayerNorm(channels, elementwise_affine=False)
-
-    def forward(self, x):
-        """Normalises each frame over its channels.
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            ``[batch, channels, time]``.
-
-        Returns
-        -------
-        torch.Tensor
-            Same shape.
-        """
-        return self.norm(x.transpose(1, 2)).transpose(1, 2)
 
 
 class ConvPositionalEmbedding(torch.nn.ModuleList):
@@ -552,7 +519,7 @@ class SpeechEncoder(torch.nn.Module):
         subsample_channels=768,
         context_layer=6,
         phone_vocab_size=141,
-        phone_padding_index=1,
+        phone_padding_index=PAD_INDEX,
         phone_head_range=(3, 124),
         mask_span=10,
         dropout=0.1,

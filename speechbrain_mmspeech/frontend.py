@@ -12,7 +12,8 @@ statistics (fairseq ``global_cmvn``).
 Bad audio is reported, not passed on: ``load_audio`` names the file and the
 problem (missing, unreadable, empty, NaN samples, too short), and
 ``ValidatingAudioNormalizer`` applies the same checks inside SpeechBrain's
-``Pretrained.load_audio``.
+``Pretrained.load_audio``. ``audio_duration`` reads a file's duration from
+its header, as the data preparations list corpora.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -20,6 +21,7 @@ Authors
 
 import os
 
+import soundfile as sf
 import torch
 import torchaudio.compliance.kaldi as kaldi
 from speechbrain.dataio import audio_io
@@ -206,6 +208,35 @@ def load_audio(path, sample_rate=SAMPLE_RATE, normalizer=None):
     if normalizer is None:
         normalizer = ValidatingAudioNormalizer(sample_rate)
     return normalizer(signal, file_rate, source=path)
+
+
+def audio_duration(path):
+    """Duration of an audio file in seconds, from its header.
+
+    Arguments
+    ---------
+    path : str or pathlib.Path
+        Audio file.
+
+    Returns
+    -------
+    float or None
+        The duration, or None if the file is unreadable or empty.
+
+    Example
+    -------
+    >>> p = getfixture("tmp_path") / "bad.wav"
+    >>> _ = p.write_bytes(b"not a wav")
+    >>> audio_duration(p) is None
+    True
+    """
+    try:
+        info = sf.info(str(path))
+    except RuntimeError:  # soundfile.LibsndfileError derives from it
+        return None
+    if info.frames <= 0 or info.samplerate <= 0:
+        return None
+    return info.frames / info.samplerate
 
 
 class MMSpeechFbank(torch.nn.Module):

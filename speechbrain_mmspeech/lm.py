@@ -40,15 +40,12 @@ from speechbrain.decoders import scorer as sb_scorer
 from speechbrain.lobes.models.transformer import TransformerLM as sb_lm
 from speechbrain.utils.data_utils import undo_padding
 
-from speechbrain_mmspeech.tokenizers import SymbolTable
+from speechbrain_mmspeech.tokenizers import BOS_INDEX, EOS_INDEX, PAD_INDEX
 
 LM_MODE_NONE = "none"
 LM_MODE_FUSION = "fusion"
 LM_MODE_RESCORING = "rescoring"
 LM_MODES = (LM_MODE_NONE, LM_MODE_FUSION, LM_MODE_RESCORING)
-BOS_INDEX = SymbolTable.bos_index
-PAD_INDEX = SymbolTable.pad_index
-EOS_INDEX = SymbolTable.eos_index
 MINUS_INF = -1e20  # the value SpeechBrain's searchers use for "never"
 
 

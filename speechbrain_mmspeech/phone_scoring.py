@@ -48,10 +48,11 @@ from pypinyin import Style, pinyin
 from speechbrain.decoders.scorer import BaseScorerInterface
 
 from speechbrain_mmspeech.model import unpack_memory
+from speechbrain_mmspeech.pinyin import syllable_to_phones
 from speechbrain_mmspeech.tokenizers import (
+    CTC_BLANK_INDEX,
     PinyinTokenizer,
     SymbolTable,
-    syllable_to_phones,
 )
 
 logger = logging.getLogger(__name__)
@@ -59,7 +60,7 @@ logger = logging.getLogger(__name__)
 MINUS_INF = -1e20  # the value SpeechBrain's searchers use for "never"
 NO_PHONE = -1  # padding of the phone table
 NO_READING = -1  # the length of a missing reading in the phone table
-PHONE_BLANK_INDEX = 0  # the phone head's CTC blank (see PinyinTokenizer)
+PHONE_BLANK_INDEX = CTC_BLANK_INDEX  # the phone head's CTC blank
 
 
 class CharPhoneTable:

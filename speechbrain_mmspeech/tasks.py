@@ -40,17 +40,20 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
-# The official phone inventory (tokenizers.PinyinTokenizer): phones are ids
-# 4..123 and <mask> is 124.
-PHONE_OFFSET = 4
-PHONE_MASK_INDEX = 124
+# The ids of the official phone inventory (phones at 4..123, <mask> at 124),
+# the phone CTC blank and the text specials.
+from speechbrain_mmspeech.tokenizers import (
+    BOS_INDEX,
+    CTC_BLANK_INDEX,
+    EOS_INDEX,
+    PHONE_MASK_INDEX,
+    PHONE_OFFSET,
+)
+
 P2T_MASK_RATIO = 0.3  # ceil(0.3 * length) phones are masked
 P2T_RANDOM_RATIO = 0.1  # ... and 10% of those become a random phone
 S2C_TIME_MASK_PROB = 0.7  # the official audio_mask_prob of ofa_speech_base
 S2T_TIME_MASK_PROB = 0.3
-CTC_BLANK_INDEX = 0
-BOS_INDEX = 0
-EOS_INDEX = 2
 
 
 def restrict_to_vocabulary(logits, vocab_size):

@@ -5,9 +5,14 @@ Both vocabularies follow the fairseq ``Dictionary`` layout of the official
 code: ids 0-3 are ``<s> <pad> </s> <unk>`` and the symbols follow.
 
  * ``PinyinTokenizer`` turns Chinese text into the 120 MMSpeech phones
-   (pinyin initials, tonal nuclei and the coda ``ng``), 141 ids in all.
+   (pinyin initials, tonal nuclei and the coda ``ng``; the phonology is
+   ``speechbrain_mmspeech.pinyin``), 141 ids in all.
  * ``CharTokenizer`` maps each character to one id, either from a vocabulary
    built on transcripts or from the official BERT-Chinese layout.
+
+The special ids (``BOS_INDEX`` ... ``UNK_INDEX``, ``PHONE_OFFSET``,
+``PHONE_MASK_INDEX``, ``CTC_BLANK_INDEX``) are defined here once; the tasks,
+the LM glue, the networks and the scorers import them.
 
 Both are SpeechBrain checkpoint objects (``Checkpointer`` recoverables and
 ``Pretrainer`` loadables) and can be created from HyperPyYAML with no
@@ -17,14 +22,12 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
-import functools
 import logging
 import re
 from collections import Counter
 from pathlib import Path
 
 import torch
-from pypinyin import Style, pinyin
 from speechbrain.utils.checkpoints import (
     mark_as_loader,
     mark_as_saver,
@@ -32,6 +35,8 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
+from speechbrain_mmspeech import pinyin
+from speechbrain_mmspeech.pinyin import build_phone_inventory
 from speechbrain_mmspeech.text import normalize_text, split_clauses
 
 logger = logging.getLogger(__name__)
@@ -48,110 +53,19 @@ UNUSED_TOKEN_PATTERN = re.compile(r"<unused_[0-9]+>")
 UNK_PLACEHOLDER = "\u2047"
 WORDPIECE_PREFIX = "##"
 
-# The phone inventory of utils/phone/zh/phone_dict.txt, sorted as strings.
-INITIALS = tuple("b c ch d f g h j k l m n p q r s sh t w x y z zh".split())
-TONES = ("1", "2", "3", "4", "5")
-NEUTRAL_TONE = TONES[-1]
-NUCLEI_WITH_ALL_TONES = tuple(
-    "a ai ao e ei i ia iao ie iu o ou u ua uai uo v".split()
-)
-TONES_OF_OTHER_NUCLEI = {"er": "234", "ue": "1234", "ui": "1234"}
-NASAL_CODAS = ("n", "ng")
-CODA_NG = NASAL_CODAS[1]
 FIRST_FILLER, LAST_FILLER = 2, 17
 FILLER_SYMBOLS = tuple(f"#{k}" for k in range(FIRST_FILLER, LAST_FILLER + 1))
 
-# Pinyin spellings that differ from the MMSpeech phone spelling.
-PINYIN_LETTER_RESPELLINGS = {"ü": "v", "ê": "e"}
-NUCLEUS_RESPELLINGS = {"ve": "ue"}
-# After j/q/x a bare "u" is ü, which phone_dict writes "v" (句 -> j v4), but
-# "u" stays before the coda n (军 -> j u1 n) and after y (鱼 -> y u2).
-UMLAUT_U_INITIALS = ("j", "q", "x")
-BARE_U_NUCLEI = ("u",)
-UMLAUT_U_NUCLEI = ("v",)
-# "iong" is i + o + ng with the tone on both vowels (熊 -> x i2 o2 ng).
-SPLIT_NUCLEI = {"io": ("i", "o")}
-SYLLABIC_NASALS = {
-    "m": ("m",),
-    "n": (CODA_NG,),
-    "ng": (CODA_NG,),
-    "hm": ("h", "m"),
-    "hng": ("h", CODA_NG),
-}
-# The tones read for the neutral-tone nuclei the inventory lacks (er5 ...).
-NEUTRAL_TONE_FALLBACKS = {"er": "2", "ue": "4", "ui": "4"}
-ERHUA_SUFFIX = "r"
-ER_NUCLEUS = "er"
-PINYIN_SYLLABLE = re.compile(r"([a-zü]+|ê)([1-5]?)")
-
-# Chinese-style readings of Latin letters, in MMSpeech phones.
-LETTER_READINGS = {
-    "a": "ei1",
-    "b": "b i4",
-    "c": "s ei4",
-    "d": "d i4",
-    "e": "y i4",
-    "f": "ei2 f",
-    "g": "j i4",
-    "h": "ei1 ch",
-    "i": "ai4",
-    "j": "zh ei4",
-    "k": "k ei4",
-    "l": "ei2 l",
-    "m": "ei2 m",
-    "n": "ei1 n",
-    "o": "ou1",
-    "p": "p i4",
-    "q": "k iu4",
-    "r": "a4",
-    "s": "ei2 s",
-    "t": "t i4",
-    "u": "y ou1",
-    "v": "w ei1",
-    "w": "d a2 b u5 l iu5",
-    "x": "ei2 k s",
-    "y": "w ai4",
-    "z": "z ei4",
-}
-
-
-def build_tonal_nuclei():
-    """Lists the 96 tonal nuclei of the MMSpeech phone inventory.
-
-    Returns
-    -------
-    list of str
-        Nuclei with their tone digit, e.g. ``a1`` ... ``v5``, ``er2``.
-
-    Example
-    -------
-    >>> len(build_tonal_nuclei())
-    96
-    """
-    nuclei = [n + tone for n in NUCLEI_WITH_ALL_TONES for tone in TONES]
-    for nucleus, tones in TONES_OF_OTHER_NUCLEI.items():
-        nuclei.extend(nucleus + tone for tone in tones)
-    return nuclei
-
-
-def build_phone_inventory():
-    """Lists the 120 MMSpeech phones in the order of phone_dict.txt.
-
-    The official order is plain string order of initials, tonal nuclei and
-    the coda ``ng`` (the coda ``n`` is the initial ``n``).
-
-    Returns
-    -------
-    list of str
-        The phones, sorted.
-
-    Example
-    -------
-    >>> phones = build_phone_inventory()
-    >>> len(phones), phones[:3], phones[-1]
-    (120, ['a1', 'a2', 'a3'], 'zh')
-    """
-    return sorted({*INITIALS, *build_tonal_nuclei(), *NASAL_CODAS})
+# The token ids every module takes from here: the fairseq specials of both
+# vocabularies, the phone ids of the official inventory (phones at 4..123,
+# <mask> at 124) and the blank of the phone CTC classes.
+BOS_INDEX = FAIRSEQ_SPECIALS.index(BOS_TOKEN)
+PAD_INDEX = FAIRSEQ_SPECIALS.index(PAD_TOKEN)
+EOS_INDEX = FAIRSEQ_SPECIALS.index(EOS_TOKEN)
+UNK_INDEX = FAIRSEQ_SPECIALS.index(UNK_TOKEN)
+PHONE_OFFSET = len(FAIRSEQ_SPECIALS)
+PHONE_MASK_INDEX = PHONE_OFFSET + len(build_phone_inventory())
+CTC_BLANK_INDEX = 0
 
 
 def default_phone_dict_symbols():
@@ -169,98 +83,6 @@ def default_phone_dict_symbols():
     (137, '<mask>', '#17')
     """
     return [*build_phone_inventory(), MASK_TOKEN, *FILLER_SYMBOLS]
-
-
-TONAL_NUCLEI = frozenset(build_tonal_nuclei())
-
-
-def syllable_to_phones(syllable):
-    """Splits one pinyin syllable into MMSpeech phones.
-
-    The syllable is the surface spelling of pypinyin's ``Style.TONE3``:
-    ``y``/``w`` are initials, ``ü`` is written ``v`` (also in bare
-    ``ju qu xu``, while ``jun`` and ``yu`` keep ``u``, as the official
-    lexicon does), the codas ``n``/``ng`` are split off the tonal nucleus,
-    and a missing tone digit means the neutral tone 5.
-
-    Arguments
-    ---------
-    syllable : str
-        A pinyin syllable with a tone digit, e.g. ``"zhang1"``.
-
-    Returns
-    -------
-    list of str or None
-        The phones, or None when the syllable has no MMSpeech spelling.
-
-    Example
-    -------
-    >>> syllable_to_phones("zhang1")
-    ['zh', 'a1', 'ng']
-    >>> syllable_to_phones("xiong2")
-    ['x', 'i2', 'o2', 'ng']
-    >>> syllable_to_phones("lve4")
-    ['l', 'ue4']
-    >>> syllable_to_phones("ju4"), syllable_to_phones("jun1")
-    (['j', 'v4'], ['j', 'u1', 'n'])
-    """
-    match = PINYIN_SYLLABLE.fullmatch(syllable)
-    if match is None:
-        return None
-    body, tone = match.group(1), match.group(2) or NEUTRAL_TONE
-    for letter, respelling in PINYIN_LETTER_RESPELLINGS.items():
-        body = body.replace(letter, respelling)
-    if body in SYLLABIC_NASALS:
-        return list(SYLLABIC_NASALS[body])
-    initial = _leading_initial(body)
-    final = body[len(initial) :]
-    nuclei, coda = _split_final(final)
-    if initial in UMLAUT_U_INITIALS and nuclei == BARE_U_NUCLEI and not coda:
-        nuclei = UMLAUT_U_NUCLEI
-    tonal_nuclei = [_tonal_nucleus(nucleus, tone) for nucleus in nuclei]
-    if not nuclei or None in tonal_nuclei:
-        return None
-    return [p for p in (initial, *tonal_nuclei, coda) if p]
-
-
-@functools.lru_cache(maxsize=4096)
-def _cached_syllable_phones(syllable):
-    """``syllable_to_phones`` as a tuple, remembered (there are ~1,300)."""
-    phones = syllable_to_phones(syllable)
-    return None if phones is None else tuple(phones)
-
-
-def _leading_initial(body):
-    """Returns the longest initial that starts a toneless syllable, or ''."""
-    initials = [initial for initial in INITIALS if body.startswith(initial)]
-    return max(initials, key=len, default="")
-
-
-def _split_final(final):
-    """Splits a final into its nuclei and its nasal coda ('' if none)."""
-    if final.endswith(ERHUA_SUFFIX) and final != ER_NUCLEUS:
-        final = final[: -len(ERHUA_SUFFIX)]
-    coda = ""
-    for candidate in sorted(NASAL_CODAS, key=len, reverse=True):
-        if final.endswith(candidate):
-            final, coda = final[: -len(candidate)], candidate
-            break
-    nucleus = NUCLEUS_RESPELLINGS.get(final, final)
-    return SPLIT_NUCLEI.get(nucleus, (nucleus,) if nucleus else ()), coda
-
-
-def _tonal_nucleus(nucleus, tone):
-    """Returns the tonal nucleus phone, or None if the inventory lacks it."""
-    if nucleus + tone not in TONAL_NUCLEI and tone == NEUTRAL_TONE:
-        tone = NEUTRAL_TONE_FALLBACKS.get(nucleus, tone)
-    if nucleus + tone not in TONAL_NUCLEI:
-        return None
-    return nucleus + tone
-
-
-def _mark_without_pinyin(chars):
-    """pypinyin ``errors`` hook: one empty syllable per character."""
-    return [""] * len(chars)
 
 
 def _to_int_list(ids):
@@ -287,10 +109,10 @@ class SymbolTable:
     (6, 5, '<s>')
     """
 
-    bos_index = FAIRSEQ_SPECIALS.index(BOS_TOKEN)
-    pad_index = FAIRSEQ_SPECIALS.index(PAD_TOKEN)
-    eos_index = FAIRSEQ_SPECIALS.index(EOS_TOKEN)
-    unk_index = FAIRSEQ_SPECIALS.index(UNK_TOKEN)
+    bos_index = BOS_INDEX
+    pad_index = PAD_INDEX
+    eos_index = EOS_INDEX
+    unk_index = UNK_INDEX
 
     def __init__(self, symbols=()):
         self._set_tokens([*FAIRSEQ_SPECIALS, *symbols])
@@ -353,7 +175,7 @@ class PinyinTokenizer(SymbolTable):
     ``speechbrain_mmspeech.text`` (numbers read in Chinese; punctuation and
     symbols, emoji included, removed), each clause is converted with
     pypinyin in phrase context (polyphones) and without tone sandhi, and
-    Latin letters use ``LETTER_READINGS``. Characters without a pronunciation (other
+    Latin letters use ``pinyin.LETTER_READINGS``. Characters without a pronunciation (other
     scripts, Han characters unknown to pypinyin) are dropped and counted in
     ``dropped_chars``, like the official lexicon lookup drops them.
 
@@ -381,7 +203,7 @@ class PinyinTokenizer(SymbolTable):
     [16, 27, 61, 36, 66]
     """
 
-    ctc_blank_index = 0
+    ctc_blank_index = CTC_BLANK_INDEX
 
     def __init__(self, phone_dict_symbols=None):
         if phone_dict_symbols is None:
@@ -398,7 +220,7 @@ class PinyinTokenizer(SymbolTable):
     @property
     def phone_offset(self):
         """The id of the first phone (4)."""
-        return len(FAIRSEQ_SPECIALS)
+        return PHONE_OFFSET
 
     @property
     def num_phones(self):
@@ -461,48 +283,26 @@ class PinyinTokenizer(SymbolTable):
         return phones
 
     def pronounce(self, text):
-        """Reads a text character by character, in phrase context.
+        """Reads a text character by character: ``pinyin.pronounce``.
 
-        The text is not normalised: there is one entry per character, as
-        needed to give each character of a transcription its pinyin and
-        its phones (``text_to_phones`` normalises, then uses this).
+        ``text_to_phones`` normalises the text, then uses this.
 
         Arguments
         ---------
         text : str
-            Characters to read (one clause: no punctuation handling).
+            Characters to read (one clause, not normalised).
 
         Returns
         -------
         list of tuple
-            ``(char, syllable, phones)`` per character: the tone-numbered
-            pinyin syllable (``""`` for Latin letters and characters without
-            a reading) and the list of phones (None when it has none).
+            ``(char, syllable, phones)`` per character.
 
         Example
         -------
         >>> PinyinTokenizer().pronounce("银行a⁇")
         [('银', 'yin2', ['y', 'i2', 'n']), ('行', 'hang2', ['h', 'a2', 'ng']), ('a', '', ['ei1']), ('⁇', '', None)]
         """
-        syllables = pinyin(
-            text,
-            style=Style.TONE3,
-            neutral_tone_with_five=True,
-            heteronym=False,
-            errors=_mark_without_pinyin,
-        )
-        return [
-            (char, syllable, self._char_to_phones(char, syllable))
-            for char, (syllable,) in zip(text, syllables)
-        ]
-
-    def _char_to_phones(self, char, syllable):
-        """Phones of one character given its pypinyin syllable, or None."""
-        if syllable:
-            return list(_cached_syllable_phones(syllable))
-        if char.lower() in LETTER_READINGS:
-            return LETTER_READINGS[char.lower()].split()
-        return None
+        return pinyin.pronounce(text)
 
     def encode_as_ids(self, text):
         """Converts a text to phone ids (unknown phones give ``<unk>``).

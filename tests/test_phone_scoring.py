@@ -26,11 +26,8 @@ from speechbrain_mmspeech.phone_scoring import (
     CTCScorer,
     phone_ctc_log_likelihood,
 )
-from speechbrain_mmspeech.tokenizers import (
-    LETTER_READINGS,
-    CharTokenizer,
-    PinyinTokenizer,
-)
+from speechbrain_mmspeech.pinyin import LETTER_READINGS
+from speechbrain_mmspeech.tokenizers import CharTokenizer, PinyinTokenizer
 from tiny_models import tiny_model
 
 BOS, PAD, EOS, UNK = 0, 1, 2, 3

@@ -13,14 +13,12 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.checkpoints import Checkpointer
 from speechbrain.utils.parameter_transfer import Pretrainer
 
+from speechbrain_mmspeech.pinyin import LETTER_READINGS, build_phone_inventory
 from speechbrain_mmspeech.tokenizers import (
-    LETTER_READINGS,
     UNK_PLACEHOLDER,
     CharTokenizer,
     PinyinTokenizer,
-    build_phone_inventory,
     escape_token,
-    syllable_to_phones,
     unescape_token,
 )
 
@@ -112,13 +110,6 @@ def test_known_pronunciations(text, phones):
 )
 def test_polyphones_follow_phrase_context(text, phones):
     assert PinyinTokenizer().text_to_phones(text) == phones.split()
-
-
-def test_syllables_outside_the_inventory():
-    assert syllable_to_phones("er5") == ["er2"]
-    assert syllable_to_phones("hm5") == ["h", "m"]
-    assert syllable_to_phones("zh") is None
-    assert syllable_to_phones("abc!") is None
 
 
 def test_digits_and_punctuation():

@@ -1,7 +1,7 @@
 """AISHELL-1 data preparation: unpacks the audio and writes the split CSVs.
 
 ``prepare_aishell`` reads an AISHELL-1 download (or a mini-AISHELL made by
-``mini_aishell.py``, which has the same layout)::
+``mmspeech-mini-aishell``, which has the same layout)::
 
     <data_folder>/wav/S0002.tar.gz ...            (as downloaded), or
     <data_folder>/wav/{train,dev,test}/S0002/*.wav  (already extracted)
@@ -34,7 +34,7 @@ import os
 import tarfile
 from pathlib import Path
 
-import soundfile as sf
+from speechbrain_mmspeech.frontend import audio_duration
 
 logger = logging.getLogger(__name__)
 
@@ -236,35 +236,6 @@ def unpack(archive, destination):
             if root not in target.parents and target != root:
                 raise ValueError(f"Unsafe path {member.name!r} in {archive}")
         tar.extractall(destination)
-
-
-def audio_duration(path):
-    """Duration of an audio file in seconds, from its header.
-
-    Arguments
-    ---------
-    path : str or pathlib.Path
-        Audio file.
-
-    Returns
-    -------
-    float or None
-        The duration, or None if the file is unreadable or empty.
-
-    Example
-    -------
-    >>> p = Path(getfixture("tmpdir")) / "bad.wav"
-    >>> _ = p.write_bytes(b"not a wav")
-    >>> audio_duration(p) is None
-    True
-    """
-    try:
-        info = sf.info(str(path))
-    except RuntimeError:  # soundfile.LibsndfileError derives from it
-        return None
-    if info.frames <= 0 or info.samplerate <= 0:
-        return None
-    return info.frames / info.samplerate
 
 
 def collect_split(split_folder, transcripts):

@@ -29,6 +29,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_mmspeech.frontend import load_audio
 from speechbrain_mmspeech.training import read_csv_column
+from speechbrain_mmspeech.unpaired import prepare_unpaired_speech
 
 logger = logging.getLogger(__name__)
 
@@ -89,8 +90,6 @@ def prepare_codes(hparams):
 
 def main(argv):
     """Prepares the unpaired speech list and fits the quantizer."""
-    from unpaired_prepare import prepare_unpaired_speech
-
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     hparams_file, _, overrides = sb.parse_arguments(argv)
     with open(hparams_file, encoding="utf-8") as fin:

@@ -20,7 +20,8 @@ start=$(date +%s)
 
 transcript="$data/data_aishell/transcript/aishell_transcript_v0.8.txt"
 if [ ! -f "$transcript" ]; then
-    python3 mini_aishell.py "$data"
+    # The package's mmspeech-mini-aishell command, through this python3.
+    python3 -m speechbrain_mmspeech.mini_aishell "$data"
 fi
 echo "Corpus ready after $(( $(date +%s) - start )) s"
 

@@ -62,8 +62,8 @@ timed() {  # timed <name> <command...>: runs it, appends its wall time
 }
 
 if [ ! -f "$labeled/transcript/aishell_transcript_v0.8.txt" ]; then
-    timed corpus python3 mini_aishell.py "$data" --n-train-speakers 20 \
-        --n-dev-speakers 4 --n-test-speakers 4 --utts-per-speaker 50 \
+    timed corpus python3 -m speechbrain_mmspeech.mini_aishell "$data" \
+        --n-train-speakers 20 --n-dev-speakers 4 --n-test-speakers 4 --utts-per-speaker 50 \
         --n-unpaired-speakers 60
 fi
 

@@ -14,7 +14,6 @@ Authors
 import doctest
 import importlib
 import math
-import os
 import re
 import subprocess
 import sys
@@ -47,7 +46,7 @@ TASK_NAMES = ("p2t", "s2c", "msp", "pp", "s2t")
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """A mini-AISHELL with the three pools."""
-    from mini_aishell import generate_mini_aishell
+    from speechbrain_mmspeech.mini_aishell import generate_mini_aishell
 
     output = tmp_path_factory.mktemp("pools_aishell")
     generate_mini_aishell(output, **POOLS_CORPUS)
@@ -276,26 +275,6 @@ def test_active_pools_refuses_a_pool_without_tasks():
         training.active_pools(hparams)
 
 
-def test_unpaired_speech_from_a_folder_or_a_wav_scp(corpus, tmp_path):
-    from unpaired_prepare import prepare_unpaired_speech
-
-    wav_folder = corpus / "unpaired_speech" / "wav"
-    from_folder = prepare_unpaired_speech(wav_folder, tmp_path / "a")
-    rows = from_folder.read_text().splitlines()
-    assert rows[0] == "ID,duration,wav" and len(rows) == 1 + 8
-    # Relative paths in a wav.scp are relative to its folder.
-    scp = tmp_path / "wav.scp"
-    scp.write_text(
-        "".join(
-            f"{w.stem} {os.path.relpath(w, tmp_path)}\n"
-            for w in sorted(wav_folder.glob("*.wav"))
-        ),
-        encoding="utf-8",
-    )
-    from_scp = prepare_unpaired_speech(scp, tmp_path / "b")
-    assert from_scp.read_text() == from_folder.read_text()
-
-
 def test_pretraining_yamls_share_keys_and_the_cpu_preset():
     def top_level(path):
         text = path.read_text(encoding="utf-8")
@@ -348,9 +327,7 @@ def test_killed_pretraining_resumes_without_losing_or_repeating_batches(
     assert set(resumed[1]) == set(uninterrupted[1])
 
 
-@pytest.mark.parametrize(
-    "module", ["pretrain", "build_codes", "unpaired_prepare"]
-)
+@pytest.mark.parametrize("module", ["pretrain", "build_codes"])
 def test_docstring_examples(module, request):
     flags = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
     result = doctest.testmod(

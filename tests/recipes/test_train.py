@@ -46,7 +46,7 @@ TINY_MODEL = [
 @pytest.fixture(scope="module")
 def small_corpus(tmp_path_factory):
     """A mini-AISHELL of a few dozen utterances."""
-    from mini_aishell import generate_mini_aishell
+    from speechbrain_mmspeech.mini_aishell import generate_mini_aishell
 
     output = tmp_path_factory.mktemp("small_aishell")
     generate_mini_aishell(output, **SMALL_CORPUS)

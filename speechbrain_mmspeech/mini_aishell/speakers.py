@@ -1,0 +1,274 @@
+"""Speakers of mini-AISHELL and the per-utterance randomness they draw.
+
+Each speaker is a fixed (espeak-ng voice variant, speed, pitch) triple; each
+utterance gets a small speed and pitch jitter, silent margins, a noise SNR
+and colour, and a peak level, all drawn up front into an ``UtteranceJob``
+seeded from ``(seed, utterance id)``, so that rendering order does not
+matter.
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import dataclasses
+
+import numpy as np
+
+from speechbrain_mmspeech.mini_aishell.layout import UNPAIRED
+
+# Voice variants (espeak-ng-data/voices/!v) that keep the nominal speaking
+# rate and produce voiced speech (so tones survive). Excluded: whisper*
+# (unvoiced), Demonic/Marco/AnxiousAndy (slowed down), robosoft*/anika*/
+# Andrea/pedro/antonio/RicishayMax2-3/UniRobot (change the speaking rate).
+VOICE_VARIANTS = (
+    "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8",
+    "f1", "f2", "f3", "f4", "f5",
+    "klatt", "klatt2", "klatt3", "klatt4",
+    "Annie", "aunty", "belinda", "benjamin", "grandma", "grandpa", "linda",
+    "steph", "Andy", "john", "paul", "edward", "gustave", "iven",
+)  # fmt: skip
+SPEED_RANGE_WPM = (160, 220)  # espeak -s; one pinyin syllable is one "word"
+PITCH_RANGE = (25, 75)  # espeak -p, 0..99
+SPEED_JITTER = 0.05  # relative, per utterance
+PITCH_JITTER = 4  # absolute, per utterance
+MARGIN_RANGE_S = (0.05, 0.25)  # silence kept before/after the speech
+NOISE_SPECTRAL_SLOPE_RANGE = (0.0, 1.5)  # 0 white, 1 pink, 2 brown
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeakerStyle:
+    """A synthetic speaker: an espeak-ng voice variant, speed and pitch.
+
+    Arguments
+    ---------
+    variant : str
+        espeak-ng voice variant (``voices/!v/<variant>``).
+    speed : int
+        Speaking rate, espeak ``-s`` (words, i.e. syllables, per minute).
+    pitch : int
+        Base pitch, espeak ``-p`` (0 to 99).
+
+    Example
+    -------
+    >>> SpeakerStyle("f2", 180, 50).variant
+    'f2'
+    """
+
+    variant: str
+    speed: int
+    pitch: int
+
+
+@dataclasses.dataclass(frozen=True)
+class UtteranceJob:
+    """Everything needed to render one utterance, randomness already drawn.
+
+    Arguments
+    ---------
+    utt_id : str
+        Utterance id, e.g. ``BAC009S0002W0121``.
+    pinyin : str
+        Space-separated tone-numbered pinyin given to espeak-ng.
+    variant : str
+        espeak-ng voice variant.
+    speed : int
+        espeak ``-s`` for this utterance.
+    pitch : int
+        espeak ``-p`` for this utterance.
+    margins_s : tuple of float
+        Silence kept before and after the speech, in seconds.
+    snr_db : float
+        Signal-to-noise ratio of the additive noise.
+    noise_slope : float
+        Spectral slope of the noise (0 white, 1 pink, 2 brown).
+    peak_dbfs : float
+        Peak level of the output.
+    noise_seed : int
+        Seed of the noise generator.
+
+    Example
+    -------
+    >>> job = UtteranceJob(
+    ...     "U1", "ni3 hao3", "m1", 180, 50, (0.1, 0.1), 20.0, 1.0, -3.0, 0
+    ... )
+    >>> job.utt_id
+    'U1'
+    """
+
+    utt_id: str
+    pinyin: str
+    variant: str
+    speed: int
+    pitch: int
+    margins_s: tuple
+    snr_db: float
+    noise_slope: float
+    peak_dbfs: float
+    noise_seed: int
+
+
+@dataclasses.dataclass(frozen=True)
+class SpeakerTask:
+    """One speaker's utterances to render, the unit of parallel work.
+
+    Arguments
+    ---------
+    split : str
+        ``train``, ``dev``, ``test`` or ``unpaired``.
+    spk_id : str
+        Speaker id, e.g. ``S0002``.
+    jobs : tuple of UtteranceJob
+        The speaker's utterances.
+
+    Example
+    -------
+    >>> SpeakerTask("train", "S0002", ()).spk_id
+    'S0002'
+    """
+
+    split: str
+    spk_id: str
+    jobs: tuple
+
+
+def draw_speaker_styles(n_speakers, rng):
+    """Draws distinct (variant, speed, pitch) speaker styles.
+
+    Arguments
+    ---------
+    n_speakers : int
+        Number of speakers.
+    rng : numpy.random.Generator
+        Random generator.
+
+    Returns
+    -------
+    list of SpeakerStyle
+        ``n_speakers`` distinct styles.
+
+    Example
+    -------
+    >>> styles = draw_speaker_styles(3, np.random.default_rng(0))
+    >>> len(set(styles))
+    3
+    """
+    styles, seen = [], set()
+    while len(styles) < n_speakers:
+        style = SpeakerStyle(
+            variant=str(rng.choice(VOICE_VARIANTS)),
+            speed=int(rng.integers(SPEED_RANGE_WPM[0], SPEED_RANGE_WPM[1] + 1)),
+            pitch=int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1)),
+        )
+        if style not in seen:
+            seen.add(style)
+            styles.append(style)
+    return styles
+
+
+def make_job(utt_id, sentence, style, seed, snr_range_db, gain_range_db):
+    """Draws the per-utterance randomness and returns the job to render.
+
+    The generator is seeded from ``(seed, utt_id)``, so a job does not depend
+    on the order in which jobs are made or rendered.
+
+    Arguments
+    ---------
+    utt_id : str
+        Utterance id.
+    sentence : Sentence
+        What is said.
+    style : SpeakerStyle
+        Who says it.
+    seed : int
+        Global seed.
+    snr_range_db : tuple of float
+        SNR range of the additive noise.
+    gain_range_db : tuple of float
+        Range of the output peak level, in dBFS.
+
+    Returns
+    -------
+    UtteranceJob
+        The job.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.mini_aishell.text import Sentence
+    >>> s = Sentence(("你好",), ("ni3", "hao3"))
+    >>> job = make_job(
+    ...     "U1", s, SpeakerStyle("m1", 180, 50), 0, (10, 20), (-6, -1)
+    ... )
+    >>> job.pinyin, job.variant
+    ('ni3 hao3', 'm1')
+    """
+    entropy = [seed, *utt_id.encode("utf-8")]
+    rng = np.random.default_rng(np.random.SeedSequence(entropy))
+    speed = style.speed * (1 + rng.uniform(-SPEED_JITTER, SPEED_JITTER))
+    pitch = style.pitch + rng.integers(-PITCH_JITTER, PITCH_JITTER + 1)
+    return UtteranceJob(
+        utt_id=utt_id,
+        pinyin=" ".join(sentence.pinyin),
+        variant=style.variant,
+        speed=int(round(speed)),
+        pitch=int(np.clip(pitch, 0, 99)),
+        margins_s=tuple(float(m) for m in rng.uniform(*MARGIN_RANGE_S, 2)),
+        snr_db=float(rng.uniform(*snr_range_db)),
+        noise_slope=float(rng.uniform(*NOISE_SPECTRAL_SLOPE_RANGE)),
+        peak_dbfs=float(rng.uniform(*gain_range_db)),
+        noise_seed=int(rng.integers(2**31)),
+    )
+
+
+def build_tasks(plan, sentences, styles, seed, snr_range_db, gain_range_db):
+    """Pairs speakers with their style and sentences, one task per speaker.
+
+    Arguments
+    ---------
+    plan : dict
+        Split name -> list of (spk_id, list of utt_id), see ``plan_speakers``.
+    sentences : dict
+        Split name -> list of Sentence, one per utterance of the split.
+    styles : list of SpeakerStyle
+        One style per speaker, in plan order.
+    seed : int
+        Global seed.
+    snr_range_db : tuple of float
+        SNR range of the additive noise.
+    gain_range_db : tuple of float
+        Range of the output peak level, in dBFS.
+
+    Returns
+    -------
+    tasks : list of SpeakerTask
+        One task per speaker, in plan order.
+    transcripts : dict
+        Utterance id -> transcript, for the transcribed splits.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.mini_aishell.layout import plan_speakers
+    >>> from speechbrain_mmspeech.mini_aishell.text import Sentence
+    >>> plan = plan_speakers({"train": 1}, 1)
+    >>> sentences = {"train": [Sentence(("你好",), ("ni3", "hao3"))]}
+    >>> styles = [SpeakerStyle("m1", 180, 50)]
+    >>> tasks, transcripts = build_tasks(
+    ...     plan, sentences, styles, 0, (20, 30), (-6, -1)
+    ... )
+    >>> transcripts
+    {'BAC009S0002W0121': '你好'}
+    """
+    tasks, transcripts, styles = [], {}, iter(styles)
+    for split, speakers in plan.items():
+        texts = iter(sentences[split])
+        for spk, utts in speakers:
+            style, jobs = next(styles), []
+            for utt in utts:
+                sentence = next(texts)
+                if split != UNPAIRED:
+                    transcripts[utt] = sentence.transcript
+                job = make_job(
+                    utt, sentence, style, seed, snr_range_db, gain_range_db
+                )
+                jobs.append(job)
+            tasks.append(SpeakerTask(split, spk, tuple(jobs)))
+    return tasks, transcripts
