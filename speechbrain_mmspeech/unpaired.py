@@ -1,4 +1,7 @@
-"""Unpaired (untranscribed) speech for pre-training: one CSV from any list.
+"""Unpaired (untranscribed) speech for pre-training: its manifest and codes.
+
+``prepare_codes`` fits the S2C pseudo-code quantizer on that pool (once,
+to ``codes_file``).
 
 ``prepare_unpaired_speech`` accepts the unpaired speech pool in one of three
 forms and writes ``<save_folder>/unpaired.csv`` with the columns
@@ -11,8 +14,8 @@ forms and writes ``<save_folder>/unpaired.csv`` with the columns
   file's folder; AISHELL-2 ships ``iOS/data/wav.scp``);
 - a folder: every ``.wav``/``.flac`` below it, named by its file stem.
 
-Unreadable or empty audio is skipped, counted and logged (as in the
-recipe's ``aishell_prepare.py``). A transcript, if the source has one, is
+Unreadable or empty audio is skipped, counted and logged (as in
+``speechbrain_mmspeech.aishell_prepare``). A transcript, if the source has one, is
 ignored: this is speech *without* text.
 
 Example
@@ -26,11 +29,15 @@ Authors
 """
 
 import csv
+import json
 import logging
 import os
 from pathlib import Path
 
-from speechbrain_mmspeech.frontend import audio_duration
+import torch
+
+from speechbrain_mmspeech.frontend import audio_duration, load_audio
+from speechbrain_mmspeech.training import read_csv_rows
 
 logger = logging.getLogger(__name__)
 
@@ -180,3 +187,58 @@ def prepare_unpaired_speech(source, save_folder):
     os.replace(tmp, destination)
     logger.info("Unpaired speech: %d utterances from %s", len(rows), source)
     return destination
+
+
+STATS_SUFFIX = ".json"
+
+
+def fit_wavs(hparams):
+    """The wavs the quantizer is fitted on: a seeded subset of the pool.
+
+    Arguments
+    ---------
+    hparams : dict
+        ``unpaired_csv``, ``codes_fit_utterances`` and ``seed``.
+
+    Returns
+    -------
+    list of str
+        Wav paths.
+    """
+    wavs = [row["wav"] for row in read_csv_rows(hparams["unpaired_csv"])]
+    limit = hparams["codes_fit_utterances"]
+    if limit and len(wavs) > limit:
+        generator = torch.Generator().manual_seed(hparams["seed"])
+        order = torch.randperm(len(wavs), generator=generator)[:limit]
+        wavs = [wavs[i] for i in sorted(order.tolist())]
+    return wavs
+
+
+def prepare_codes(hparams):
+    """Fits and saves the quantizer unless ``codes_file`` exists.
+
+    Arguments
+    ---------
+    hparams : dict
+        The pre-training hyperparameters (``quantizer``,
+        ``compute_features``, ``codes_file`` and those of ``fit_wavs``).
+
+    Returns
+    -------
+    dict or None
+        The fitting statistics, or None if the file already existed.
+    """
+    path = Path(hparams["codes_file"])
+    if path.exists():
+        return None
+    wavs = fit_wavs(hparams)
+    logger.info("Fitting the pseudo-codes on %d utterances", len(wavs))
+    fbank = hparams["compute_features"]
+    quantizer = hparams["quantizer"]
+    stats = quantizer.fit(fbank.utterance_fbank(load_audio(w)) for w in wavs)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    quantizer.save(path)
+    stats_path = path.with_name(path.name + STATS_SUFFIX)
+    stats_path.write_text(json.dumps(stats, indent=2), encoding="utf-8")
+    logger.info("Pseudo-codes saved to %s: %s", path, stats)
+    return stats

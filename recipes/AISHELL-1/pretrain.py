@@ -44,6 +44,7 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
+from speechbrain_mmspeech.aishell_prepare import prepare_aishell
 from speechbrain_mmspeech.training import (
     PAIRED,
     SPEECH,
@@ -60,6 +61,7 @@ from speechbrain_mmspeech.training import (
     speech_dataset,
     text_dataset,
 )
+from speechbrain_mmspeech.unpaired import prepare_codes, prepare_unpaired_speech
 
 logger = logging.getLogger(__name__)
 
@@ -99,11 +101,6 @@ def prepare_pools_on_disk(hparams, pools):
     pools : list of str
         Active pools.
     """
-    from build_codes import prepare_codes
-    from unpaired_prepare import prepare_unpaired_speech
-
-    from aishell_prepare import prepare_aishell
-
     text_files = {str(path) for path in hparams["text_files"]}
     if hparams["text_files_have_ids"] and text_files & {
         str(path) for path in hparams["tokenizer_extra_text"]

@@ -74,7 +74,7 @@ def read_utterances(csv_path):
     Arguments
     ---------
     csv_path : str
-        A CSV written by ``aishell_prepare.py``.
+        A CSV written by ``speechbrain_mmspeech.aishell_prepare``.
 
     Returns
     -------

@@ -23,9 +23,9 @@ To run on real AISHELL-1 (``data_folder`` holds ``wav/`` and
 
     python train.py hparams/finetune.yaml --data_folder=/data/data_aishell
 
-and on the synthetic mini-AISHELL (see ``mini_aishell.py``):
+and on the synthetic mini-AISHELL (``mmspeech-mini-aishell``):
 
-    python mini_aishell.py data/mini
+    mmspeech-mini-aishell data/mini
     python train.py hparams/finetune.yaml --data_folder=data/mini/data_aishell
 
 (the text pool defaults to mini-AISHELL's ``text_corpus.txt``; on other data
@@ -42,6 +42,7 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
+from speechbrain_mmspeech.aishell_prepare import prepare_aishell
 from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.lm import (
     LM_MODE_NONE,
@@ -122,8 +123,6 @@ def main(argv):
     pools = active_pools(hparams)
     if TEXT in pools:
         check_text_files(hparams)
-
-    from aishell_prepare import prepare_aishell
 
     run_on_main(
         prepare_aishell,

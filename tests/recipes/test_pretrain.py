@@ -228,7 +228,7 @@ def test_mixed_batches(corpus, tmp_path):
 
 
 def test_text_pool_drops_dev_and_test_sentences(corpus, tmp_path):
-    from aishell_prepare import prepare_aishell
+    from speechbrain_mmspeech.aishell_prepare import prepare_aishell
 
     prepare_aishell(corpus / "data_aishell", tmp_path)
     dev = (tmp_path / "dev.csv").read_text(encoding="utf-8").splitlines()[1]

@@ -40,7 +40,7 @@ LM_SIZE_KEYS = list(TINY_LM)
 @pytest.fixture(scope="module")
 def asr_output(tiny_corpus, tmp_path_factory):
     """What the LM recipe reads from an ASR run: CSVs and tokenizer.ckpt."""
-    from aishell_prepare import prepare_aishell
+    from speechbrain_mmspeech.aishell_prepare import prepare_aishell
 
     output = tmp_path_factory.mktemp("asr_output")
     prepare_aishell(tiny_corpus / "data_aishell", output / "data")

@@ -350,7 +350,7 @@ def log_split(split, n_rows, counts):
 
 
 def parse_arguments(argv=None):
-    """Parses the command line of ``python aishell_prepare.py``.
+    """Parses the command line of ``python -m speechbrain_mmspeech.aishell_prepare``.
 
     Arguments
     ---------
