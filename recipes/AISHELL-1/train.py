@@ -178,17 +178,23 @@ def main(argv):
             hparams, datasets["test"], train=False
         ),
     )
-    if if_main_process():
-        settings = dict(hparams["inference_settings"])
-        if language_model is not None:
-            settings.update(hparams["lm_inference_settings"])
-        folder = write_model_folder(
+    settings = dict(hparams["inference_settings"])
+    if language_model is not None:
+        settings.update(hparams["lm_inference_settings"])
+    # run_on_main, not `if if_main_process()`: the tokenizer's save hook
+    # broadcasts its result (SpeechBrain's main_process_only), which outside
+    # run_on_main waits for the other processes, by then gone.
+    folder = run_on_main(
+        write_model_folder,
+        args=[
             hparams["model_folder"],
             hparams["model"],
             hparams["tokenizer"],
             settings,
-            language_model=language_model,
-        )
+        ],
+        kwargs={"language_model": language_model},
+    )
+    if if_main_process():
         cer = asr_brain.test_stats["CER"]
         lm_note = ""
         if hparams["phone_ctc_weight"]:
