@@ -12,6 +12,8 @@ SpeechBrain's ``Brain`` wraps every trainable module in
 - ``ShardedBatchSampler`` / ``shard_evaluation``: validation and test
   batches split between the processes without padding, so that every
   utterance is scored on exactly one process;
+- ``DistributedBatchSamplerWrapper``: SpeechBrain's wrapper of the training
+  batch sampler, fixed for a process that gets a single batch;
 - ``all_reduce_sum`` / ``gather_objects``: the metrics of those shards
   summed or gathered, so that the logged numbers are those of the whole set.
 
@@ -22,6 +24,7 @@ Authors
 """
 
 import torch
+from speechbrain.dataio.sampler import DistributedSamplerWrapper
 from speechbrain.utils.distributed import is_distributed_initialized
 
 
@@ -105,6 +108,42 @@ def unwrap(module):
     True
     """
     return getattr(module, "module", module)
+
+
+class DistributedBatchSamplerWrapper(DistributedSamplerWrapper):
+    """``DistributedSamplerWrapper`` that also works for one batch per process.
+
+    SpeechBrain 1.1 picks a process' batches with
+    ``operator.itemgetter(*positions)``, which returns the batch itself, not
+    a tuple of batches, when there is a single position: the loader then
+    reads each index of that batch as a batch (``'int' object is not
+    iterable``). Brain builds the wrapper; ``ScheduledBrain`` gives it this
+    class.
+
+    Arguments
+    ---------
+    sampler : iterable
+        The batch sampler to shard.
+    *args : tuple
+        ``DistributedSampler`` arguments.
+    **kwargs : dict
+        ``DistributedSampler`` keyword arguments.
+
+    Example
+    -------
+    >>> batches = [[0, 1], [2, 3]]
+    >>> wrapper = DistributedBatchSamplerWrapper(
+    ...     batches, num_replicas=2, rank=1, shuffle=False
+    ... )
+    >>> list(wrapper)
+    [[2, 3]]
+    """
+
+    def __iter__(self):
+        """This process' batches."""
+        batches = list(self.sampler)
+        positions = torch.utils.data.DistributedSampler.__iter__(self)
+        return iter([batches[position] for position in positions])
 
 
 class ShardedBatchSampler(torch.utils.data.Sampler):

@@ -53,11 +53,13 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.sampler import (
     ConcatDatasetBatchSampler,
+    DistributedSamplerWrapper,
     DynamicBatchSampler,
     ReproducibleRandomSampler,
 )
 
 from speechbrain_mmspeech.distributed import (
+    DistributedBatchSamplerWrapper,
     ModelRunner,
     all_reduce_sum,
     gather_objects,
@@ -884,6 +886,18 @@ class ScheduledBrain(sb.Brain):
             scheduler.num_training_steps, scheduler.num_warmup_steps = (
                 self.schedule_length
             )
+
+    def _train_loader_specifics(self, dataset, loader_kwargs):
+        """Brain's, with a DDP batch-sampler wrapper that works for any size.
+
+        See ``DistributedBatchSamplerWrapper``: the wrapper Brain builds
+        gets that (state-compatible) class.
+        """
+        loader_kwargs = super()._train_loader_specifics(dataset, loader_kwargs)
+        wrapper = loader_kwargs.get("batch_sampler")
+        if type(wrapper) is DistributedSamplerWrapper:
+            wrapper.__class__ = DistributedBatchSamplerWrapper
+        return loader_kwargs
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         """Steps the learning-rate schedule after each optimizer update."""

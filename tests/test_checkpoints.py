@@ -61,7 +61,8 @@ def test_stock_checkpointer_lists_a_killed_save(tmp_path):
     latest = checkpointer.find_checkpoint()
     assert latest.meta["step"] == 2
     assert "z_fuse" not in latest.paramfiles  # half-written, yet the latest
-    with pytest.raises(RuntimeError, match="missing a load path"):
+    # Recovery takes it and fails (KeyError or RuntimeError by version).
+    with pytest.raises((KeyError, RuntimeError)):
         checkpointer.recover_if_possible()
 
 
