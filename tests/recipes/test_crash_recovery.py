@@ -50,6 +50,7 @@ RECOVERABLES = {
     "counter.ckpt",
     "task_losses.ckpt",
     "dataloader-TRAIN.ckpt",
+    "brain.ckpt",
 }
 
 
