@@ -1153,18 +1153,19 @@ class MMSpeechBrain(ScheduledBrain):
         round), so the loss is the mean of the processes' means.
         """
         tracker = self.hparams.task_losses
-        tasks = sorted(tracker.totals)
+        tasks = sorted(POOL_OF_TASK)  # the same list on every process
         sums = all_reduce_sum(
             [stage_loss]
-            + [tracker.totals[task] for task in tasks]
-            + [tracker.sentences[task] for task in tasks]
+            + [tracker.totals.get(task, 0.0) for task in tasks]
+            + [tracker.sentences.get(task, 0) for task in tasks]
         )
         totals, sentences = sums[1 : 1 + len(tasks)], sums[1 + len(tasks) :]
         return {
             "loss": sums[0] / world_size(),
             **{
-                task: total / max(count, 1)
+                task: total / count
                 for task, total, count in zip(tasks, totals, sentences)
+                if count > 0
             },
         }
 

@@ -84,7 +84,7 @@ def command(data_folder, output, marker, point):
         "--max_text_sentences=32",
         "--tokenizer_extra_text=[]",
         "--valid_search_interval=2",
-        "--test_beam_size=1",
+        "--test_beam_size=2",
         "--dropout=0.0",
         "--drop_path=0.0",
         "--s2t_time_mask_prob=0.0",
