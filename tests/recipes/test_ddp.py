@@ -8,8 +8,12 @@ one process that accumulates the gradients of 2 batches
 an update on the same two batches (DDP: process ``r`` trains on batches
 ``r, r + 2, ...``; with accumulation: batches ``2k`` and ``2k + 1``), and
 DDP's mean of the two processes' gradients is the accumulation's sum of
-halves, so the weights after training agree to float rounding (the test
-allows 1e-5) and the logged losses are equal. Dropout and the random masks
+halves. The gradients then differ by float rounding only (DDP sums in
+buckets), but Adam divides each gradient by its running RMS, which turns a
+rounding difference of a near-zero gradient into a step difference of a
+fraction of the learning rate (0.0015): measured up to 3e-4 after 4 updates.
+The test therefore allows 1e-3 per weight (less than one step), and requires
+the logged losses (3 significant digits) to be equal. Dropout and the random masks
 are off, so that the two runs draw no different random numbers.
 
 Authors
@@ -80,7 +84,7 @@ def last_checkpoint_weights(output):
     return torch.load(checkpoint.paramfiles["model"], map_location="cpu")
 
 
-def assert_same_weights(one, two, atol=1e-5):
+def assert_same_weights(one, two, atol=1e-3):
     """Two state dicts with the same keys and values within ``atol``."""
     assert one.keys() == two.keys()
     for key in one:
