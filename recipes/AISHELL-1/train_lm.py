@@ -41,6 +41,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 from speechbrain_mmspeech.distributed import (
     all_reduce_sum,
     shard_evaluation,
+    unwrap,
     world_size,
 )
 from speechbrain_mmspeech.text import normalize_text, split_clauses
@@ -63,7 +64,14 @@ class LM(ScheduledBrain):
         """Logits of every next character after ``<s>`` and each prefix."""
         batch = batch.to(self.device)
         tokens_bos, _ = batch.tokens_bos
-        return self.modules.lm_model(tokens_bos)
+        # Evaluation runs the bare LM: each process scores its own share of
+        # the dev batches, possibly one batch more than another, and a DDP
+        # forward would broadcast the buffers, a collective that the process
+        # without that batch never joins.
+        lm_model = self.modules.lm_model
+        if stage != sb.Stage.TRAIN:
+            lm_model = unwrap(lm_model)
+        return lm_model(tokens_bos)
 
     def compute_objectives(self, predictions, batch, stage):
         """Mean cross-entropy per token; sums it up outside training."""
