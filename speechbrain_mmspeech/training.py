@@ -25,6 +25,12 @@ utterances of SpeechBrain's ``DynamicBatchSampler`` and add text sentences
 to them (``TextMixingBatchSampler``). Both are functions of the epoch, so a
 resumed run sees exactly the batches it had not trained on.
 
+Under DDP (``torchrun``), every process trains on its own share of the
+batches (Brain's ``DistributedSamplerWrapper``; ``schedule_length`` counts
+one process' batches) and evaluates its share of the validation and test
+batches, whose metrics are then gathered so that each utterance counts once
+(``speechbrain_mmspeech.distributed``).
+
 This module also holds the data side of the recipes: the datasets of the
 three pools, the character vocabulary, held-out sentence filtering, the
 character n-gram LM of the text pool and the schedule length.
@@ -47,10 +53,20 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.dataio.sampler import (
     ConcatDatasetBatchSampler,
+    DistributedSamplerWrapper,
     DynamicBatchSampler,
     ReproducibleRandomSampler,
 )
 
+from speechbrain_mmspeech.distributed import (
+    DistributedBatchSamplerWrapper,
+    ModelRunner,
+    all_reduce_sum,
+    gather_objects,
+    shard_evaluation,
+    unwrap,
+    world_size,
+)
 from speechbrain_mmspeech.fileio import write_atomically
 from speechbrain_mmspeech.frontend import load_audio
 from speechbrain_mmspeech.lm import (
@@ -761,7 +777,9 @@ def paired_loader_kwargs(hparams, dataset, train):
     Returns
     -------
     dict
-        Loader keyword arguments (with ``collate_fn=collate_pools``).
+        Loader keyword arguments (with ``collate_fn=collate_pools``). Under
+        DDP, the evaluation batches are split between the processes
+        (``shard_evaluation``); Brain splits the training batches itself.
     """
     kwargs = {
         "collate_fn": collate_pools,
@@ -769,16 +787,17 @@ def paired_loader_kwargs(hparams, dataset, train):
     }
     if not hparams["dynamic_batching"]:
         key = "train_dataloader_opts" if train else "valid_dataloader_opts"
-        return {**dict(hparams[key]), "collate_fn": collate_pools}
-    key = (
-        "dynamic_batch_sampler_train"
-        if train
-        else "dynamic_batch_sampler_valid"
-    )
-    kwargs["batch_sampler"] = DynamicBatchSampler(
-        dataset, length_func=lambda x: x["duration"], **hparams[key]
-    )
-    return kwargs
+        kwargs = {**dict(hparams[key]), "collate_fn": collate_pools}
+    else:
+        key = (
+            "dynamic_batch_sampler_train"
+            if train
+            else "dynamic_batch_sampler_valid"
+        )
+        kwargs["batch_sampler"] = DynamicBatchSampler(
+            dataset, length_func=lambda x: x["duration"], **hparams[key]
+        )
+    return kwargs if train else shard_evaluation(dataset, kwargs)
 
 
 def finetuning_loader(hparams, paired_train, text=None):
@@ -818,17 +837,24 @@ def finetuning_loader(hparams, paired_train, text=None):
     return dataset, kwargs
 
 
-def schedule_length(hparams, n_batches, run_opts):
+def schedule_length(hparams, n_batches, run_opts, processes=None):
     """Number of updates and of warm-up updates for the whole run.
+
+    Under DDP each of the ``processes`` trains on ``ceil(n_batches /
+    processes)`` of an epoch's batches (Brain's ``DistributedSamplerWrapper``
+    pads the last round), and every process steps the schedule once per
+    update, so the schedule counts one process' batches.
 
     Arguments
     ---------
     hparams : dict
         ``number_of_epochs`` and ``warmup_fraction``.
     n_batches : int
-        Batches per epoch.
+        Batches per epoch, over all processes.
     run_opts : dict
         SpeechBrain run options (``grad_accumulation_factor``).
+    processes : int, optional
+        Number of DDP processes (default: the current world size).
 
     Returns
     -------
@@ -841,9 +867,17 @@ def schedule_length(hparams, n_batches, run_opts):
     ...     {"number_of_epochs": 10, "warmup_fraction": 0.1}, 15, {}
     ... )
     (150, 15)
+    >>> schedule_length(
+    ...     {"number_of_epochs": 10, "warmup_fraction": 0.1}, 15, {}, 2
+    ... )
+    (80, 8)
     """
+    processes = processes or world_size()
+    per_process = math.ceil(n_batches / processes)
     accumulation = run_opts.get("grad_accumulation_factor", 1) or 1
-    updates = hparams["number_of_epochs"] * math.ceil(n_batches / accumulation)
+    updates = hparams["number_of_epochs"] * math.ceil(
+        per_process / accumulation
+    )
     warmup = int(hparams["warmup_fraction"] * updates)
     logger.info("Schedule: %d updates, %d warm-up", updates, warmup)
     return updates, warmup
@@ -894,6 +928,18 @@ class ScheduledBrain(sb.Brain):
                 self.schedule_length
             )
 
+    def _train_loader_specifics(self, dataset, loader_kwargs):
+        """Brain's, with a DDP batch-sampler wrapper that works for any size.
+
+        See ``DistributedBatchSamplerWrapper``: the wrapper Brain builds
+        gets that (state-compatible) class.
+        """
+        loader_kwargs = super()._train_loader_specifics(dataset, loader_kwargs)
+        wrapper = loader_kwargs.get("batch_sampler")
+        if type(wrapper) is DistributedSamplerWrapper:
+            wrapper.__class__ = DistributedBatchSamplerWrapper
+        return loader_kwargs
+
     def on_fit_batch_end(self, batch, outputs, loss, should_step):
         """Steps the learning-rate schedule after each optimizer update."""
         if should_step:
@@ -917,9 +963,35 @@ class MMSpeechBrain(ScheduledBrain):
     validation ``valid_search``, ``test_search`` (and the LM's ``lm_mode``
     searchers), ``tokenizer``, ``acc_computer``, ``cer_computer``,
     ``avg_checkpoints``, ``valid_search_interval``, ``cer_file``.
+
+    Under DDP, ``modules["model"]`` is put in a ``ModelRunner``, so that a
+    training step's forward passes (of every pool) are one call of the DDP
+    module; ``self.model`` is the bare model, which validation and test use
+    (no gradients, so no DDP). Every process evaluates its share of the
+    batches (``shard_evaluation``) and the stage ends with the metrics of
+    all of them. The training loss logged is the mean over the processes.
+
+    Arguments
+    ---------
+    modules : dict
+        ``model`` (an ``MMSpeech``) and ``normalize``.
+    *args : tuple
+        The other arguments of ``speechbrain.Brain``.
+    **kwargs : dict
+        The other keyword arguments of ``speechbrain.Brain``.
     """
 
     validates = False
+
+    def __init__(self, modules=None, *args, **kwargs):
+        modules = dict(modules)
+        modules["model"] = ModelRunner(modules["model"])
+        super().__init__(modules, *args, **kwargs)
+
+    @property
+    def model(self):
+        """The bare ``MMSpeech`` (outside the runner and the DDP wrapper)."""
+        return unwrap(self.modules.model).model
 
     def fit(self, epoch_counter, train_set, valid_set=None, **kwargs):
         """``Brain.fit``, remembering whether there is a validation set."""
@@ -928,9 +1000,18 @@ class MMSpeechBrain(ScheduledBrain):
 
     # ------------------------------------------------------------ forward
     def compute_forward(self, batch, stage):
-        """Runs the forward pass of every sub-batch of ``batch``."""
+        """Runs the forward pass of every sub-batch of ``batch``.
+
+        Training goes through the (DDP-wrapped) runner, evaluation through
+        the bare model.
+        """
         batch = batch.to(self.device)
-        model = self.modules.model
+        if stage == sb.Stage.TRAIN:
+            return self.modules.model(self._forward_pools, batch, stage)
+        return self._forward_pools(self.model, batch, stage)
+
+    def _forward_pools(self, model, batch, stage):
+        """The forward passes of ``batch``'s pools through ``model``."""
         hparams = self.hparams
         outputs = {}
         if SPEECH in batch:
@@ -1017,7 +1098,7 @@ class MMSpeechBrain(ScheduledBrain):
             losses["s2c"] = hparams.s2c_task.loss(logits, code_eos, code_lens)
             if teacher is not None:
                 losses["msp"] = hparams.msp_task.loss(
-                    self.modules.model.encoder, encoded, teacher
+                    self.model.encoder, encoded, teacher
                 )
         if PAIRED in predictions:
             logits, phone_logits, encoded = predictions[PAIRED]
@@ -1032,6 +1113,7 @@ class MMSpeechBrain(ScheduledBrain):
             )
             if stage != sb.Stage.TRAIN:
                 self._update_metrics(logits, sub, predictions["hyps"])
+                self.eval_batches += 1
         if TEXT in predictions:
             tokens_eos, token_lens = batch[TEXT].tokens_eos
             losses["p2t"] = hparams.p2t_task.loss(
@@ -1067,6 +1149,7 @@ class MMSpeechBrain(ScheduledBrain):
             return
         self.acc_metric = self.hparams.acc_computer()
         self.cer_metric = self.hparams.cer_computer()
+        self.eval_batches = 0
         if stage == sb.Stage.TEST:
             for name in ["lm_model", "ngram_lm"]:
                 language_model = getattr(self.hparams, name, None)
@@ -1076,13 +1159,11 @@ class MMSpeechBrain(ScheduledBrain):
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs every task's loss, accuracy and CER; checkpoints."""
         if stage == sb.Stage.TRAIN:
-            self.train_stats = {
-                "loss": stage_loss,
-                **self.hparams.task_losses.summarize(),
-            }
+            self.train_stats = self._gather_train_stats(stage_loss)
             if not self.validates:
                 self._end_unvalidated_epoch(epoch)
             return
+        stage_loss = self._gather_metrics(stage_loss)
         stats = {"loss": stage_loss, "ACC": self.acc_metric.summarize()}
         if self._decodes(stage):
             stats["CER"] = self.cer_metric.summarize("error_rate")
@@ -1107,6 +1188,57 @@ class MMSpeechBrain(ScheduledBrain):
                 with open(self.hparams.cer_file, "w", encoding="utf-8") as w:
                     self.cer_metric.write_stats(w)
             self.test_stats = stats
+
+    def _gather_train_stats(self, stage_loss):
+        """Training loss and task losses over every process.
+
+        Every process trains on as many batches (Brain pads the last
+        round), so the loss is the mean of the processes' means.
+        """
+        tracker = self.hparams.task_losses
+        tasks = sorted(POOL_OF_TASK)  # the same list on every process
+        sums = all_reduce_sum(
+            [stage_loss]
+            + [tracker.totals.get(task, 0.0) for task in tasks]
+            + [tracker.sentences.get(task, 0) for task in tasks]
+        )
+        totals, sentences = sums[1 : 1 + len(tasks)], sums[1 + len(tasks) :]
+        return {
+            "loss": sums[0] / world_size(),
+            **{
+                task: total / count
+                for task, total, count in zip(tasks, totals, sentences)
+                if count > 0
+            },
+        }
+
+    def _gather_metrics(self, stage_loss):
+        """Accuracy, CER and loss of every process' evaluation batches.
+
+        Each process scored its own share of the set (``shard_evaluation``):
+        the accuracy counts are summed, the CER details of all utterances
+        collected (in utterance-id order) and the loss averaged over all
+        batches. Returns the loss; the metrics are updated in place.
+        """
+        if world_size() == 1:
+            return stage_loss
+        acc = self.acc_metric
+        acc.correct, acc.total, loss_sum, batches = all_reduce_sum(
+            [
+                acc.correct,
+                acc.total,
+                stage_loss * self.eval_batches,
+                self.eval_batches,
+            ]
+        )
+        cer = self.cer_metric
+        shards = gather_objects(list(zip(cer.ids, cer.scores)))
+        pairs = sorted(
+            (pair for shard in shards for pair in shard), key=lambda p: p[0]
+        )
+        cer.ids = [utterance for utterance, _ in pairs]
+        cer.scores = [score for _, score in pairs]
+        return loss_sum / max(batches, 1)
 
     def test_meta(self):
         """What the test log line says about the decoding settings."""

@@ -138,3 +138,58 @@ def test_ngram_lm_is_fitted_on_the_pool_without_heldout_sentences(tmp_path):
     assert torch.equal(again.probs(histories), expected.probs(histories))
     # Weight 0: nothing is built.
     assert training.prepare_ngram_lm({**hparams, "ngram_lm_weight": 0}) is None
+
+
+def test_text_mixing_sampler_is_sharded_per_process_by_epoch():
+    """Under DDP each process gets every other batch of the same epoch."""
+    from speechbrain_mmspeech.distributed import DistributedBatchSamplerWrapper
+
+    paired = training.ReproducibleRandomSampler(list(range(12)), seed=4)
+
+    class Batches(torch.utils.data.Sampler):
+        def __init__(self):
+            self.inner = paired
+
+        def set_epoch(self, epoch):
+            self.inner.set_epoch(epoch)
+
+        def __len__(self):
+            return 4
+
+        def __iter__(self):
+            order = [int(i) for i in self.inner]
+            return iter([order[k : k + 3] for k in range(0, 12, 3)])
+
+    def shards(epoch):
+        mixing = training.TextMixingBatchSampler(Batches(), 6, 12, 0.5, 0)
+        ranks = [
+            DistributedBatchSamplerWrapper(
+                mixing, num_replicas=2, rank=r, shuffle=False
+            )
+            for r in range(2)
+        ]
+        for sampler in ranks:
+            sampler.set_epoch(epoch)
+        whole = list(mixing)
+        return [list(sampler) for sampler in ranks], whole
+
+    (rank0, rank1), whole = shards(1)
+    assert rank0 == whole[0::2] and rank1 == whole[1::2]
+    assert shards(1)[0] == [rank0, rank1]  # a function of the epoch
+    assert shards(2)[0] != [rank0, rank1]
+
+
+def test_distributed_wrapper_with_one_batch_per_process():
+    from speechbrain_mmspeech.distributed import DistributedBatchSamplerWrapper
+
+    wrapper = DistributedBatchSamplerWrapper(
+        [[0, 1, 2], [3, 4]], num_replicas=2, rank=0, shuffle=False
+    )
+    assert list(wrapper) == [[0, 1, 2]]  # SpeechBrain 1.1 gives [0, 1, 2]
+
+
+def test_schedule_counts_one_process_batches():
+    hparams = {"number_of_epochs": 2, "warmup_fraction": 0.5}
+    assert training.schedule_length(hparams, 9, {}, processes=2) == (10, 5)
+    accumulate = {"grad_accumulation_factor": 2}
+    assert training.schedule_length(hparams, 9, accumulate, 1) == (10, 5)

@@ -190,8 +190,8 @@ def main(argv):
         train_loader_kwargs=train_kwargs,
     )
     elapsed = time.perf_counter() - start
+    path = run_on_main(write_outputs, kwargs={"hparams": hparams})
     if if_main_process():
-        path = write_outputs(hparams)
         print(f"Pre-trained model: {path}")
         print(
             f"Training time: {elapsed:.1f} s for "

@@ -173,6 +173,9 @@ def main(argv):
             hparams, datasets["valid"], train=False
         ),
     )
+    # Counted once by the main process (cached in save_folder), then loaded
+    # by every process.
+    run_on_main(prepare_ngram_lm, args=[hparams])
     ngram_lm = prepare_ngram_lm(hparams)
     asr_brain.evaluate(
         datasets["test"],
@@ -181,18 +184,23 @@ def main(argv):
             hparams, datasets["test"], train=False
         ),
     )
-    if if_main_process():
-        settings = dict(hparams["inference_settings"])
-        if language_model is not None:
-            settings.update(hparams["lm_inference_settings"])
-        folder = write_model_folder(
+    settings = dict(hparams["inference_settings"])
+    if language_model is not None:
+        settings.update(hparams["lm_inference_settings"])
+    # run_on_main, not `if if_main_process()`: the tokenizer's save hook
+    # broadcasts its result (SpeechBrain's main_process_only), which outside
+    # run_on_main waits for the other processes, by then gone.
+    folder = run_on_main(
+        write_model_folder,
+        args=[
             hparams["model_folder"],
             hparams["model"],
             hparams["tokenizer"],
             settings,
-            language_model=language_model,
-            ngram_lm=ngram_lm,
-        )
+        ],
+        kwargs={"language_model": language_model, "ngram_lm": ngram_lm},
+    )
+    if if_main_process():
         cer = asr_brain.test_stats["CER"]
         lm_note = ""
         if hparams["phone_ctc_weight"]:

@@ -36,8 +36,14 @@ import speechbrain as sb
 import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import compute_length_mask
-from speechbrain.utils.distributed import if_main_process
+from speechbrain.utils.distributed import if_main_process, run_on_main
 
+from speechbrain_mmspeech.distributed import (
+    all_reduce_sum,
+    shard_evaluation,
+    unwrap,
+    world_size,
+)
 from speechbrain_mmspeech.text import normalize_text, split_clauses
 from speechbrain_mmspeech.training import (
     ScheduledBrain,
@@ -58,7 +64,14 @@ class LM(ScheduledBrain):
         """Logits of every next character after ``<s>`` and each prefix."""
         batch = batch.to(self.device)
         tokens_bos, _ = batch.tokens_bos
-        return self.modules.lm_model(tokens_bos)
+        # Evaluation runs the bare LM: each process scores its own share of
+        # the dev batches, possibly one batch more than another, and a DDP
+        # forward would broadcast the buffers, a collective that the process
+        # without that batch never joins.
+        lm_model = self.modules.lm_model
+        if stage != sb.Stage.TRAIN:
+            lm_model = unwrap(lm_model)
+        return lm_model(tokens_bos)
 
     def compute_objectives(self, predictions, batch, stage):
         """Mean cross-entropy per token; sums it up outside training."""
@@ -69,19 +82,33 @@ class LM(ScheduledBrain):
             n_tokens = compute_length_mask(tokens_eos, lengths).sum().item()
             self.nll_sum += loss.item() * n_tokens
             self.n_tokens += n_tokens
+            self.n_batches += 1
         return loss
 
     def on_stage_start(self, stage, epoch=None):
         """Fresh perplexity sums for validation and test."""
-        self.nll_sum, self.n_tokens = 0.0, 0
+        self.nll_sum, self.n_tokens, self.n_batches = 0.0, 0, 0
 
     def on_stage_end(self, stage, stage_loss, epoch=None):
         """Logs loss and perplexity; checkpoints; writes ``lm.ckpt``."""
-        stats = {"loss": stage_loss}
         if stage == sb.Stage.TRAIN:
-            self.train_stats = stats
+            # Under DDP every process trains on as many batches.
+            (loss_sum,) = all_reduce_sum([stage_loss])
+            self.train_stats = {"loss": loss_sum / world_size()}
             return
-        stats[PERPLEXITY] = math.exp(self.nll_sum / self.n_tokens)
+        # Under DDP each process scored its share of the dev batches.
+        nll_sum, n_tokens, loss_sum, n_batches = all_reduce_sum(
+            [
+                self.nll_sum,
+                self.n_tokens,
+                stage_loss * self.n_batches,
+                self.n_batches,
+            ]
+        )
+        stats = {
+            "loss": loss_sum / max(n_batches, 1),
+            PERPLEXITY: math.exp(nll_sum / n_tokens),
+        }
         if stage == sb.Stage.VALID:
             self.hparams.train_logger.log_stats(
                 stats_meta={
@@ -102,8 +129,11 @@ class LM(ScheduledBrain):
                 valid_stats=stats,
             )
             self.dev_perplexity = stats[PERPLEXITY]
-            if if_main_process():
-                save_state(self.hparams.lm_model, self.hparams.lm_file)
+            self.dev_tokens = int(n_tokens)
+            run_on_main(
+                save_state,
+                args=[self.hparams.lm_model, self.hparams.lm_file],
+            )
 
     def best_epoch(self):
         """The epoch of the checkpoint with the lowest dev perplexity."""
@@ -350,17 +380,17 @@ def main(argv):
         checkpointer=hparams["checkpointer"],
     )
     valid_set = make_dataset(valid_sentences, tokenizer)
+    # Under DDP each process scores its share of the dev batches.
+    valid_kwargs = shard_evaluation(valid_set, hparams["valid_dataloader_opts"])
     lm_brain.fit(
         lm_brain.hparams.epoch_counter,
         make_dataset(train_sentences, tokenizer),
         valid_set,
         train_loader_kwargs=hparams["train_dataloader_opts"],
-        valid_loader_kwargs=hparams["valid_dataloader_opts"],
+        valid_loader_kwargs=valid_kwargs,
     )
     lm_brain.evaluate(
-        valid_set,
-        min_key=PERPLEXITY,
-        test_loader_kwargs=hparams["valid_dataloader_opts"],
+        valid_set, min_key=PERPLEXITY, test_loader_kwargs=valid_kwargs
     )
     if if_main_process():
         print(

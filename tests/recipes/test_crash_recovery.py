@@ -1,0 +1,190 @@
+"""Recipe test: train.py killed with SIGKILL, then started again.
+
+The run is started through ``kill_point.py`` (a test-only launcher that
+parks the process at a chosen point) and killed with SIGKILL:
+
+- in the middle of an intra-epoch checkpoint save, after its ``model.ckpt``
+  is written and before the rest;
+- between two checkpoints, in the middle of an epoch.
+
+The same command is then started again. It must finish, must resume from a
+complete checkpoint (never from the interrupted save), and must end with
+the weights of an uninterrupted run, bit for bit. Dropout and the random
+masks are off: the random number generators' states are not checkpointed,
+so with them on a resumed run draws other numbers than an uninterrupted one.
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from tiny_recipe_model import TINY_MODEL
+
+RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
+LAUNCHER = Path(__file__).resolve().parent / "kill_point.py"
+KILL_TIMEOUT = 600  # seconds to reach the kill point (slow shared CI)
+
+# 3 train speakers x 5 utterances, 1 dev and 1 test speaker.
+CRASH_CORPUS = {
+    "seed": 17,
+    "n_train_speakers": 3,
+    "n_dev_speakers": 1,
+    "n_test_speakers": 1,
+    "utts_per_speaker": 5,
+}
+RECOVERABLES = {
+    "CKPT.yaml",
+    "model.ckpt",
+    "optimizer.ckpt",
+    "lr_annealing.ckpt",
+    "counter.ckpt",
+    "task_losses.ckpt",
+    "dataloader-TRAIN.ckpt",
+    "brain.ckpt",
+}
+
+
+@pytest.fixture(scope="module")
+def crash_corpus(tmp_path_factory):
+    """A mini-AISHELL of a few utterances."""
+    from mini_aishell import generate_mini_aishell
+
+    output = tmp_path_factory.mktemp("crash_aishell")
+    generate_mini_aishell(output, **CRASH_CORPUS)
+    return output / "data_aishell"
+
+
+def command(data_folder, output, marker, point):
+    """train.py through the launcher, checkpointing every 2 batches."""
+    return [
+        sys.executable,
+        str(LAUNCHER),
+        str(marker),
+        point,
+        "train.py",
+        "hparams/finetune.yaml",
+        f"--data_folder={data_folder}",
+        f"--output_folder={output}",
+        "--number_of_epochs=2",
+        "--device=cpu",
+        "--noprogressbar",
+        "--ckpt_interval_minutes=0",
+        "--ckpt_interval_steps=2",
+        "--max_batch_length_train=6",
+        "--max_text_sentences=32",
+        "--tokenizer_extra_text=[]",
+        "--valid_search_interval=2",
+        "--test_beam_size=2",
+        "--dropout=0.0",
+        "--drop_path=0.0",
+        "--s2t_time_mask_prob=0.0",
+        "--p2t_mask_ratio=0.0",
+        "--p2t_random_ratio=0.0",
+        *TINY_MODEL,
+    ]
+
+
+def run_to_end(data_folder, output):
+    """Runs the recipe (no kill point); returns its log."""
+    result = subprocess.run(
+        command(data_folder, output, output / "unused", "none"),
+        cwd=RECIPE_DIR,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-4000:]
+    return (output / "log.txt").read_text(encoding="utf-8")
+
+
+def run_and_kill(data_folder, output, point):
+    """Starts the recipe, SIGKILLs it at ``point``; returns the seconds."""
+    marker = output.parent / f"{output.name}.parked"
+    process = subprocess.Popen(
+        command(data_folder, output, marker, point),
+        cwd=RECIPE_DIR,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    start = time.monotonic()
+    try:
+        while not marker.exists():
+            assert process.poll() is None, "finished before the kill point"
+            assert time.monotonic() - start < KILL_TIMEOUT, "no kill point"
+            time.sleep(0.2)
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == -signal.SIGKILL
+    return time.monotonic() - start
+
+
+def checkpoints(output):
+    """Names of the checkpoint folders, and of the staging folders."""
+    names = [path.name for path in (output / "save").iterdir()]
+    ckpts = sorted(n for n in names if n.startswith("CKPT+"))
+    staging = sorted(n for n in names if n.startswith("."))
+    return ckpts, staging
+
+
+def final_weights(output):
+    """The exported model's weights and the last checkpoint's."""
+    from speechbrain_mmspeech.checkpoints import AtomicCheckpointer
+
+    last = AtomicCheckpointer(output / "save").find_checkpoint()
+    return [
+        torch.load(path, map_location="cpu")
+        for path in (output / "model" / "model.ckpt", last.paramfiles["model"])
+    ]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(crash_corpus, tmp_path_factory):
+    """The weights of an uninterrupted run."""
+    output = tmp_path_factory.mktemp("crash") / "uninterrupted"
+    run_to_end(crash_corpus, output)
+    return final_weights(output)
+
+
+def assert_same(weights, reference):
+    for state, expected in zip(weights, reference):
+        assert state.keys() == expected.keys()
+        for key in state:
+            assert torch.equal(state[key], expected[key]), key
+
+
+@pytest.mark.parametrize("point", ["save:3", "batch:7"])
+def test_killed_run_resumes_to_the_uninterrupted_weights(
+    crash_corpus, uninterrupted, tmp_path, point
+):
+    output = tmp_path / "killed"
+    run_and_kill(crash_corpus, output, point)
+    ckpts, staging = checkpoints(output)
+    # Every listed checkpoint is whole; a killed save is only staged.
+    for name in ckpts:
+        files = {p.name for p in (output / "save" / name).iterdir()}
+        assert files == RECOVERABLES, (name, files)
+    if point.startswith("save"):
+        assert len(staging) == 1
+        staged = {p.name for p in (output / "save" / staging[0]).iterdir()}
+        assert "model.ckpt" in staged and "CKPT.yaml" not in staged
+    else:
+        assert staging == []
+    log = run_to_end(crash_corpus, output)
+    loaded = re.findall(r"Loading a checkpoint from (\S+)", log)
+    assert loaded and Path(loaded[0]).name == ckpts[-1]
+    assert checkpoints(output)[1] == []  # the staging folder is gone
+    assert_same(final_weights(output), uninterrupted)
