@@ -57,7 +57,7 @@ RECOVERABLES = {
 @pytest.fixture(scope="module")
 def crash_corpus(tmp_path_factory):
     """A mini-AISHELL of a few utterances."""
-    from mini_aishell import generate_mini_aishell
+    from speechbrain_mmspeech.mini_aishell import generate_mini_aishell
 
     output = tmp_path_factory.mktemp("crash_aishell")
     generate_mini_aishell(output, **CRASH_CORPUS)

@@ -106,7 +106,7 @@ def schedule(output):
 @pytest.fixture(scope="module")
 def ddp_corpus(tmp_path_factory):
     """A mini-AISHELL of a few dozen utterances."""
-    from mini_aishell import generate_mini_aishell
+    from speechbrain_mmspeech.mini_aishell import generate_mini_aishell
 
     output = tmp_path_factory.mktemp("ddp_aishell")
     generate_mini_aishell(output, **DDP_CORPUS)
