@@ -19,21 +19,11 @@ from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.frontend import AudioError
 from speechbrain_mmspeech.inference import MMSpeechASR
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from tiny_models import TEMPLATE_SIZES, model_from_template
+from tiny_models import FOLDER_SETTINGS as TINY
+from tiny_models import FOLDER_TEXT_VOCAB as TEXT_VOCAB
+from tiny_models import FOLDER_TEXTS as TEXTS
+from tiny_models import model_from_template
 
-TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
-TEXT_VOCAB = 24
-TINY = {
-    **TEMPLATE_SIZES,
-    "max_positions": 16,
-    "rel_pos_bucket_size": 4,
-    "text_vocab_size": TEXT_VOCAB,
-    "code_vocab_size": 3,
-    "beam_size": 2,
-    "no_repeat_ngram_size": 2,
-    # Whatever reaches the decoder gives text: "" means it was not decoded.
-    "min_decode_length": 1,
-}
 INTERFACES = [EncoderDecoderASR, MMSpeechASR]
 NOISE_LEVELS = [1.0, 0.1, 0.01, 1e-3]
 

@@ -12,26 +12,15 @@ from speechbrain_mmspeech import transcribe
 from speechbrain_mmspeech.export import LM_FILE, write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from speechbrain_mmspeech.transcribe import main, parse_args
+from tiny_models import FOLDER_SETTINGS as TINY
+from tiny_models import FOLDER_TEXT_VOCAB as TEXT_VOCAB
+from tiny_models import FOLDER_TEXTS as TEXTS
 from tiny_models import (
     LM_TEMPLATE_SIZES,
-    TEMPLATE_SIZES,
     model_from_template,
     tiny_language_model,
 )
 
-TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
-TEXT_VOCAB = 24
-TINY = {
-    **TEMPLATE_SIZES,
-    "max_positions": 16,
-    "rel_pos_bucket_size": 4,
-    "text_vocab_size": TEXT_VOCAB,
-    "code_vocab_size": 3,
-    "beam_size": 2,
-    "no_repeat_ngram_size": 2,
-    # Whatever is decoded gives text: "" means no speech was found.
-    "min_decode_length": 1,
-}
 SRT_CUE = re.compile(
     r"^1\n\d\d:\d\d:\d\d,\d{3} --> \d\d:\d\d:\d\d,\d{3}\n.+\n\n"
 )

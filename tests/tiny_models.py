@@ -57,6 +57,21 @@ TEMPLATE_SIZES = {
     "num_decoder_layers": DECODER_SIZES["num_layers"],
 }
 
+# The texts, vocabulary size and settings of a tiny model folder that decodes
+# whatever reaches its decoder into text ("" then means it was not decoded).
+FOLDER_TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
+FOLDER_TEXT_VOCAB = 24
+FOLDER_SETTINGS = {
+    **TEMPLATE_SIZES,
+    "max_positions": 16,
+    "rel_pos_bucket_size": 4,
+    "text_vocab_size": FOLDER_TEXT_VOCAB,
+    "code_vocab_size": 3,
+    "beam_size": 2,
+    "no_repeat_ngram_size": 2,
+    "min_decode_length": 1,
+}
+
 # A tiny language model, as inference-template keys.
 LM_TEMPLATE_SIZES = {
     "lm_d_model": 16,
