@@ -145,10 +145,17 @@ def test_silence_and_noise_give_no_text(model_folder, tmp_path, interface):
     assert words == [""] * len(signals) and tokens == [[]] * len(signals)
 
 
-def test_sixty_second_file_returns_all_its_speech(model_folder, tmp_path):
-    """Every utterance is decoded, past the decoder's 15 positions."""
-    rec = recording(17, pause_range=(1.0, 3.0), seed=7)
-    assert rec.audio.shape[0] >= 60 * SAMPLE_RATE
+@pytest.mark.parametrize(
+    "minutes, n_utterances, seed",
+    [(1, 17, 7), (5, 85, 3)],
+    ids=["1min", "5min"],
+)
+def test_long_file_returns_all_its_speech(
+    model_folder, tmp_path, minutes, n_utterances, seed
+):
+    """Every utterance is decoded, in order, past the decoder's 15 positions."""
+    rec = recording(n_utterances, pause_range=(1.0, 3.0), seed=seed)
+    assert rec.audio.shape[0] >= minutes * 60 * SAMPLE_RATE
     wav = write_wav(tmp_path / "long.wav", rec.audio.numpy())
     texts = {}
     for interface in INTERFACES:
@@ -165,6 +172,7 @@ def test_sixty_second_file_returns_all_its_speech(model_folder, tmp_path):
     assert result.text == texts[MMSpeechASR]
     assert abs(result.duration - rec.audio.shape[0] / SAMPLE_RATE) < 1e-3
     assert len(result.segments) == len(rec.utterances)
+    assert "".join(segment.text for segment in result.segments) == result.text
     for segment, (start, end) in zip(result.segments, rec.utterances):
         assert abs(segment.start - start) <= 0.3
         assert abs(segment.end - end) <= 0.3
