@@ -199,9 +199,9 @@ def main(argv=None):
         f"({len(references)} utterances, {seconds:.1f} s)"
     )
     print(f"model loading:    {loaded - start:.2f} s")
-    print(
-        f"transcription:    {wall:.2f} s on {torch.get_num_threads()} threads"
-    )
+    threads = torch.get_num_threads()
+    plural = "s" if threads != 1 else ""
+    print(f"transcription:    {wall:.2f} s on {threads} thread{plural}")
     print(f"real-time factor: {wall / seconds:.4f}")
     print(f"peak memory:      {peak_mib():.0f} MiB")
     print(f"characters:       {len(''.join(hypothesis.split()))}")
