@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+import soundfile
 import torch
 import torchaudio
 from speechbrain.inference.ASR import EncoderDecoderASR
@@ -11,6 +12,7 @@ from speech_audio import (
     SAMPLE_RATE,
     brown_noise,
     recording,
+    speak,
     speech_batch,
     white_noise,
     write_wav,
@@ -135,10 +137,17 @@ def test_silence_and_noise_give_no_text(model_folder, tmp_path, interface):
     assert words == [""] * len(signals) and tokens == [[]] * len(signals)
 
 
-def test_sixty_second_file_returns_all_its_speech(model_folder, tmp_path):
-    """Every utterance is decoded, past the decoder's 15 positions."""
-    rec = recording(17, pause_range=(1.0, 3.0), seed=7)
-    assert rec.audio.shape[0] >= 60 * SAMPLE_RATE
+@pytest.mark.parametrize(
+    "minutes, n_utterances, seed",
+    [(1, 17, 7), (5, 85, 3)],
+    ids=["1min", "5min"],
+)
+def test_long_file_returns_all_its_speech(
+    model_folder, tmp_path, minutes, n_utterances, seed
+):
+    """Every utterance is decoded, in order, past the decoder's 15 positions."""
+    rec = recording(n_utterances, pause_range=(1.0, 3.0), seed=seed)
+    assert rec.audio.shape[0] >= minutes * 60 * SAMPLE_RATE
     wav = write_wav(tmp_path / "long.wav", rec.audio.numpy())
     texts = {}
     for interface in INTERFACES:
@@ -155,6 +164,7 @@ def test_sixty_second_file_returns_all_its_speech(model_folder, tmp_path):
     assert result.text == texts[MMSpeechASR]
     assert abs(result.duration - rec.audio.shape[0] / SAMPLE_RATE) < 1e-3
     assert len(result.segments) == len(rec.utterances)
+    assert "".join(segment.text for segment in result.segments) == result.text
     for segment, (start, end) in zip(result.segments, rec.utterances):
         assert abs(segment.start - start) <= 0.3
         assert abs(segment.end - end) <= 0.3
@@ -163,3 +173,33 @@ def test_sixty_second_file_returns_all_its_speech(model_folder, tmp_path):
         assert times == sorted(times)
         assert segment.start <= times[0] and times[-1] <= segment.end
         assert all(0 < char.confidence <= 1 for char in segment.chars)
+
+
+@pytest.mark.parametrize("interface", INTERFACES)
+def test_padded_batch_equals_one_file_at_a_time(
+    model_folder, tmp_path, interface
+):
+    """Mixed lengths (one of several segments, one of noise), zero-padded."""
+    signals = [
+        speak(PHRASES[3]),
+        recording(6, pause_range=(0.5, 1.5), seed=4).audio,
+        white_noise(2, 0.3, seed=3),
+        speak(PHRASES[2]) * 0.3,
+    ]
+    paths, waveforms = [], []
+    for index, signal in enumerate(signals):
+        paths.append(write_wav(tmp_path / f"{index}.wav", signal.numpy()))
+        # The batch holds what the files hold (16-bit samples).
+        data, _ = soundfile.read(paths[-1], dtype="float32")
+        waveforms.append(torch.from_numpy(data))
+    longest = max(len(wav) for wav in waveforms)
+    wavs = torch.zeros(len(waveforms), longest)
+    for row, wav in enumerate(waveforms):
+        wavs[row, : len(wav)] = wav
+    lens = torch.tensor([len(wav) / longest for wav in waveforms])
+    asr = load(interface, model_folder, tmp_path / "save")
+    words, tokens = asr.transcribe_batch(wavs, lens)
+    alone = [asr.transcribe_file(path) for path in paths]
+    assert words == alone
+    assert words[2] == "" and all(words[i] for i in (0, 1, 3))
+    assert [asr.tokenizer.decode_ids(ids) for ids in tokens] == words
