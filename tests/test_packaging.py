@@ -2,10 +2,11 @@
 
 The wheel is built (``pip wheel --no-deps --no-build-isolation``) from a copy
 of the sources in a temporary folder, so the repository stays clean. It is
-then unpacked (what a non-editable install does) and a fresh Python, run
-outside the repository with only the unpacked wheel ahead of the installed
-dependencies, writes a model folder from the packaged template and loads it
-through ``EncoderDecoderASR.from_hparams``.
+then installed without ``-e`` into a temporary virtual environment that
+reuses the installed dependencies (``--system-site-packages``,
+``--no-deps``), whose Python, run outside the repository, writes a model
+folder from the packaged template and loads it through
+``EncoderDecoderASR.from_hparams``.
 """
 
 import importlib.util
@@ -110,15 +111,26 @@ def test_wheel_holds_the_template_and_the_commands(wheel):
     )
 
 
-def test_unpacked_wheel_writes_and_loads_a_model_folder(wheel, tmp_path):
-    installed = tmp_path / "site"
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(installed)
+def test_installed_wheel_writes_and_loads_a_model_folder(wheel, tmp_path):
+    venv = tmp_path / "venv"
+    subprocess.run(
+        [sys.executable, "-m", "venv", "--system-site-packages", str(venv)],
+        check=True,
+    )
+    python = venv / "bin" / "python"
+    command = [
+        str(python), "-m", "pip", "install", "--no-deps", "--no-index",
+        "--disable-pip-version-check", str(wheel),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
     work = tmp_path / "work"
     work.mkdir()
-    env = {**os.environ, "PYTHONPATH": str(installed)}
+    env = {
+        key: value for key, value in os.environ.items() if key != "PYTHONPATH"
+    }
     result = subprocess.run(
-        [sys.executable, "-c", WRITE_AND_LOAD],
+        [str(python), "-c", WRITE_AND_LOAD],
         cwd=work,
         env=env,
         capture_output=True,
@@ -126,7 +138,7 @@ def test_unpacked_wheel_writes_and_loads_a_model_folder(wheel, tmp_path):
     )
     assert result.returncode == 0, result.stderr
     module, template, words = result.stdout.splitlines()[-3:]
-    assert Path(module).is_relative_to(installed)
-    assert Path(template).is_relative_to(installed)
+    assert Path(module).is_relative_to(venv)
+    assert Path(template).is_relative_to(venv)
     assert words == "['']"  # digital silence
     assert (work / "model" / "hyperparams.yaml").is_file()
