@@ -1,6 +1,6 @@
-"""Recipe test: train.py killed with SIGKILL, then started again.
+"""Recipe test: train.py and pretrain.py killed with SIGKILL, then restarted.
 
-The run is started through ``kill_point.py`` (a test-only launcher that
+Each run is started through ``kill_point.py`` (a test-only launcher that
 parks the process at a chosen point) and killed with SIGKILL:
 
 - in the middle of an intra-epoch checkpoint save, after its ``model.ckpt``
@@ -13,6 +13,10 @@ the weights of an uninterrupted run, bit for bit. Dropout and the random
 masks are off: the random number generators' states are not checkpointed,
 so with them on a resumed run draws other numbers than an uninterrupted one.
 
+The recipes: fine-tuning (``train.py hparams/finetune.yaml``) and stage 1
+of pre-training (``pretrain.py hparams/pretrain_stage1.yaml``, P2T on the
+unpaired text).
+
 Authors
  * MMSpeech plugin contributors 2026
 """
@@ -23,6 +27,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,52 +57,101 @@ RECOVERABLES = {
     "dataloader-TRAIN.ckpt",
     "brain.ckpt",
 }
+DETERMINISTIC = [
+    "--dropout=0.0",
+    "--drop_path=0.0",
+    "--s2t_time_mask_prob=0.0",
+    "--p2t_mask_ratio=0.0",
+    "--p2t_random_ratio=0.0",
+]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A recipe command and where its run leaves what the test checks.
+
+    Arguments
+    ---------
+    script : str
+        The script in ``recipes/AISHELL-1``.
+    args : callable
+        ``args(corpus)``: the script's arguments for the generated corpus.
+    model_file : str
+        The exported model, relative to the output folder.
+    """
+
+    script: str
+    args: object
+    model_file: str
+
+
+def finetune_args(corpus):
+    """Fine-tuning: 2 epochs of 9 batches."""
+    return [
+        "hparams/finetune.yaml",
+        f"--data_folder={corpus / 'data_aishell'}",
+        "--max_batch_length_train=6",
+        "--max_text_sentences=32",
+        "--tokenizer_extra_text=[]",
+        "--valid_search_interval=2",
+        "--test_beam_size=2",
+    ]
+
+
+def pretrain_stage1_args(corpus):
+    """Stage 1 of pre-training: 2 epochs of 8 text batches."""
+    return [
+        "hparams/pretrain_stage1.yaml",
+        f"--data_folder={corpus / 'data_aishell'}",
+        f"--text_files=[{corpus / 'unpaired_text.txt'}]",
+        "--max_text_sentences=32",
+        "--text_batch_size=4",
+        "--code_vocab_size=0",
+    ]
+
+
+RECIPES = {
+    "train": Recipe("train.py", finetune_args, "model/model.ckpt"),
+    "pretrain_stage1": Recipe(
+        "pretrain.py", pretrain_stage1_args, "model.ckpt"
+    ),
+}
 
 
 @pytest.fixture(scope="module")
 def crash_corpus(tmp_path_factory):
-    """A mini-AISHELL of a few utterances."""
+    """A mini-AISHELL of a few utterances, with its unpaired text."""
     from speechbrain_mmspeech.mini_aishell import generate_mini_aishell
 
     output = tmp_path_factory.mktemp("crash_aishell")
     generate_mini_aishell(output, **CRASH_CORPUS)
-    return output / "data_aishell"
+    return output
 
 
-def command(data_folder, output, marker, point):
-    """train.py through the launcher, checkpointing every 2 batches."""
+def command(recipe, corpus, output, marker, point):
+    """The recipe through the launcher, checkpointing every 2 batches."""
     return [
         sys.executable,
         str(LAUNCHER),
         str(marker),
         point,
-        "train.py",
-        "hparams/finetune.yaml",
-        f"--data_folder={data_folder}",
+        recipe.script,
+        *recipe.args(corpus),
         f"--output_folder={output}",
         "--number_of_epochs=2",
         "--device=cpu",
         "--noprogressbar",
         "--ckpt_interval_minutes=0",
         "--ckpt_interval_steps=2",
-        "--max_batch_length_train=6",
-        "--max_text_sentences=32",
-        "--tokenizer_extra_text=[]",
-        "--valid_search_interval=2",
-        "--test_beam_size=2",
-        "--dropout=0.0",
-        "--drop_path=0.0",
-        "--s2t_time_mask_prob=0.0",
-        "--p2t_mask_ratio=0.0",
-        "--p2t_random_ratio=0.0",
+        *DETERMINISTIC,
         *TINY_MODEL,
     ]
 
 
-def run_to_end(data_folder, output):
+def run_to_end(recipe, corpus, output):
     """Runs the recipe (no kill point); returns its log."""
     result = subprocess.run(
-        command(data_folder, output, output / "unused", "none"),
+        command(recipe, corpus, output, output / "unused", "none"),
         cwd=RECIPE_DIR,
         capture_output=True,
         text=True,
@@ -107,11 +161,11 @@ def run_to_end(data_folder, output):
     return (output / "log.txt").read_text(encoding="utf-8")
 
 
-def run_and_kill(data_folder, output, point):
+def run_and_kill(recipe, corpus, output, point):
     """Starts the recipe, SIGKILLs it at ``point``; returns the seconds."""
     marker = output.parent / f"{output.name}.parked"
     process = subprocess.Popen(
-        command(data_folder, output, marker, point),
+        command(recipe, corpus, output, marker, point),
         cwd=RECIPE_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -140,23 +194,30 @@ def checkpoints(output):
     return ckpts, staging
 
 
-def final_weights(output):
+def final_weights(recipe, output):
     """The exported model's weights and the last checkpoint's."""
     from speechbrain_mmspeech.checkpoints import AtomicCheckpointer
 
     last = AtomicCheckpointer(output / "save").find_checkpoint()
     return [
         torch.load(path, map_location="cpu")
-        for path in (output / "model" / "model.ckpt", last.paramfiles["model"])
+        for path in (output / recipe.model_file, last.paramfiles["model"])
     ]
 
 
 @pytest.fixture(scope="module")
 def uninterrupted(crash_corpus, tmp_path_factory):
-    """The weights of an uninterrupted run."""
-    output = tmp_path_factory.mktemp("crash") / "uninterrupted"
-    run_to_end(crash_corpus, output)
-    return final_weights(output)
+    """``weights(name)``: the weights of an uninterrupted run of a recipe."""
+    cache = {}
+
+    def weights(name):
+        if name not in cache:
+            output = tmp_path_factory.mktemp("crash") / name
+            run_to_end(RECIPES[name], crash_corpus, output)
+            cache[name] = final_weights(RECIPES[name], output)
+        return cache[name]
+
+    return weights
 
 
 def assert_same(weights, reference):
@@ -167,24 +228,26 @@ def assert_same(weights, reference):
 
 
 @pytest.mark.parametrize("point", ["save:3", "batch:7"])
+@pytest.mark.parametrize("name", list(RECIPES))
 def test_killed_run_resumes_to_the_uninterrupted_weights(
-    crash_corpus, uninterrupted, tmp_path, point
+    crash_corpus, uninterrupted, tmp_path, name, point
 ):
+    recipe = RECIPES[name]
     output = tmp_path / "killed"
-    run_and_kill(crash_corpus, output, point)
+    run_and_kill(recipe, crash_corpus, output, point)
     ckpts, staging = checkpoints(output)
     # Every listed checkpoint is whole; a killed save is only staged.
-    for name in ckpts:
-        files = {p.name for p in (output / "save" / name).iterdir()}
-        assert files == RECOVERABLES, (name, files)
+    for ckpt in ckpts:
+        files = {p.name for p in (output / "save" / ckpt).iterdir()}
+        assert files == RECOVERABLES, (ckpt, files)
     if point.startswith("save"):
         assert len(staging) == 1
         staged = {p.name for p in (output / "save" / staging[0]).iterdir()}
         assert "model.ckpt" in staged and "CKPT.yaml" not in staged
     else:
         assert staging == []
-    log = run_to_end(crash_corpus, output)
+    log = run_to_end(recipe, crash_corpus, output)
     loaded = re.findall(r"Loading a checkpoint from (\S+)", log)
     assert loaded and Path(loaded[0]).name == ckpts[-1]
     assert checkpoints(output)[1] == []  # the staging folder is gone
-    assert_same(final_weights(output), uninterrupted)
+    assert_same(final_weights(recipe, output), uninterrupted(name))
