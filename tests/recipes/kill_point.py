@@ -9,6 +9,9 @@ file ``MARKER`` and sleeps, so that a test can SIGKILL it right there:
 - ``batch:N``: before the N-th training batch (between checkpoints);
 - ``none``: nowhere (the same launcher for the uninterrupted runs).
 
+Under ``torchrun`` every process runs the launcher; only rank 0 parks
+(the other ranks then wait for it in their next collective).
+
 The recipes and the package hold no test hook: the points are patched in
 here, in the launched process only.
 
@@ -33,7 +36,7 @@ def park(marker):
 
 def install(marker, point):
     """Patches the stop at ``point`` into this process."""
-    if point == "none":
+    if point == "none" or int(os.environ.get("RANK", "0")) != 0:
         return
     kind, count = point.split(":")
     remaining = [int(count)]

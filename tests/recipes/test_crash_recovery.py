@@ -13,9 +13,12 @@ the weights of an uninterrupted run, bit for bit. Dropout and the random
 masks are off: the random number generators' states are not checkpointed,
 so with them on a resumed run draws other numbers than an uninterrupted one.
 
-The recipes: fine-tuning (``train.py hparams/finetune.yaml``) and stage 1
-of pre-training (``pretrain.py hparams/pretrain_stage1.yaml``, P2T on the
-unpaired text).
+The recipes: fine-tuning (``train.py hparams/finetune.yaml``) on one
+process and on 2 (``torchrun``, gloo), and stage 1 of pre-training
+(``pretrain.py hparams/pretrain_stage1.yaml``, P2T on the unpaired text).
+Under ``torchrun`` the kill point is rank 0's, and the launcher and both
+workers are killed together (``torchrun`` starts each worker in a session
+of its own, so they share no process group).
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -63,6 +66,12 @@ DETERMINISTIC = [
     "--s2t_time_mask_prob=0.0",
     "--p2t_mask_ratio=0.0",
     "--p2t_random_ratio=0.0",
+]
+TORCHRUN = [
+    "-m",
+    "torch.distributed.run",
+    "--standalone",
+    "--nproc_per_node=2",
 ]
 
 
@@ -128,10 +137,13 @@ def crash_corpus(tmp_path_factory):
     return output
 
 
-def command(recipe, corpus, output, marker, point):
+def command(recipe, corpus, output, marker, point, processes):
     """The recipe through the launcher, checkpointing every 2 batches."""
+    launcher = TORCHRUN if processes == 2 else []
+    ddp = ["--distributed_backend=gloo"] if processes == 2 else []
     return [
         sys.executable,
+        *launcher,
         str(LAUNCHER),
         str(marker),
         point,
@@ -145,13 +157,14 @@ def command(recipe, corpus, output, marker, point):
         "--ckpt_interval_steps=2",
         *DETERMINISTIC,
         *TINY_MODEL,
+        *ddp,
     ]
 
 
-def run_to_end(recipe, corpus, output):
+def run_to_end(recipe, corpus, output, processes):
     """Runs the recipe (no kill point); returns its log."""
     result = subprocess.run(
-        command(recipe, corpus, output, output / "unused", "none"),
+        command(recipe, corpus, output, output / "unused", "none", processes),
         cwd=RECIPE_DIR,
         capture_output=True,
         text=True,
@@ -161,11 +174,47 @@ def run_to_end(recipe, corpus, output):
     return (output / "log.txt").read_text(encoding="utf-8")
 
 
-def run_and_kill(recipe, corpus, output, point):
+def process_tree(pid):
+    """``pid`` and the ids of all its descendants (read from ``/proc``)."""
+    children = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:  # the process has ended
+            continue
+        # pid (comm) state ppid ...; comm may hold spaces and parentheses
+        ppid = int(text.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(stat.parent.name))
+    tree, todo = [], [pid]
+    while todo:
+        tree.append(todo.pop())
+        todo.extend(children.get(tree[-1], []))
+    return tree
+
+
+def kill_tree(pids):
+    """SIGKILLs every process of ``pids`` that still runs."""
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
+
+def running(pid):
+    """Whether ``pid`` runs (neither gone nor a zombie)."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return text.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def run_and_kill(recipe, corpus, output, point, processes):
     """Starts the recipe, SIGKILLs it at ``point``; returns the seconds."""
     marker = output.parent / f"{output.name}.parked"
     process = subprocess.Popen(
-        command(recipe, corpus, output, marker, point),
+        command(recipe, corpus, output, marker, point, processes),
         cwd=RECIPE_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -176,13 +225,19 @@ def run_and_kill(recipe, corpus, output, point):
             assert process.poll() is None, "finished before the kill point"
             assert time.monotonic() - start < KILL_TIMEOUT, "no kill point"
             time.sleep(0.2)
-        os.kill(process.pid, signal.SIGKILL)
+        tree = process_tree(process.pid)
+        kill_tree(tree)
         process.wait()
     finally:
         if process.poll() is None:
-            process.kill()
+            tree = process_tree(process.pid)
+            kill_tree(tree)
             process.wait()
     assert process.returncode == -signal.SIGKILL
+    deadline = time.monotonic() + 30  # the workers die (a signal is async)
+    while any(running(pid) for pid in tree[1:]):
+        assert time.monotonic() < deadline, "a worker survived SIGKILL"
+        time.sleep(0.1)
     return time.monotonic() - start
 
 
@@ -207,15 +262,15 @@ def final_weights(recipe, output):
 
 @pytest.fixture(scope="module")
 def uninterrupted(crash_corpus, tmp_path_factory):
-    """``weights(name)``: the weights of an uninterrupted run of a recipe."""
+    """``weights(name, processes)``: an uninterrupted run's weights."""
     cache = {}
 
-    def weights(name):
-        if name not in cache:
-            output = tmp_path_factory.mktemp("crash") / name
-            run_to_end(RECIPES[name], crash_corpus, output)
-            cache[name] = final_weights(RECIPES[name], output)
-        return cache[name]
+    def weights(name, processes):
+        if (name, processes) not in cache:
+            output = tmp_path_factory.mktemp("crash") / f"{name}{processes}"
+            run_to_end(RECIPES[name], crash_corpus, output, processes)
+            cache[name, processes] = final_weights(RECIPES[name], output)
+        return cache[name, processes]
 
     return weights
 
@@ -227,14 +282,24 @@ def assert_same(weights, reference):
             assert torch.equal(state[key], expected[key]), key
 
 
-@pytest.mark.parametrize("point", ["save:3", "batch:7"])
-@pytest.mark.parametrize("name", list(RECIPES))
+@pytest.mark.parametrize(
+    ("name", "processes", "point"),
+    [
+        ("train", 1, "save:3"),
+        ("train", 1, "batch:7"),
+        ("pretrain_stage1", 1, "save:3"),
+        ("pretrain_stage1", 1, "batch:7"),
+        # 5 batches per process and epoch: save 2 is the one after batch 4.
+        ("train", 2, "save:2"),
+        ("train", 2, "batch:4"),
+    ],
+)
 def test_killed_run_resumes_to_the_uninterrupted_weights(
-    crash_corpus, uninterrupted, tmp_path, name, point
+    crash_corpus, uninterrupted, tmp_path, name, processes, point
 ):
     recipe = RECIPES[name]
     output = tmp_path / "killed"
-    run_and_kill(recipe, crash_corpus, output, point)
+    run_and_kill(recipe, crash_corpus, output, point, processes)
     ckpts, staging = checkpoints(output)
     # Every listed checkpoint is whole; a killed save is only staged.
     for ckpt in ckpts:
@@ -246,8 +311,9 @@ def test_killed_run_resumes_to_the_uninterrupted_weights(
         assert "model.ckpt" in staged and "CKPT.yaml" not in staged
     else:
         assert staging == []
-    log = run_to_end(recipe, crash_corpus, output)
+    log = run_to_end(recipe, crash_corpus, output, processes)
     loaded = re.findall(r"Loading a checkpoint from (\S+)", log)
     assert loaded and Path(loaded[0]).name == ckpts[-1]
     assert checkpoints(output)[1] == []  # the staging folder is gone
-    assert_same(final_weights(recipe, output), uninterrupted(name))
+    reference = uninterrupted(name, processes)
+    assert_same(final_weights(recipe, output), reference)
