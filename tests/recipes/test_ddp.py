@@ -40,6 +40,7 @@ DDP_CORPUS = {
     "n_dev_speakers": 1,
     "n_test_speakers": 1,
     "utts_per_speaker": 6,
+    "n_unpaired_speakers": 2,
 }
 DETERMINISTIC = [
     "--dropout=0.0",
@@ -214,6 +215,42 @@ def test_pretraining_stage1_on_two_processes_matches_one(ddp_corpus, tmp_path):
     assert logged(tmp_path / "ddp", pattern) == logged(
         tmp_path / "single", pattern
     )
+
+
+def test_pretraining_stage2_on_two_processes(ddp_corpus, tmp_path):
+    """Stage 2 (five tasks, three pools) runs on 2 processes.
+
+    Its random masks (S2C/MSP, P2T) are drawn per process, so its losses are
+    not compared with one process'; the schedule and the outputs are.
+    """
+    args = [
+        HPARAMS / "pretrain_stage2.yaml",
+        f"--data_folder={ddp_corpus / 'data_aishell'}",
+        f"--unpaired_speech={ddp_corpus / 'unpaired_speech' / 'unpaired.csv'}",
+        f"--text_files=[{ddp_corpus / 'unpaired_text.txt'}]",
+        "--max_text_sentences=32",
+        "--n_clusters=8",
+        "--code_vocab_size=20",
+        "--speech_batch_size=2",
+        "--paired_batch_size=1",
+        "--text_batch_size=2",
+        "--number_of_epochs=1",
+        "--init_model=null",
+        *TINY_MODEL,
+    ]
+    run(
+        "pretrain.py",
+        *args,
+        f"--output_folder={tmp_path / 'single'}",
+        "--grad_accumulation_factor=2",
+    )
+    stdout = run(
+        "pretrain.py", *args, f"--output_folder={tmp_path / 'ddp'}", processes=2
+    )
+    assert stdout.count("Pre-trained model:") == 1
+    assert schedule(tmp_path / "ddp") == schedule(tmp_path / "single") != []
+    state = torch.load(tmp_path / "ddp" / "model.ckpt", map_location="cpu")
+    assert all(torch.isfinite(value).all() for value in state.values())
 
 
 def test_language_model_on_two_processes(finetuned, ddp_corpus, tmp_path):
