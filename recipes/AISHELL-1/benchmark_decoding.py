@@ -282,6 +282,7 @@ def run_config(config):
     encoder_s = decoder_s = 0.0
     profiler = nullcontext()
     if config["profile"]:
+        annotate_modules(asr.mods.transformer)
         profiler = torch.profiler.profile(acc_events=True)
     with profiler:
         results = [decode(asr, batch, force) for batch in batches]
@@ -331,10 +332,74 @@ def run_per_token(config, asr, utterance, loaded_mib):
     }
 
 
+# The steps of decoding, by object and method, marked for the profiler.
+PROFILED_METHODS = {
+    "MMSpeech": ["encode", "start_decoding", "decode_step"],
+    "TextDecoder": ["embed", "init_cache", "forward_step", "project"],
+    "TextDecoderLayer": ["forward_step"],
+    "SpeechTransformer": ["forward"],
+    "Conv2dSubsampling": ["forward"],
+    "ConvPositionalEmbedding": ["forward"],
+}
+
+
+def annotate_modules(model):
+    """Marks the steps of encoding and decoding for the profiler.
+
+    Each method of ``PROFILED_METHODS`` of the model's parts runs inside a
+    ``torch.profiler.record_function("module::<class>.<method>")`` range, so
+    the profile also sums the time by part of the model (a range includes
+    the ranges it calls).
+
+    Arguments
+    ---------
+    model : torch.nn.Module
+        The ``MMSpeech`` model (possibly quantized).
+    """
+    for module in model.modules():
+        kind = type(module).__name__
+        for method in PROFILED_METHODS.get(kind, []):
+            function = getattr(module, method)
+            label = f"module::{kind}.{method}"
+
+            def marked(*args, _function=function, _label=label, **kwargs):
+                with torch.profiler.record_function(_label):
+                    return _function(*args, **kwargs)
+
+            setattr(module, method, marked)
+
+
 def profile_table(profiler, rows=15):
-    """The operators that took the most time, as torch.profiler prints."""
+    """The modules and the operators that took the most time.
+
+    Arguments
+    ---------
+    profiler : torch.profiler.profile
+        A finished profile.
+    rows : int
+        Operators shown.
+
+    Returns
+    -------
+    str
+        Module ranges (``annotate_modules``) by total time, then
+        torch.profiler's operator table.
+    """
     averages = profiler.key_averages()
-    return averages.table(sort_by="self_cpu_time_total", row_limit=rows)
+    total = sum(event.self_cpu_time_total for event in averages) or 1
+    modules = sorted(
+        (e for e in averages if e.key.startswith("module::")),
+        key=lambda event: -event.cpu_time_total,
+    )
+    lines = ["part (time including what it calls) | % of all | calls"]
+    for event in modules:
+        share = 100 * event.cpu_time_total / total
+        lines.append(f"{event.key[8:]} | {share:.1f} | {event.count}")
+    return (
+        "\n".join(lines)
+        + "\n\n"
+        + averages.table(sort_by="self_cpu_time_total", row_limit=rows)
+    )
 
 
 def peak_mib():
