@@ -334,7 +334,7 @@ def run_per_token(config, asr, utterance, loaded_mib):
 
 # The steps of decoding, by object and method, marked for the profiler.
 PROFILED_METHODS = {
-    "MMSpeech": ["encode", "start_decoding", "decode_step"],
+    "MMSpeech": ["encode", "decode", "start_decoding", "decode_step"],
     "TextDecoder": ["embed", "init_cache", "forward_step", "project"],
     "TextDecoderLayer": ["forward_step"],
     "SpeechTransformer": ["forward"],
