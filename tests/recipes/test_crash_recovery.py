@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tiny_recipe_model import TINY_MODEL
+from tiny_recipe_model import DETERMINISTIC, TINY_MODEL, TORCHRUN
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 LAUNCHER = Path(__file__).resolve().parent / "kill_point.py"
@@ -60,19 +60,6 @@ RECOVERABLES = {
     "dataloader-TRAIN.ckpt",
     "brain.ckpt",
 }
-DETERMINISTIC = [
-    "--dropout=0.0",
-    "--drop_path=0.0",
-    "--s2t_time_mask_prob=0.0",
-    "--p2t_mask_ratio=0.0",
-    "--p2t_random_ratio=0.0",
-]
-TORCHRUN = [
-    "-m",
-    "torch.distributed.run",
-    "--standalone",
-    "--nproc_per_node=2",
-]
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tiny_recipe_model import TINY_MODEL
+from tiny_recipe_model import DETERMINISTIC, TINY_MODEL, TORCHRUN
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 HPARAMS = RECIPE_DIR / "hparams"
@@ -42,19 +42,6 @@ DDP_CORPUS = {
     "utts_per_speaker": 6,
     "n_unpaired_speakers": 2,
 }
-DETERMINISTIC = [
-    "--dropout=0.0",
-    "--drop_path=0.0",
-    "--s2t_time_mask_prob=0.0",
-    "--p2t_mask_ratio=0.0",
-    "--p2t_random_ratio=0.0",
-]
-TORCHRUN = [
-    "-m",
-    "torch.distributed.run",
-    "--standalone",
-    "--nproc_per_node=2",
-]
 
 
 def run(script, *args, processes=1):

@@ -25,3 +25,21 @@ TINY_MODEL = [
     "--max_positions=64",
     "--rel_pos_bucket_size=16",
 ]
+
+# Overrides that turn off dropout and the random masks, so that runs that
+# differ in how they are split (processes, a kill and a restart) can end
+# with the same weights: the random generators' states are not checkpointed.
+DETERMINISTIC = [
+    "--dropout=0.0",
+    "--drop_path=0.0",
+    "--s2t_time_mask_prob=0.0",
+    "--p2t_mask_ratio=0.0",
+    "--p2t_random_ratio=0.0",
+]
+# Two processes on this machine, as a user starts DDP.
+TORCHRUN = [
+    "-m",
+    "torch.distributed.run",
+    "--standalone",
+    "--nproc_per_node=2",
+]
