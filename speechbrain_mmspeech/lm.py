@@ -49,6 +49,42 @@ LM_MODES = (LM_MODE_NONE, LM_MODE_FUSION, LM_MODE_RESCORING)
 MINUS_INF = -1e20  # the value SpeechBrain's searchers use for "never"
 
 
+def pad_to_vocabulary(log_probs, vocab_size, minus_inf=MINUS_INF):
+    """Extends an LM's scores to the decoder's ids (the others ``minus_inf``).
+
+    Arguments
+    ---------
+    log_probs : torch.Tensor
+        ``[hyps, lm_ids]`` scores of the LM's ids, the decoder's first ids.
+    vocab_size : int
+        The decoder's number of ids.
+    minus_inf : float
+        Score of the ids the LM does not cover.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[hyps, vocab_size]``.
+
+    Example
+    -------
+    >>> padded = pad_to_vocabulary(torch.zeros(1, 2), 3)
+    >>> padded.shape, bool(padded[0, 2] == MINUS_INF)
+    (torch.Size([1, 3]), True)
+    """
+    missing = vocab_size - log_probs.shape[-1]
+    if missing < 0:
+        raise ValueError(
+            f"The LM has {log_probs.shape[-1]} ids, more than the "
+            f"decoder's {vocab_size}"
+        )
+    if missing:
+        log_probs = torch.nn.functional.pad(
+            log_probs, (0, missing), value=minus_inf
+        )
+    return log_probs
+
+
 class TransformerLM(sb_lm.TransformerLM):
     """SpeechBrain's ``TransformerLM`` with a configurable padding id.
 
@@ -195,17 +231,9 @@ class TransformerLMScorer(sb_scorer.TransformerLMScorer):
         log_probs, memory = super().score(inp_tokens, memory, candidates, attn)
         if self.vocab_size is None:
             return log_probs, memory
-        missing = self.vocab_size - log_probs.shape[-1]
-        if missing < 0:
-            raise ValueError(
-                f"The LM has {log_probs.shape[-1]} ids, more than the "
-                f"decoder's {self.vocab_size}"
-            )
-        if missing:
-            log_probs = torch.nn.functional.pad(
-                log_probs, (0, missing), value=self.minus_inf
-            )
-        return log_probs, memory
+        return pad_to_vocabulary(
+            log_probs, self.vocab_size, self.minus_inf
+        ), memory
 
 
 class TransformerLMRescorer(sb_scorer.TransformerLMRescorer):

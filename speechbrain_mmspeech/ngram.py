@@ -43,12 +43,12 @@ Authors
 import torch
 from speechbrain.decoders import scorer as sb_scorer
 
+from speechbrain_mmspeech.lm import MINUS_INF, pad_to_vocabulary
 from speechbrain_mmspeech.tokenizers import SymbolTable
 
 BOS_INDEX = SymbolTable.bos_index
 PAD_INDEX = SymbolTable.pad_index
 EOS_INDEX = SymbolTable.eos_index
-MINUS_INF = -1e20  # the value SpeechBrain's searchers use for "never"
 FALLBACK_DISCOUNT = 0.5  # when the counts of counts cannot estimate one
 MAX_KEY = 2**63  # n-gram keys are int64
 
@@ -451,17 +451,8 @@ class NgramLMScorer(sb_scorer.BaseScorerInterface):
         memory = torch.cat([memory, inp_tokens[:, None]], dim=1)[:, 1:]
         log_probs = self.lm.log_probs(memory).to(inp_tokens.device)
         log_probs = log_probs.clamp(min=self.minus_inf)
-        missing = (self.vocab_size or self.lm.vocab_size) - log_probs.shape[-1]
-        if missing < 0:
-            raise ValueError(
-                f"The n-gram LM has {log_probs.shape[-1]} ids, more than the "
-                f"decoder's {self.vocab_size}"
-            )
-        if missing:
-            log_probs = torch.nn.functional.pad(
-                log_probs, (0, missing), value=self.minus_inf
-            )
-        return log_probs, memory
+        vocab_size = self.vocab_size or self.lm.vocab_size
+        return pad_to_vocabulary(log_probs, vocab_size, self.minus_inf), memory
 
     def permute_mem(self, memory, index):
         """Reorders the histories with the beams.
