@@ -20,6 +20,36 @@ def one_torch_thread():
 
 
 @pytest.fixture
+def tiny_architecture():
+    """A complete, tiny ``architecture`` mapping (see ``MMSpeech``).
+
+    Two encoder layers (the phones join before layer 1), one decoder layer,
+    20 text ids and 4 code ids. Doctests use it through
+    ``getfixture("tiny_architecture")``.
+    """
+    return {
+        "n_mels": 80,
+        "d_model": 16,
+        "nhead": 2,
+        "num_encoder_layers": 2,
+        "num_decoder_layers": 1,
+        "d_ffn": 32,
+        "subsample_channels": 4,
+        "context_layer": 1,
+        "pos_conv_depth": 1,
+        "pos_conv_kernel": 3,
+        "pos_conv_groups": 2,
+        "phone_vocab_size": 141,
+        "max_positions": 32,
+        "rel_pos_bucket_size": 8,
+        "text_vocab_size": 20,
+        "code_vocab_size": 4,
+        "scale_embedding": True,
+        "entangle_position_embedding": True,
+    }
+
+
+@pytest.fixture
 def tiny_template_values():
     """Inference-template values of the smallest model the converter takes.
 
@@ -27,18 +57,24 @@ def tiny_template_values():
     vocabulary has 10 text ids and 2 code ids. Doctests use it through
     ``getfixture("tiny_template_values")``.
     """
-    return {
+    architecture = {
+        "n_mels": 80,
         "d_model": 16,
         "nhead": 2,
-        "d_ffn": 32,
         "num_encoder_layers": 7,
         "num_decoder_layers": 1,
+        "d_ffn": 32,
         "subsample_channels": 16,
+        "context_layer": 6,
         "pos_conv_depth": 2,
         "pos_conv_kernel": 3,
         "pos_conv_groups": 2,
+        "phone_vocab_size": 141,
         "max_positions": 8,
         "rel_pos_bucket_size": 4,
         "text_vocab_size": 10,
         "code_vocab_size": 2,
+        "scale_embedding": True,
+        "entangle_position_embedding": True,
     }
+    return {"architecture": architecture}

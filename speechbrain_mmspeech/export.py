@@ -1,8 +1,8 @@
 """Writing model folders that ``EncoderDecoderASR.from_hparams`` loads.
 
 A model folder holds ``hyperparams.yaml`` (the inference template,
-``hparams/inference.yaml`` inside this package, with the model's own sizes
-and decoding settings filled in), ``model.ckpt`` (the ``MMSpeech`` state dict) and
+``hparams/inference.yaml`` inside this package, with the model's own
+``architecture`` and decoding settings filled in), ``model.ckpt`` (the ``MMSpeech`` state dict) and
 ``tokenizer.ckpt``; with a language model, also ``lm.ckpt``, and with a
 character n-gram LM, ``ngram_lm.ckpt``. The same folder
 works locally and, uploaded as is, as a Hugging Face hub repository. Among
@@ -27,6 +27,7 @@ import re
 from importlib.resources import files
 from pathlib import Path
 
+import ruamel.yaml
 import torch
 from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
 
@@ -49,6 +50,34 @@ PHONE_CTC_WEIGHT = "phone_ctc_weight"
 SECTION_BEGIN = re.compile(r"^# >>> with (\w+)$")
 SECTION_END = re.compile(r"^# <<< with (\w+)$")
 SECTION_LINE = re.compile(r"\s+# with (\w+(?:\|\w+)*)$")
+
+
+def yaml_value(value):
+    """Writes a setting's value (a scalar, a flat list or a flat mapping).
+
+    A mapping is written in flow style, on one line, as the template's
+    ``architecture: {}`` is.
+
+    Arguments
+    ---------
+    value : bool, int, float, str, list or dict
+        The value; a list or a mapping holds scalars only.
+
+    Returns
+    -------
+    str
+
+    Example
+    -------
+    >>> yaml_value({"d_model": 16, "scale_embedding": True})
+    '{d_model: 16, scale_embedding: True}'
+    >>> yaml_value(0.5)
+    '0.5'
+    """
+    if isinstance(value, dict):
+        items = (f"{key}: {yaml_scalar(item)}" for key, item in value.items())
+        return "{" + ", ".join(items) + "}"
+    return yaml_scalar(value)
 
 
 def yaml_scalar(value):
@@ -171,6 +200,8 @@ def render_hparams(template, values, sections=()):
     -------
     >>> render_hparams("d_model: 768\\nbeam_size: 5\\n", {"d_model": 64})
     'd_model: 64\\nbeam_size: 5\\n'
+    >>> render_hparams("architecture: {}\\n", {"architecture": {"nhead": 2}})
+    'architecture: {nhead: 2}\\n'
     """
     every_section = {
         name
@@ -191,7 +222,7 @@ def render_hparams(template, values, sections=()):
                 f"The template defines '{key}' {found} times at its top "
                 "level; it must define it exactly once"
             )
-        line = f"{key}: {yaml_scalar(value)}"
+        line = f"{key}: {yaml_value(value)}"
         template = pattern.sub(lambda _, line=line: line, template)
     return template
 
@@ -216,6 +247,78 @@ def read_template(template_path=INFERENCE_TEMPLATE):
     if isinstance(template_path, (str, os.PathLike)):
         template_path = Path(template_path)
     return template_path.read_text(encoding="utf-8")
+
+
+def _is_plain_data(node):
+    """Whether a ruamel node holds data only (no ``!`` tag anywhere)."""
+    tag = getattr(node, "tag", None)
+    if tag is not None and (tag.value or "").startswith("!"):
+        return False
+    if isinstance(node, dict):
+        return all(_is_plain_data(item) for item in node.values())
+    if isinstance(node, list):
+        return all(_is_plain_data(item) for item in node)
+    return True
+
+
+def template_settings(template):
+    """The template's settings: its top-level keys that hold plain data.
+
+    Every optional section counts. Keys holding objects (``!new:``,
+    ``!ref``, ...) are the wiring, not settings.
+
+    Arguments
+    ---------
+    template : str
+        YAML text (with section markers).
+
+    Returns
+    -------
+    list of str
+
+    Example
+    -------
+    >>> text = "a: 1\\nb: !new:list\\nc: {}  # with lm\\nd:\\n  e: !ref <a>\\n"
+    >>> template_settings(text)
+    ['a', 'c']
+    """
+    every_section = re.findall(r"# (?:>>> )?with (\w+)", template)
+    complete = select_sections(template, set(every_section))
+    tree = ruamel.yaml.YAML().load(complete)
+    return [key for key, node in tree.items() if _is_plain_data(node)]
+
+
+def values_from_hparams(hparams, template_path=INFERENCE_TEMPLATE):
+    """A model folder's settings, taken from training hyperparameters.
+
+    The template names the settings (``template_settings``); a training
+    YAML that uses the same names (``architecture``, ``beam_size``,
+    ``phone_ctc_weight``, ...) passes its values on, so that no second
+    list of keys is kept.
+
+    Arguments
+    ---------
+    hparams : dict
+        Loaded training hyperparameters.
+    template_path : str or importlib.resources.abc.Traversable
+        The inference template.
+
+    Returns
+    -------
+    dict
+        The template's settings that ``hparams`` defines.
+
+    Example
+    -------
+    >>> values = values_from_hparams({"beam_size": 3, "lr": 0.1, "seed": 1})
+    >>> values
+    {'beam_size': 3}
+    """
+    return {
+        key: hparams[key]
+        for key in template_settings(read_template(template_path))
+        if key in hparams
+    }
 
 
 def template_sections(values, with_lm, with_ngram=False):

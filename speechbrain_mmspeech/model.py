@@ -9,6 +9,11 @@ search code call on a Transformer ASR model:
   as ``S2STransformerBeamSearcher`` expects (the output layer is
   ``output_projection``, tied to the token embeddings).
 
+``MMSpeech.from_architecture`` builds the network from one mapping of
+architecture keys (``ARCHITECTURE_KEYS``; the recipes' ``hparams/presets/``
+and every model folder's ``architecture``), so that the sizes are written in
+one place and the YAML files hold no copy of the network's wiring.
+
 For incremental decoding (``speechbrain_mmspeech.decoding``),
 ``start_decoding`` turns a memory into a decoder cache and ``decode_step``
 feeds one token per hypothesis.
@@ -27,6 +32,151 @@ Authors
 """
 
 import torch
+
+from speechbrain_mmspeech.decoder import TextDecoder
+from speechbrain_mmspeech.encoder import SpeechEncoder
+from speechbrain_mmspeech.tokenizers import PAD_INDEX
+
+# What fixes the network's shapes: the keys of an ``architecture`` mapping.
+ARCHITECTURE_KEYS = (
+    "n_mels",
+    "d_model",
+    "nhead",
+    "num_encoder_layers",
+    "num_decoder_layers",
+    "d_ffn",
+    "subsample_channels",
+    "context_layer",
+    "pos_conv_depth",
+    "pos_conv_kernel",
+    "pos_conv_groups",
+    "phone_vocab_size",
+    "max_positions",
+    "rel_pos_bucket_size",
+    "text_vocab_size",
+    "code_vocab_size",
+    "scale_embedding",
+    "entangle_position_embedding",
+)
+
+
+def check_architecture(architecture):
+    """Checks that an architecture mapping has exactly ``ARCHITECTURE_KEYS``.
+
+    Arguments
+    ---------
+    architecture : dict
+        Architecture keys and values.
+
+    Raises
+    ------
+    ValueError
+        Naming the missing and the unknown keys (a misspelt override).
+
+    Example
+    -------
+    >>> check_architecture({"d_model": 16})  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: The architecture lacks n_mels, nhead, ...
+    """
+    missing = [key for key in ARCHITECTURE_KEYS if key not in architecture]
+    unknown = sorted(set(architecture) - set(ARCHITECTURE_KEYS))
+    problems = []
+    if missing:
+        problems.append("lacks " + ", ".join(missing))
+    if unknown:
+        problems.append(
+            "has unknown keys "
+            + ", ".join(unknown)
+            + " (known keys: "
+            + ", ".join(ARCHITECTURE_KEYS)
+            + ")"
+        )
+    if problems:
+        raise ValueError("The architecture " + "; ".join(problems))
+
+
+def build_speech_encoder(architecture, dropout=0.0, layerdrop=0.0):
+    """Builds the ``SpeechEncoder`` of an architecture.
+
+    Arguments
+    ---------
+    architecture : dict
+        Every key of ``ARCHITECTURE_KEYS``.
+    dropout : float
+        Dropout of the encoder layers.
+    layerdrop : float
+        Probability of skipping a whole layer in training.
+
+    Returns
+    -------
+    speechbrain_mmspeech.encoder.SpeechEncoder
+
+    Example
+    -------
+    >>> encoder = build_speech_encoder(getfixture("tiny_architecture"))
+    >>> len(encoder.encoder.layers), encoder.encoder.context_layer
+    (2, 1)
+    """
+    check_architecture(architecture)
+    return SpeechEncoder(
+        n_mels=architecture["n_mels"],
+        d_model=architecture["d_model"],
+        nhead=architecture["nhead"],
+        num_layers=architecture["num_encoder_layers"],
+        d_ffn=architecture["d_ffn"],
+        subsample_channels=architecture["subsample_channels"],
+        context_layer=architecture["context_layer"],
+        phone_vocab_size=architecture["phone_vocab_size"],
+        pos_conv_depth=architecture["pos_conv_depth"],
+        pos_conv_kernel=architecture["pos_conv_kernel"],
+        pos_conv_groups=architecture["pos_conv_groups"],
+        dropout=dropout,
+        layerdrop=layerdrop,
+    )
+
+
+def build_text_decoder(architecture, dropout=0.0, drop_path=0.0):
+    """Builds the ``TextDecoder`` of an architecture.
+
+    Its vocabulary is the text ids followed by the audio-code ids.
+
+    Arguments
+    ---------
+    architecture : dict
+        Every key of ``ARCHITECTURE_KEYS``.
+    dropout : float
+        Dropout of the decoder layers.
+    drop_path : float
+        Stochastic-depth rate of the decoder layers.
+
+    Returns
+    -------
+    speechbrain_mmspeech.decoder.TextDecoder
+
+    Example
+    -------
+    >>> decoder = build_text_decoder(getfixture("tiny_architecture"))
+    >>> decoder.embed_tokens.num_embeddings  # 20 text + 4 code ids
+    24
+    """
+    check_architecture(architecture)
+    return TextDecoder(
+        vocab_size=architecture["text_vocab_size"]
+        + architecture["code_vocab_size"],
+        d_model=architecture["d_model"],
+        nhead=architecture["nhead"],
+        num_layers=architecture["num_decoder_layers"],
+        d_ffn=architecture["d_ffn"],
+        max_positions=architecture["max_positions"],
+        rel_pos_bucket_size=architecture["rel_pos_bucket_size"],
+        dropout=dropout,
+        drop_path=drop_path,
+        scale_embedding=architecture["scale_embedding"],
+        entangle_position_embedding=architecture["entangle_position_embedding"],
+        padding_index=PAD_INDEX,
+    )
 
 
 def pack_memory(encoder_output):
@@ -142,6 +292,41 @@ class MMSpeech(torch.nn.Module):
         super().__init__()
         self.encoder = encoder
         self.decoder = decoder
+
+    @classmethod
+    def from_architecture(
+        cls, architecture, dropout=0.0, layerdrop=0.0, drop_path=0.0
+    ):
+        """Builds the encoder and the decoder of an architecture mapping.
+
+        The recipe and inference YAML files build their model this way
+        (``!apply:speechbrain_mmspeech.model.MMSpeech.from_architecture``).
+
+        Arguments
+        ---------
+        architecture : dict
+            Every key of ``ARCHITECTURE_KEYS``, nothing else.
+        dropout : float
+            Dropout of the encoder and decoder layers.
+        layerdrop : float
+            Encoder layerdrop.
+        drop_path : float
+            Decoder stochastic-depth rate.
+
+        Returns
+        -------
+        MMSpeech
+
+        Example
+        -------
+        >>> model = MMSpeech.from_architecture(getfixture("tiny_architecture"))
+        >>> sum(p.numel() for p in model.parameters()) > 0
+        True
+        """
+        return cls(
+            build_speech_encoder(architecture, dropout, layerdrop),
+            build_text_decoder(architecture, dropout, drop_path),
+        )
 
     @property
     def output_projection(self):

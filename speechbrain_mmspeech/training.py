@@ -342,7 +342,7 @@ def prepare_tokenizer(hparams):
     ---------
     hparams : dict
         ``save_folder``, ``train_csv``, ``tokenizer_extra_text``,
-        ``tokenizer``, ``text_vocab_size``.
+        ``tokenizer``, ``architecture`` (its ``text_vocab_size``).
     """
     path = Path(hparams["save_folder"]) / TOKENIZER_FILE
     if path.exists():
@@ -351,7 +351,7 @@ def prepare_tokenizer(hparams):
     for text_file in hparams["tokenizer_extra_text"]:
         texts.extend(Path(text_file).read_text(encoding="utf-8").splitlines())
     tokenizer = hparams["tokenizer"]
-    tokenizer.build(texts, hparams["text_vocab_size"])
+    tokenizer.build(texts, hparams["architecture"]["text_vocab_size"])
     path.parent.mkdir(parents=True, exist_ok=True)
     tokenizer.save(path)
 
@@ -959,10 +959,12 @@ class MMSpeechBrain(ScheduledBrain):
     The hyperparameters it reads: ``task_weights``, the task objects
     (``p2t_task``, ``s2c_task``, ``msp_task``, ``pp_task``, ``s2t_task``),
     ``task_losses`` (a ``TaskLossTracker``), ``compute_features``,
-    ``text_vocab_size``, ``epoch_counter``, ``train_logger``; with
-    validation ``valid_search``, ``test_search`` (and the LM's ``lm_mode``
-    searchers), ``tokenizer``, ``acc_computer``, ``cer_computer``,
-    ``avg_checkpoints``, ``valid_search_interval``, ``cer_file``.
+    ``architecture``, ``epoch_counter``, ``train_logger``; with validation
+    ``beam_search`` (a partial searcher, see ``searcher``),
+    ``valid_beam_size``, ``beam_size``, ``test_scorer``, ``lm_mode`` (with
+    ``lm_scorer``, or ``rescorer`` and ``rescoring_topk``), ``tokenizer``,
+    ``acc_computer``, ``cer_computer``, ``avg_checkpoints``,
+    ``valid_search_interval``, ``cer_file``.
 
     Under DDP, ``modules["model"]`` is put in a ``ModelRunner``, so that a
     training step's forward passes (of every pool) are one call of the DDP
@@ -987,6 +989,7 @@ class MMSpeechBrain(ScheduledBrain):
         modules = dict(modules)
         modules["model"] = ModelRunner(modules["model"])
         super().__init__(modules, *args, **kwargs)
+        self._searchers = {}
 
     @property
     def model(self):
@@ -1055,15 +1058,53 @@ class MMSpeechBrain(ScheduledBrain):
         feats = self.hparams.compute_features(wavs, wav_lens)
         return self.modules.normalize(feats, wav_lens), wav_lens
 
+    def searcher(self, stage):
+        """The beam search of a stage, built once from ``beam_search``.
+
+        Validation searches with ``valid_beam_size`` and the decoder alone;
+        test with ``beam_size`` and ``test_scorer``, or, as ``lm_mode``
+        says, ``lm_scorer`` (fusion) or the ``rescoring_topk`` best
+        hypotheses (rescoring).
+
+        Arguments
+        ---------
+        stage : speechbrain.Stage
+            ``VALID`` or ``TEST``.
+
+        Returns
+        -------
+        speechbrain_mmspeech.decoding.MMSpeechBeamSearcher
+        """
+        mode = self.hparams.lm_mode if stage == sb.Stage.TEST else None
+        key = (stage, mode)
+        if key not in self._searchers:
+            self._searchers[key] = self._build_searcher(stage, mode)
+        return self._searchers[key]
+
+    def _build_searcher(self, stage, lm_mode):
+        """Completes the ``beam_search`` partial for a stage (see above)."""
+        hparams = self.hparams
+        if stage != sb.Stage.TEST:
+            return hparams.beam_search(beam_size=hparams.valid_beam_size)
+        if lm_mode == LM_MODE_RESCORING:
+            return hparams.beam_search(
+                beam_size=hparams.beam_size,
+                scorer=hparams.test_scorer,
+                return_topk=True,
+                topk=min(hparams.rescoring_topk, hparams.beam_size),
+            )
+        scorer = (
+            hparams.lm_scorer
+            if lm_mode == LM_MODE_FUSION
+            else hparams.test_scorer
+        )
+        return hparams.beam_search(beam_size=hparams.beam_size, scorer=scorer)
+
     def _search(self, memory, wav_lens, stage):
         """Beam search; at test, with what ``lm_mode`` names."""
-        if stage != sb.Stage.TEST:
-            hyps, _, _, _ = self.hparams.valid_search(memory, wav_lens)
-            return hyps
-        if self.hparams.lm_mode == LM_MODE_RESCORING:
-            topk_hyps, topk_lengths, topk_scores, _ = (
-                self.hparams.rescoring_search(memory, wav_lens)
-            )
+        search = self.searcher(stage)
+        if stage == sb.Stage.TEST and self.hparams.lm_mode == LM_MODE_RESCORING:
+            topk_hyps, topk_lengths, topk_scores, _ = search(memory, wav_lens)
             hyps, _ = rescore_nbest(
                 self.hparams.rescorer,
                 self.hparams.tokenizer,
@@ -1072,11 +1113,6 @@ class MMSpeechBrain(ScheduledBrain):
                 topk_scores,
             )
             return hyps
-        search = (
-            self.hparams.fusion_search
-            if self.hparams.lm_mode == LM_MODE_FUSION
-            else self.hparams.test_search
-        )
         hyps, _, _, _ = search(memory, wav_lens)
         return hyps
 
@@ -1130,7 +1166,9 @@ class MMSpeechBrain(ScheduledBrain):
     def _update_metrics(self, logits, sub_batch, hyps):
         """S2T accuracy and, when decoded, the CER of a paired batch."""
         tokens_eos, token_lens = sub_batch.tokens_eos
-        logits = restrict_to_vocabulary(logits, self.hparams.text_vocab_size)
+        logits = restrict_to_vocabulary(
+            logits, self.hparams.architecture["text_vocab_size"]
+        )
         log_probs = torch.log_softmax(logits.float(), dim=-1)
         self.acc_metric.append(log_probs, tokens_eos, token_lens)
         if hyps is not None:

@@ -37,8 +37,9 @@ def test_modelscope_absent_flags_take_mmspeechconfig_defaults(
     del config["scale_embedding"], config["entangle_position_embedding"]
     (folder / "config.json").write_text(json.dumps(config))
     read = read_modelscope(folder)
-    assert read.values["scale_embedding"] is False
-    assert read.values["entangle_position_embedding"] is False
+    architecture = read.values["architecture"]
+    assert architecture["scale_embedding"] is False
+    assert architecture["entangle_position_embedding"] is False
     defaulted = read.notes["defaulted_config_keys"]
     assert defaulted["scale_embedding"] is False
     assert defaulted["entangle_position_embedding"] is False

@@ -11,7 +11,7 @@ from speechbrain_mmspeech.export import (
     yaml_scalar,
 )
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from tiny_models import tiny_model
+from tiny_models import folder_values, tiny_model
 
 TEMPLATE = """\
 # d_model: in a comment
@@ -81,7 +81,7 @@ def test_write_model_folder(tmp_path):
         tmp_path / "out" / "model",
         model,
         tokenizer,
-        {"d_model": 16, "beam_size": 2, "text_vocab_size": 9},
+        folder_values({"d_model": 16, "beam_size": 2, "text_vocab_size": 9}),
     )
     assert sorted(p.name for p in folder.iterdir()) == [
         "hyperparams.yaml",
@@ -91,9 +91,9 @@ def test_write_model_folder(tmp_path):
     hparams = (folder / "hyperparams.yaml").read_text(encoding="utf-8")
     assert hparams == render_hparams(
         INFERENCE_TEMPLATE.read_text(encoding="utf-8"),
-        {"d_model": 16, "beam_size": 2, "text_vocab_size": 9},
+        folder_values({"d_model": 16, "beam_size": 2, "text_vocab_size": 9}),
     )
-    assert "\nd_model: 16\n" in hparams and "\nbeam_size: 2\n" in hparams
+    assert " d_model: 16," in hparams and "\nbeam_size: 2\n" in hparams
     state = torch.load(folder / "model.ckpt")
     assert state.keys() == model.state_dict().keys()
     for key, value in model.state_dict().items():
@@ -106,11 +106,17 @@ def test_write_model_folder(tmp_path):
 def test_write_model_folder_overwrites_and_fails_cleanly(tmp_path):
     model, tokenizer = tiny_model(vocab_size=12), CharTokenizer()
     tokenizer.build(["ab"], vocab_size=6)
-    write_model_folder(tmp_path, model, tokenizer, {"beam_size": 2})
-    write_model_folder(tmp_path, model, tokenizer, {"beam_size": 3})
+    write_model_folder(
+        tmp_path, model, tokenizer, folder_values({"beam_size": 2})
+    )
+    write_model_folder(
+        tmp_path, model, tokenizer, folder_values({"beam_size": 3})
+    )
     assert "\nbeam_size: 3\n" in (tmp_path / "hyperparams.yaml").read_text()
     with pytest.raises(KeyError):
-        write_model_folder(tmp_path / "bad", model, tokenizer, {"nope": 1})
+        write_model_folder(
+            tmp_path / "bad", model, tokenizer, folder_values({"nope": 1})
+        )
     assert list((tmp_path / "bad").iterdir()) == []
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "bad",
@@ -140,7 +146,10 @@ def test_folder_with_phone_aware_decoding_loads_and_uses_it(tmp_path):
         "phone_ctc_heteronyms": False,
     }
     folder = write_model_folder(
-        tmp_path / "model", model_from_template(values), tokenizer, values
+        tmp_path / "model",
+        model_from_template(values),
+        tokenizer,
+        folder_values(values),
     )
     asr = EncoderDecoderASR.from_hparams(
         source=str(folder),
@@ -172,7 +181,7 @@ def test_folder_with_phone_aware_decoding_loads_and_uses_it(tmp_path):
         tmp_path / "plain",
         model_from_template(values),
         tokenizer,
-        {**values, "phone_ctc_weight": 0.0},
+        folder_values({**values, "phone_ctc_weight": 0.0}),
     )
     text = (plain / "hyperparams.yaml").read_text(encoding="utf-8")
     assert "phone_ctc" not in text and "scorer:" not in text
@@ -204,7 +213,7 @@ def test_folder_with_an_ngram_lm_loads_and_uses_it(tmp_path, phone_ctc_weight):
         tmp_path / "model",
         model_from_template(values),
         tokenizer,
-        values,
+        folder_values(values),
         ngram_lm=ngram_lm,
     )
     assert (folder / "ngram_lm.ckpt").is_file()
@@ -226,6 +235,8 @@ def test_folder_with_an_ngram_lm_loads_and_uses_it(tmp_path, phone_ctc_weight):
         hyps, _, _, _ = searcher(memory, lens)
     assert len(hyps) == 2
     # Exported again without it: no n-gram file, section or setting left.
-    write_model_folder(folder, model_from_template(values), tokenizer, values)
+    write_model_folder(
+        folder, model_from_template(values), tokenizer, folder_values(values)
+    )
     assert not (folder / "ngram_lm.ckpt").exists()
     assert "ngram_lm" not in (folder / "hyperparams.yaml").read_text()

@@ -21,7 +21,7 @@ from speechbrain_mmspeech import hub
 from speechbrain_mmspeech.convert.cli import main
 from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from tiny_models import TEMPLATE_SIZES, model_from_template
+from tiny_models import TEMPLATE_SIZES, folder_values, model_from_template
 
 # The subprocess imports this checkout, whatever is pip-installed.
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -43,7 +43,7 @@ def model_folder(tmp_path_factory):
     tokenizer.build(["今天天气很好"], TINY["text_vocab_size"])
     model = model_from_template(TINY)
     folder = tmp_path_factory.mktemp("model")
-    return write_model_folder(folder, model, tokenizer, TINY)
+    return write_model_folder(folder, model, tokenizer, folder_values(TINY))
 
 
 def add_to_hub_cache(cache, repo_id, folder, commit):

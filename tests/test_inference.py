@@ -24,7 +24,7 @@ from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import FOLDER_SETTINGS as TINY
 from tiny_models import FOLDER_TEXT_VOCAB as TEXT_VOCAB
 from tiny_models import FOLDER_TEXTS as TEXTS
-from tiny_models import model_from_template
+from tiny_models import folder_values, model_from_template
 
 INTERFACES = [EncoderDecoderASR, MMSpeechASR]
 NOISE_LEVELS = [1.0, 0.1, 0.01, 1e-3]
@@ -36,7 +36,7 @@ def model_folder(tmp_path_factory):
     tokenizer = CharTokenizer()
     tokenizer.build(TEXTS, TEXT_VOCAB)
     model = model_from_template(TINY)
-    return write_model_folder(folder, model, tokenizer, TINY)
+    return write_model_folder(folder, model, tokenizer, folder_values(TINY))
 
 
 def noise(n_samples, channels=None, seed=0):

@@ -36,6 +36,7 @@ from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import (
     LM_TEMPLATE_SIZES,
     TEMPLATE_SIZES,
+    folder_values,
     model_from_template,
     tiny_language_model,
 )
@@ -315,7 +316,11 @@ def write_folder(folder, language_model=None, **lm_values):
         values.update(TINY_LM, **lm_values)
     model = rig_model(build_model())
     return write_model_folder(
-        folder, model, tokenizer, values, language_model=language_model
+        folder,
+        model,
+        tokenizer,
+        folder_values(values),
+        language_model=language_model,
     )
 
 
@@ -352,7 +357,7 @@ def test_folder_without_lm_has_no_lm_parts(folders):
     text = (folder / "hyperparams.yaml").read_text(encoding="utf-8")
     assert "lm_" not in text and "scorer" not in text and "with lm" not in text
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
-    assert text == render_hparams(template, TINY)
+    assert text == render_hparams(template, folder_values(TINY))
     hparams = load_hyperpyyaml(text)
     assert hparams["decoder"].scorer is None
     assert set(hparams["pretrainer"].loadables) == {"model", "tokenizer"}

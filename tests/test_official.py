@@ -8,12 +8,19 @@ from pathlib import Path
 
 import pytest
 import torch
+import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_mmspeech.convert.official import unused_official_tensors
 from speechbrain_mmspeech.export import INFERENCE_TEMPLATE
 
-PRESETS = Path(__file__).resolve().parents[1] / "hparams" / "presets"
+PRESETS = (
+    Path(__file__).resolve().parents[1]
+    / "recipes"
+    / "AISHELL-1"
+    / "hparams"
+    / "presets"
+)
 
 # Published sizes of the official models, in millions of parameters.
 PUBLISHED = {
@@ -25,7 +32,8 @@ PUBLISHED = {
 def build_preset(name):
     """The inference YAML with a preset's values, built on the meta device."""
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
-    overrides = (PRESETS / f"{name}.yaml").read_text(encoding="utf-8")
+    preset = yaml.safe_load((PRESETS / f"{name}.yaml").read_text("utf-8"))
+    overrides = {"architecture": preset}
     with torch.device("meta"):
         return load_hyperpyyaml(template, overrides)
 
@@ -47,8 +55,11 @@ def test_preset_parameter_counts_match_published_sizes(name):
     hparams = build_preset(name)
     model = hparams["model"]
     assert all(p.is_meta for p in model.parameters())
+    architecture = hparams["architecture"]
     unused = unused_official_tensors(
-        hparams["d_model"], hparams["nhead"], hparams["num_decoder_layers"]
+        architecture["d_model"],
+        architecture["nhead"],
+        architecture["num_decoder_layers"],
     )
     total = sum(p.numel() for p in model.parameters()) + n_elements(
         unused.values()

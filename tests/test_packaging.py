@@ -36,13 +36,15 @@ import speechbrain_mmspeech
 from speechbrain_mmspeech import export
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 
-values = {
-    "d_model": 16, "nhead": 2, "num_encoder_layers": 2,
+architecture = {
+    "n_mels": 80, "d_model": 16, "nhead": 2, "num_encoder_layers": 2,
     "num_decoder_layers": 1, "d_ffn": 32, "subsample_channels": 4,
     "context_layer": 1, "pos_conv_depth": 1, "pos_conv_kernel": 3,
-    "pos_conv_groups": 2, "max_positions": 8, "rel_pos_bucket_size": 4,
-    "text_vocab_size": 12, "code_vocab_size": 0, "beam_size": 1,
+    "pos_conv_groups": 2, "phone_vocab_size": 141, "max_positions": 8,
+    "rel_pos_bucket_size": 4, "text_vocab_size": 12, "code_vocab_size": 0,
+    "scale_embedding": True, "entangle_position_embedding": True,
 }
+values = {"architecture": architecture, "beam_size": 1}
 template = export.read_template()
 model = load_hyperpyyaml(export.render_hparams(template, values))["model"]
 tokenizer = CharTokenizer()

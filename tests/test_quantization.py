@@ -9,7 +9,7 @@ from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.inference import encode_whole
 from speechbrain_mmspeech.quantization import load_model, quantize_model
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from tiny_models import TEMPLATE_SIZES, model_from_template
+from tiny_models import TEMPLATE_SIZES, folder_values, model_from_template
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
 TEXT_VOCAB = 24
@@ -34,7 +34,9 @@ def write_folder(folder, **values):
     tokenizer = CharTokenizer()
     tokenizer.build(TEXTS, TEXT_VOCAB)
     model = model_from_template(TINY)
-    return write_model_folder(folder, model, tokenizer, {**TINY, **values})
+    return write_model_folder(
+        folder, model, tokenizer, folder_values({**TINY, **values})
+    )
 
 
 @pytest.fixture(scope="module")

@@ -66,7 +66,7 @@ def test_vocabulary_covers_the_text_pool(tmp_path):
         "train_csv": train_csv,
         "tokenizer_extra_text": [text],
         "tokenizer": CharTokenizer(),
-        "text_vocab_size": 12,
+        "architecture": {"text_vocab_size": 12},
     }
     training.prepare_tokenizer(hparams)
     tokenizer = CharTokenizer()

@@ -17,6 +17,7 @@ from tiny_models import FOLDER_TEXT_VOCAB as TEXT_VOCAB
 from tiny_models import FOLDER_TEXTS as TEXTS
 from tiny_models import (
     LM_TEMPLATE_SIZES,
+    folder_values,
     model_from_template,
     tiny_language_model,
 )
@@ -36,7 +37,7 @@ def write_folder(folder, language_model=None, **values):
         folder,
         model_from_template(values),
         tokenizer,
-        values,
+        folder_values(values),
         language_model=language_model,
     )
 

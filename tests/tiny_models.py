@@ -14,14 +14,27 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
+from pathlib import Path
+
 import torch
+import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_mmspeech.decoder import TextDecoder
 from speechbrain_mmspeech.encoder import SpeechEncoder
 from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
 from speechbrain_mmspeech.lm import TransformerLM
-from speechbrain_mmspeech.model import MMSpeech
+from speechbrain_mmspeech.model import ARCHITECTURE_KEYS, MMSpeech
+
+# The architecture keys a test leaves out take the Base preset's values.
+BASE_PRESET = (
+    Path(__file__).resolve().parents[1]
+    / "recipes"
+    / "AISHELL-1"
+    / "hparams"
+    / "presets"
+    / "base.yaml"
+)
 
 D_MODEL = 16
 # Keywords of SpeechEncoder.
@@ -177,13 +190,37 @@ def tiny_language_model(vocab, seed=0):
     ).eval()
 
 
+def folder_values(settings):
+    """Flat test settings as ``write_model_folder`` takes them.
+
+    The tests write a folder's settings as one flat dict (usually
+    ``TEMPLATE_SIZES`` and some more); the architecture keys among them go
+    into the ``architecture`` mapping, completed with the Base preset.
+
+    Arguments
+    ---------
+    settings : dict
+        Architecture keys and other template settings, flat.
+
+    Returns
+    -------
+    dict
+    """
+    base = yaml.safe_load(BASE_PRESET.read_text(encoding="utf-8"))
+    architecture = {
+        key: settings.get(key, base[key]) for key in ARCHITECTURE_KEYS
+    }
+    others = {k: v for k, v in settings.items() if k not in ARCHITECTURE_KEYS}
+    return {"architecture": architecture, **others}
+
+
 def model_from_template(hparams, seed=0):
     """The ``model`` entry of the inference template, as ``tiny_model``.
 
-    ``hparams`` are the template's top-level keys as ``write_model_folder``
-    takes them (usually ``TEMPLATE_SIZES`` and some more); ``seed`` works as
-    in ``tiny_model``.
+    ``hparams`` are flat test settings (see ``folder_values``); ``seed``
+    works as in ``tiny_model``.
     """
     set_seed(seed)
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
-    return load_hyperpyyaml(render_hparams(template, hparams))["model"]
+    values = folder_values(hparams)
+    return load_hyperpyyaml(render_hparams(template, values))["model"]

@@ -43,7 +43,7 @@ import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.export import write_model_folder
+from speechbrain_mmspeech.export import values_from_hparams, write_model_folder
 from speechbrain_mmspeech.lm import (
     LM_MODE_NONE,
     LM_MODES,
@@ -184,9 +184,6 @@ def main(argv):
             hparams, datasets["test"], train=False
         ),
     )
-    settings = dict(hparams["inference_settings"])
-    if language_model is not None:
-        settings.update(hparams["lm_inference_settings"])
     # run_on_main, not `if if_main_process()`: the tokenizer's save hook
     # broadcasts its result (SpeechBrain's main_process_only), which outside
     # run_on_main waits for the other processes, by then gone.
@@ -196,7 +193,7 @@ def main(argv):
             hparams["model_folder"],
             hparams["model"],
             hparams["tokenizer"],
-            settings,
+            values_from_hparams(hparams),
         ],
         kwargs={"language_model": language_model, "ngram_lm": ngram_lm},
     )

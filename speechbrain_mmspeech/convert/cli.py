@@ -182,7 +182,7 @@ def summary(content, output):
     Converted fairseq checkpoint -> out
     Skipped 0 tensor(s) unused for ASR or recomputed:
     """
-    values = content["hyperparameters"]
+    values = content["hyperparameters"].get("architecture", {})
     sizes = ", ".join(
         f"{key}={values[key]}"
         for key in ("d_model", "num_encoder_layers", "num_decoder_layers")

@@ -31,6 +31,7 @@ from speechbrain_mmspeech.convert.settings import (
     Setting,
     architecture_values,
     decoding_values,
+    folder_values,
     read_setting,
     read_settings,
     require_equal,
@@ -199,7 +200,7 @@ def read_fairseq(checkpoint_path, vocab, phone_dict, fbank_config):
     return OfficialCheckpoint(
         layout="fairseq",
         sources={role: str(p) for role, p in paths.items()},
-        values={**arch, **frontend, **decoding_values(FAIRSEQ_DECODING)},
+        values=folder_values(arch, frontend, decoding_values(FAIRSEQ_DECODING)),
         state=state,
         tokenizer=tokenizer,
         phone_tokenizer=phone_tokenizer,

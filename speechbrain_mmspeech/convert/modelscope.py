@@ -36,6 +36,7 @@ from speechbrain_mmspeech.convert.settings import (
     Setting,
     architecture_values,
     decoding_values,
+    folder_values,
     read_setting,
     read_settings,
 )
@@ -184,7 +185,7 @@ def read_modelscope(folder):
     return OfficialCheckpoint(
         layout="modelscope",
         sources={role: str(path) for role, path in paths.items()},
-        values={**arch, **frontend, **decoding_values(settings)},
+        values=folder_values(arch, frontend, decoding_values(settings)),
         state=strip_modelscope_prefix(weights),
         tokenizer=tokenizer,
         phone_tokenizer=phone_tokenizer,

@@ -329,3 +329,32 @@ def decoding_values(settings):
         "min_decode_length": settings["min_len"],
         "max_decode_length": settings["max_len_b"],
     }
+
+
+def folder_values(architecture, frontend, decoding):
+    """The model folder's settings from what a checkpoint's files say.
+
+    Arguments
+    ---------
+    architecture : dict
+        Architecture keys read from the model configuration.
+    frontend : dict
+        Front-end settings (``read_fbank_config``); its ``n_mels`` belongs
+        to the architecture.
+    decoding : dict
+        Decoding settings.
+
+    Returns
+    -------
+    dict
+        The template's settings, the architecture as one mapping.
+
+    Example
+    -------
+    >>> values = folder_values({"d_model": 8}, {"n_mels": 80}, {"beam_size": 5})
+    >>> values
+    {'architecture': {'d_model': 8, 'n_mels': 80}, 'beam_size': 5}
+    """
+    frontend = dict(frontend)
+    architecture = {**architecture, "n_mels": frontend.pop("n_mels")}
+    return {"architecture": architecture, **frontend, **decoding}

@@ -15,6 +15,7 @@ from speechbrain_mmspeech.export import (
     write_model_folder,
 )
 from speechbrain_mmspeech.tokenizers import CharTokenizer
+from tiny_models import folder_values
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
 # A preset (the "Model" keys of the inference template), tiny.
@@ -110,7 +111,9 @@ def test_model_folder_with_csv(tmp_path, capsys):
     values = {**SIZES, "beam_size": 2, "no_repeat_ngram_size": 2}
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
     model = load_hyperpyyaml(render_hparams(template, values))["model"]
-    folder = write_model_folder(tmp_path / "model", model, tokenizer, values)
+    folder = write_model_folder(
+        tmp_path / "model", model, tokenizer, folder_values(values)
+    )
     manifest = tmp_path / "test.csv"
     rng = np.random.default_rng(0)
     with open(manifest, "w", encoding="utf-8", newline="") as f:

@@ -9,7 +9,7 @@ from speechbrain_mmspeech.aishell_prepare import prepare_aishell
 from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from speechbrain_mmspeech.training import read_csv_rows
-from tiny_models import TEMPLATE_SIZES, model_from_template
+from tiny_models import TEMPLATE_SIZES, folder_values, model_from_template
 
 TEXT_VOCAB = 40
 TINY = {
@@ -34,7 +34,10 @@ def test_half_a_minute_of_the_test_set(tiny_corpus, tmp_path, capsys):
     tokenizer = CharTokenizer()
     tokenizer.build([row["transcript"] for row in rows], TEXT_VOCAB)
     folder = write_model_folder(
-        tmp_path / "model", model_from_template(TINY), tokenizer, TINY
+        tmp_path / "model",
+        model_from_template(TINY),
+        tokenizer,
+        folder_values(TINY),
     )
 
     # The recording: exactly 30 s, every utterance at least once.
