@@ -28,12 +28,11 @@ Authors
 
 import argparse
 import collections
-import csv
 import logging
-import os
 import tarfile
 from pathlib import Path
 
+from speechbrain_mmspeech.fileio import write_csv
 from speechbrain_mmspeech.frontend import audio_duration
 
 logger = logging.getLogger(__name__)
@@ -99,7 +98,7 @@ def prepare_aishell(data_folder, save_folder, skip_prep=False, overwrite=False):
     for split in SPLITS:
         rows, counts = collect_split(wav_folder / split, transcripts)
         used.update(row[0] for row in rows)
-        write_csv(csv_paths[split], rows)
+        write_csv(csv_paths[split], CSV_HEADER, rows)
         log_split(split, len(rows), counts)
 
     orphans = len(transcripts.keys() - used)
@@ -289,33 +288,6 @@ def collect_split(split_folder, transcripts):
             (utt_id, duration, str(wav.resolve()), spk_id, transcripts[utt_id])
         )
     return rows, counts
-
-
-def write_csv(path, rows):
-    """Writes a CSV with ``CSV_HEADER`` through a temporary file.
-
-    Arguments
-    ---------
-    path : str or pathlib.Path
-        Destination.
-    rows : list of tuple
-        Rows matching ``CSV_HEADER``.
-
-    Example
-    -------
-    >>> p = Path(getfixture("tmpdir")) / "dev.csv"
-    >>> write_csv(p, [("U1", 1.5, "/a/U1.wav", "S0002", "你 好")])
-    >>> print(p.read_text(encoding="utf-8"), end="")
-    ID,duration,wav,spk_id,transcript
-    U1,1.5,/a/U1.wav,S0002,你 好
-    """
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
-        writer.writerows(rows)
-    os.replace(tmp, path)
 
 
 def log_split(split, n_rows, counts):

@@ -4,13 +4,14 @@
 folder next to its destination and only then moves them into place with
 ``os.replace``, which is atomic on one file system. The staging folder is
 removed whether the writing succeeds or fails, so a failure leaves nothing
-behind. The model folder export, the checkpoint converter and the hub
-model card all write through it.
+behind. The model folder export, the checkpoint converter, the hub model
+card and the data CSVs (``write_csv``) all write through it.
 
 Authors
  * MMSpeech plugin contributors 2026
 """
 
+import csv
 import os
 import shutil
 import tempfile
@@ -72,3 +73,34 @@ def write_atomically(folder, writers):
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [folder / name for name in writers]
+
+
+def write_csv(path, header, rows):
+    """Writes a CSV (header, then rows) atomically, as SpeechBrain reads it.
+
+    Arguments
+    ---------
+    path : str or Path
+        Destination (its folder is created if needed).
+    header : sequence of str
+        Column names (SpeechBrain's data CSVs start with ``ID``).
+    rows : iterable of sequence
+        One sequence of values per row.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "dev.csv"
+    >>> _ = write_csv(path, ["ID", "duration"], [("U1", 1.5)])
+    >>> print(path.read_text(encoding="utf-8"), end="")
+    ID,duration
+    U1,1.5
+    """
+    path = Path(path)
+
+    def write(target):
+        with open(target, "w", encoding="utf-8", newline="") as stream:
+            writer = csv.writer(stream, lineterminator="\n")
+            writer.writerow(header)
+            writer.writerows(rows)
+
+    return write_atomically(path.parent, {path.name: write})[0]

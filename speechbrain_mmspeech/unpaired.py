@@ -31,11 +31,11 @@ Authors
 import csv
 import json
 import logging
-import os
 from pathlib import Path
 
 import torch
 
+from speechbrain_mmspeech.fileio import write_csv
 from speechbrain_mmspeech.frontend import audio_duration, load_audio
 from speechbrain_mmspeech.training import read_csv_rows
 
@@ -178,13 +178,7 @@ def prepare_unpaired_speech(source, save_folder):
         rows = measure_durations(read_source(source))
     if not rows:
         raise ValueError(f"No readable audio in {source}")
-    destination.parent.mkdir(parents=True, exist_ok=True)
-    tmp = destination.with_name(destination.name + ".tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(CSV_HEADER)
-        writer.writerows(rows)
-    os.replace(tmp, destination)
+    write_csv(destination, CSV_HEADER, rows)
     logger.info("Unpaired speech: %d utterances from %s", len(rows), source)
     return destination
 

@@ -70,7 +70,7 @@ from speechbrain_mmspeech.inference import MMSpeechASR
 from speechbrain_mmspeech.quantization import quantize_model
 from speechbrain_mmspeech.text import normalize_text
 
-PRESET_DIR = Path(__file__).resolve().parents[2] / "hparams" / "presets"
+PRESET_DIR = Path(__file__).resolve().parent / "hparams" / "presets"
 SAMPLE_RATE = 16000
 MIB = 1024  # ru_maxrss is in KiB on Linux
 COLUMNS = (
@@ -191,7 +191,7 @@ def resident_mib():
 def build_from_preset(config):
     """Random-weight model of a preset, wired as a model folder would be."""
     with open(config["preset"], encoding="utf-8") as f:
-        values = yaml.safe_load(f)
+        values = {"architecture": yaml.safe_load(f)}
     values.update(
         beam_size=config["beam_size"],
         no_repeat_ngram_size=config["no_repeat_ngram_size"],
@@ -201,7 +201,8 @@ def build_from_preset(config):
     torch.manual_seed(0)
     hparams = load_hyperpyyaml(render_hparams(template, values))
     model = hparams["model"].eval()
-    quantize_model(model, config["quantize"], hparams["text_vocab_size"])
+    text_vocab_size = hparams["architecture"]["text_vocab_size"]
+    quantize_model(model, config["quantize"], text_vocab_size)
     return MMSpeechASR(
         modules=hparams["modules"],
         hparams=hparams,
@@ -234,6 +235,7 @@ def build_from_folder(config):
         overrides=overrides,
     )
     if not has_keys:
+        # Such folders also predate the architecture mapping.
         asr.hparams.decoder.use_cache = config["cache"] == "on"
         quantize_model(
             asr.mods.transformer,

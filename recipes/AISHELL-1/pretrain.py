@@ -22,7 +22,7 @@ Stages, as in the official recipe (see ``README.md`` for the commands):
 1. ``hparams/pretrain_stage1.yaml``: P2T only;
 2. ``hparams/pretrain_stage2.yaml``: all five tasks, from the stage-1 model;
 3. fine-tuning: ``train.py hparams/finetune.yaml
-   --pretrained_model=<stage 2>/model.ckpt --code_vocab_size=<codes>``.
+   --pretrained_model=<stage 2>/model.ckpt --architecture="{code_vocab_size: <codes>}"``.
 
 Each stage writes ``<output_folder>/model.ckpt`` (the final weights) and the
 ``tokenizer.ckpt`` it trained with. A killed run resumes from its last

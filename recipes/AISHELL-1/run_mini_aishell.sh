@@ -29,7 +29,7 @@ echo "Corpus ready after $(( $(date +%s) - start )) s"
 python3 pretrain.py hparams/pretrain_stage1.yaml \
     --data_folder="$data/data_aishell" \
     --text_files="[$data/text_corpus.txt]" \
-    --output_folder="$out/stage1" --code_vocab_size=0 \
+    --output_folder="$out/stage1" --architecture="{code_vocab_size: 0}" \
     --max_text_sentences="$stage1_sentences" --number_of_epochs=1 \
     --device=cpu --noprogressbar
 echo "Stage 1 done after $(( $(date +%s) - start )) s"

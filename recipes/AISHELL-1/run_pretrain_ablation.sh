@@ -49,7 +49,7 @@ pools=(--data_folder="$labeled" --unpaired_speech="$speech"
 # from the same files as in pre-training, and the decoder keeps the code
 # block, so every row fine-tunes the very same architecture.
 finetune=(hparams/finetune.yaml --data_folder="$labeled"
-          --tokenizer_extra_text="[$text]" --code_vocab_size=1000
+          --tokenizer_extra_text="[$text]" --architecture="{code_vocab_size: 1000}"
           --number_of_epochs=25 --max_batch_length_train=40
           --valid_search_interval=10 "${run_opts[@]}" "${ft_opts[@]}")
 

@@ -15,10 +15,9 @@ from speechbrain_mmspeech.export import (
     write_model_folder,
 )
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from tiny_models import folder_values
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
-# A preset (the "Model" keys of the inference template), tiny.
+# A preset (an architecture mapping), tiny.
 SIZES = {
     "n_mels": 80,
     "d_model": 16,
@@ -36,6 +35,8 @@ SIZES = {
     "rel_pos_bucket_size": 8,
     "text_vocab_size": 24,
     "code_vocab_size": 6,
+    "scale_embedding": True,
+    "entangle_position_embedding": True,
 }
 
 
@@ -108,12 +109,14 @@ def test_per_token(tiny_preset, capsys):
 def test_model_folder_with_csv(tmp_path, capsys):
     tokenizer = CharTokenizer()
     tokenizer.build(TEXTS, SIZES["text_vocab_size"])
-    values = {**SIZES, "beam_size": 2, "no_repeat_ngram_size": 2}
+    values = {
+        "architecture": SIZES,
+        "beam_size": 2,
+        "no_repeat_ngram_size": 2,
+    }
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
     model = load_hyperpyyaml(render_hparams(template, values))["model"]
-    folder = write_model_folder(
-        tmp_path / "model", model, tokenizer, folder_values(values)
-    )
+    folder = write_model_folder(tmp_path / "model", model, tokenizer, values)
     manifest = tmp_path / "test.csv"
     rng = np.random.default_rng(0)
     with open(manifest, "w", encoding="utf-8", newline="") as f:

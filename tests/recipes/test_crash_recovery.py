@@ -36,7 +36,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tiny_recipe_model import DETERMINISTIC, TINY_MODEL, TORCHRUN
+from tiny_recipe_model import DETERMINISTIC, TORCHRUN, tiny_architecture
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 LAUNCHER = Path(__file__).resolve().parent / "kill_point.py"
@@ -90,7 +90,7 @@ def finetune_args(corpus):
         "--max_text_sentences=32",
         "--tokenizer_extra_text=[]",
         "--valid_search_interval=2",
-        "--test_beam_size=2",
+        "--beam_size=2",
     ]
 
 
@@ -102,7 +102,6 @@ def pretrain_stage1_args(corpus):
         f"--text_files=[{corpus / 'unpaired_text.txt'}]",
         "--max_text_sentences=32",
         "--text_batch_size=4",
-        "--code_vocab_size=0",
     ]
 
 
@@ -143,7 +142,8 @@ def command(recipe, corpus, output, marker, point, processes):
         "--ckpt_interval_minutes=0",
         "--ckpt_interval_steps=2",
         *DETERMINISTIC,
-        *TINY_MODEL,
+        # No audio codes: stage 1 writes the model fine-tuning reads.
+        tiny_architecture(code_vocab_size=0),
         *ddp,
     ]
 

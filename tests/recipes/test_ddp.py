@@ -28,7 +28,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tiny_recipe_model import DETERMINISTIC, TINY_MODEL, TORCHRUN
+from tiny_recipe_model import (
+    DETERMINISTIC,
+    TINY_MODEL,
+    TORCHRUN,
+    tiny_architecture,
+)
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 HPARAMS = RECIPE_DIR / "hparams"
@@ -116,7 +121,7 @@ def finetuned(ddp_corpus, tmp_path_factory):
         "--max_text_sentences=32",
         "--tokenizer_extra_text=[]",
         "--valid_search_interval=1",
-        "--test_beam_size=2",
+        "--beam_size=2",
         *TINY_MODEL,
         *DETERMINISTIC,
     ]
@@ -217,13 +222,12 @@ def test_pretraining_stage2_on_two_processes(ddp_corpus, tmp_path):
         f"--text_files=[{ddp_corpus / 'unpaired_text.txt'}]",
         "--max_text_sentences=32",
         "--n_clusters=8",
-        "--code_vocab_size=20",
         "--speech_batch_size=2",
         "--paired_batch_size=1",
         "--text_batch_size=2",
         "--number_of_epochs=1",
         "--init_model=null",
-        *TINY_MODEL,
+        tiny_architecture(code_vocab_size=20),
     ]
     run(
         "pretrain.py",

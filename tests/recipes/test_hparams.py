@@ -1,35 +1,85 @@
-"""The recipe's model section is the CPU preset, and the presets load.
+"""The recipe YAML files take their architecture from the presets.
+
+Every stage builds its model with ``MMSpeech.from_architecture`` from an
+``architecture`` mapping that ``!include``s a preset of
+``hparams/presets/``; command-line overrides change single keys or the
+whole preset.
 
 Authors
  * MMSpeech plugin contributors 2026
 """
 
-import re
 from pathlib import Path
 
+import pytest
+import torch
 import yaml
+from hyperpyyaml import load_hyperpyyaml
 
-ROOT = Path(__file__).resolve().parents[2]
-RECIPE_HPARAMS = ROOT / "recipes" / "AISHELL-1" / "hparams" / "finetune.yaml"
-PRESETS = ROOT / "hparams" / "presets"
+from speechbrain_mmspeech.model import ARCHITECTURE_KEYS
 
-
-def top_level_scalars(path):
-    """``key: value`` lines at the top level of a (HyperPyYAML) file."""
-    pattern = re.compile(r"^([a-z_]+): ([^!\n]+)$", re.MULTILINE)
-    text = path.read_text(encoding="utf-8")
-    return {key: yaml.safe_load(value) for key, value in pattern.findall(text)}
-
-
-def test_recipe_model_section_is_the_cpu_preset():
-    preset = yaml.safe_load((PRESETS / "cpu.yaml").read_text(encoding="utf-8"))
-    recipe = top_level_scalars(RECIPE_HPARAMS)
-    assert preset == {key: recipe[key] for key in preset}
+HPARAMS = (
+    Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1" / "hparams"
+)
+PRESETS = HPARAMS / "presets"
+STAGES = ["finetune.yaml", "pretrain_stage1.yaml", "pretrain_stage2.yaml"]
+PLACEHOLDERS = {
+    "data_folder": "/nowhere/data",
+    "text_files": ["/nowhere/text.txt"],
+    "unpaired_speech": "/nowhere/unpaired.csv",
+}
 
 
-def test_presets_define_the_same_keys():
-    keys = [
-        set(yaml.safe_load(path.read_text(encoding="utf-8")))
-        for path in sorted(PRESETS.glob("*.yaml"))
-    ]
-    assert len(keys) == 3 and keys[0] == keys[1] == keys[2]
+def load_stage(name, architecture=None):
+    """A stage YAML with its placeholders (and ``architecture``) set."""
+    text = (HPARAMS / name).read_text(encoding="utf-8")
+    overrides = {k: v for k, v in PLACEHOLDERS.items() if f"\n{k}:" in text}
+    if architecture is not None:
+        overrides["architecture"] = architecture
+    with open(HPARAMS / name, encoding="utf-8") as stream:
+        return load_hyperpyyaml(stream, overrides)
+
+
+def preset(name):
+    return yaml.safe_load((PRESETS / name).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("name", ["cpu.yaml", "base.yaml", "large.yaml"])
+def test_presets_hold_exactly_the_architecture_keys(name):
+    assert list(preset(name)) == list(ARCHITECTURE_KEYS)
+
+
+@pytest.mark.parametrize("stage", STAGES)
+def test_stages_build_the_cpu_preset(stage):
+    hparams = load_stage(stage)
+    expected = preset("cpu.yaml")
+    if stage.startswith("pretrain"):
+        expected["code_vocab_size"] = 1000  # the code block of pre-training
+    assert hparams["architecture"] == expected
+    decoder = hparams["model"].decoder
+    vocab = expected["text_vocab_size"] + expected["code_vocab_size"]
+    assert decoder.embed_tokens.num_embeddings == vocab
+    assert len(hparams["model"].encoder.encoder.layers) == 6
+
+
+def test_an_override_changes_one_key_and_keeps_the_others():
+    hparams = load_stage("finetune.yaml", {"num_encoder_layers": 4})
+    assert len(hparams["model"].encoder.encoder.layers) == 4
+    assert hparams["architecture"]["d_model"] == preset("cpu.yaml")["d_model"]
+
+
+def test_a_misspelt_architecture_key_is_an_error():
+    with pytest.raises(ValueError, match="unknown keys num_encoder_layer"):
+        load_stage("finetune.yaml", {"num_encoder_layer": 4})
+
+
+def test_another_preset_replaces_the_whole_architecture():
+    overrides = "architecture: !include:presets/base.yaml\n" + "\n".join(
+        f"{key}: {value}"
+        for key, value in PLACEHOLDERS.items()
+        if key != "unpaired_speech"
+    )
+    with torch.device("meta"), open(HPARAMS / "finetune.yaml") as stream:
+        hparams = load_hyperpyyaml(stream, overrides)
+    assert hparams["architecture"] == preset("base.yaml")
+    assert len(hparams["model"].encoder.encoder.layers) == 12

@@ -21,14 +21,12 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 
 from speechbrain_mmspeech import training
-from tiny_recipe_model import TEXT_VOCAB, TINY_MODEL
+from tiny_recipe_model import TEXT_VOCAB, tiny_architecture
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 HPARAMS = RECIPE_DIR / "hparams"
-PRESET = RECIPE_DIR.parents[1] / "hparams" / "presets" / "cpu.yaml"
 
 # 3 train speakers x 4 utterances, 1 dev, 1 test and 2 unpaired speakers.
 POOLS_CORPUS = {
@@ -39,7 +37,9 @@ POOLS_CORPUS = {
     "utts_per_speaker": 4,
     "n_unpaired_speakers": 2,
 }
-TINY_CODES = ["--n_clusters=16", "--code_vocab_size=40"]
+# Pre-training and the fine-tuning from it use the same 40 audio codes.
+TINY_MODEL = [tiny_architecture(code_vocab_size=40)]
+TINY_CODES = ["--n_clusters=16"]
 TASK_NAMES = ("p2t", "s2c", "msp", "pp", "s2t")
 
 
@@ -123,10 +123,9 @@ def stages(corpus, tmp_path_factory):
         f"--tokenizer_extra_text=[{corpus / 'unpaired_text.txt'}]",
         "--max_text_sentences=64",
         f"--pretrained_model={stage2 / 'model.ckpt'}",
-        "--code_vocab_size=40",
         f"--output_folder={finetune}",
         "--number_of_epochs=1",
-        "--test_beam_size=5",
+        "--beam_size=5",
     )
     return stage1, stage2, finetune, stdout
 
@@ -273,22 +272,6 @@ def test_active_pools_refuses_a_pool_without_tasks():
     hparams["speech_batch_size"] = 0
     with pytest.raises(ValueError, match="nothing to train"):
         training.active_pools(hparams)
-
-
-def test_pretraining_yamls_share_keys_and_the_cpu_preset():
-    def top_level(path):
-        text = path.read_text(encoding="utf-8")
-        return dict(re.findall(r"^([a-z_]+): ?(.*)$", text, re.MULTILINE))
-
-    stage1 = top_level(HPARAMS / "pretrain_stage1.yaml")
-    stage2 = top_level(HPARAMS / "pretrain_stage2.yaml")
-    assert set(stage1) == set(stage2)
-    preset = yaml.safe_load(PRESET.read_text(encoding="utf-8"))
-    for key, value in preset.items():
-        if key != "code_vocab_size":
-            assert yaml.safe_load(stage1[key]) == value, key
-            assert yaml.safe_load(stage2[key]) == value, key
-    assert stage1["code_vocab_size"] == stage2["code_vocab_size"]
 
 
 def test_killed_pretraining_resumes_without_losing_or_repeating_batches(

@@ -34,7 +34,7 @@ SMALL_CORPUS = {
 TINY_MODEL = [
     *TINY_RECIPE_MODEL,
     "--valid_search_interval=1",
-    "--test_beam_size=2",
+    "--beam_size=2",
     # P2T on a slice of the text pool; the vocabulary from the transcripts
     # alone keeps the runs fast (tests/test_training.py checks that the
     # default vocabulary covers the text pool).

@@ -28,6 +28,7 @@ from speechbrain_mmspeech.export import (
 from speechbrain_mmspeech.lm import TransformerLM, load_language_model
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from speechbrain_mmspeech.training import read_csv_column
+from tiny_models import folder_values
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 LM_HPARAMS = RECIPE_DIR / "hparams" / "lm.yaml"
@@ -192,11 +193,11 @@ def test_tokenizer_size_must_match(asr_output, tmp_path):
 
 def built_lm(path, overrides, sections=()):
     """The ``lm_model`` a YAML file builds with these overrides."""
-    text = path.read_text(encoding="utf-8")
     if sections:
-        text = render_hparams(text, overrides, sections)
-        overrides = {}
-    return load_hyperpyyaml(text, overrides)["lm_model"].eval()
+        text = render_hparams(path.read_text("utf-8"), overrides, sections)
+        return load_hyperpyyaml(text)["lm_model"].eval()
+    with open(path, encoding="utf-8") as stream:  # its !include paths
+        return load_hyperpyyaml(stream, overrides)["lm_model"].eval()
 
 
 def default_lm_sizes(path, sections=()):
@@ -214,7 +215,6 @@ def test_lm_is_built_the_same_by_the_three_yaml_files():
         == default_lm_sizes(finetune)
         == default_lm_sizes(INFERENCE_TEMPLATE, [LM_SECTION])
     )
-    tiny = {**TINY_LM, "text_vocab_size": 40}
     tiny_asr = {
         "d_model": 16,
         "nhead": 2,
@@ -222,11 +222,18 @@ def test_lm_is_built_the_same_by_the_three_yaml_files():
         "num_decoder_layers": 1,
         "d_ffn": 16,
         "context_layer": 1,
+        "text_vocab_size": 40,
     }
-    trained = built_lm(LM_HPARAMS, {**tiny, "asr_output_folder": "x"})
-    recipe = built_lm(finetune, {**tiny, **tiny_asr, "data_folder": "x"})
+    trained = built_lm(
+        LM_HPARAMS, {**TINY_LM, "text_vocab_size": 40, "asr_output_folder": "x"}
+    )
+    recipe = built_lm(
+        finetune, {**TINY_LM, "architecture": tiny_asr, "data_folder": "x"}
+    )
     folder = built_lm(
-        INFERENCE_TEMPLATE, {**tiny, **tiny_asr}, sections=[LM_SECTION]
+        INFERENCE_TEMPLATE,
+        folder_values({**TINY_LM, **tiny_asr}),
+        sections=[LM_SECTION],
     )
     tokens = torch.tensor([[0, 5, 6, 7, 2]])
     for other in [recipe, folder]:

@@ -10,21 +10,46 @@ Authors
 """
 
 TEXT_VOCAB = 120
-TINY_MODEL = [
-    "--d_model=32",
-    "--nhead=2",
-    "--num_encoder_layers=2",
-    "--num_decoder_layers=1",
-    "--d_ffn=64",
-    "--subsample_channels=8",
-    "--context_layer=1",
-    "--pos_conv_depth=2",
-    "--pos_conv_kernel=5",
-    "--pos_conv_groups=4",
-    f"--text_vocab_size={TEXT_VOCAB}",
-    "--max_positions=64",
-    "--rel_pos_bucket_size=16",
-]
+# The architecture keys the tiny model changes in the recipes' CPU preset.
+TINY_ARCHITECTURE = {
+    "d_model": 32,
+    "nhead": 2,
+    "num_encoder_layers": 2,
+    "num_decoder_layers": 1,
+    "d_ffn": 64,
+    "subsample_channels": 8,
+    "context_layer": 1,
+    "pos_conv_depth": 2,
+    "pos_conv_kernel": 5,
+    "pos_conv_groups": 4,
+    "text_vocab_size": TEXT_VOCAB,
+    "max_positions": 64,
+    "rel_pos_bucket_size": 16,
+}
+
+
+def tiny_architecture(**changes):
+    """The tiny model as one ``--architecture`` override (and ``changes``).
+
+    Arguments
+    ---------
+    **changes
+        Other architecture keys, e.g. ``code_vocab_size=40``.
+
+    Returns
+    -------
+    str
+        ``--architecture={d_model: 32, ...}``.
+    """
+    keys = {**TINY_ARCHITECTURE, **changes}
+    return (
+        "--architecture={"
+        + ", ".join(f"{k}: {v}" for k, v in keys.items())
+        + "}"
+    )
+
+
+TINY_MODEL = [tiny_architecture()]
 
 # Overrides that turn off dropout and the random masks, so that runs that
 # differ in how they are split (processes, a kill and a restart) can end
