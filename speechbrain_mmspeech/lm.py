@@ -49,6 +49,10 @@ LM_MODES = (LM_MODE_NONE, LM_MODE_FUSION, LM_MODE_RESCORING)
 MINUS_INF = -1e20  # the value SpeechBrain's searchers use for "never"
 
 
+# What fixes the language model's shapes: the keys of an ``lm_architecture``.
+LM_ARCHITECTURE_KEYS = ("d_model", "nhead", "num_layers", "d_ffn")
+
+
 def pad_to_vocabulary(log_probs, vocab_size, minus_inf=MINUS_INF):
     """Extends an LM's scores to the decoder's ids (the others ``minus_inf``).
 
@@ -119,6 +123,58 @@ class TransformerLM(sb_lm.TransformerLM):
     def __init__(self, vocab, pad_index=PAD_INDEX, **kwargs):
         super().__init__(vocab=vocab, **kwargs)
         self.pad_index = pad_index
+
+    @classmethod
+    def from_architecture(cls, lm_architecture, vocab, dropout=0.0):
+        """The causal LM of an ``lm_architecture`` mapping.
+
+        The recipe's LM training, its fine-tuning YAML (to decode with an
+        ``lm_file``) and the model folders all build the LM this way, so
+        that its sizes are written once.
+
+        Arguments
+        ---------
+        lm_architecture : dict
+            Exactly ``LM_ARCHITECTURE_KEYS``: ``d_model``, ``nhead``,
+            ``num_layers`` and ``d_ffn``.
+        vocab : int
+            Vocabulary size (the decoder's text ids).
+        dropout : float
+            Dropout (training only).
+
+        Returns
+        -------
+        TransformerLM
+
+        Example
+        -------
+        >>> sizes = {"d_model": 16, "nhead": 2, "num_layers": 1, "d_ffn": 32}
+        >>> lm = TransformerLM.from_architecture(sizes, vocab=10)
+        >>> lm(torch.tensor([[0, 5, 6]])).shape
+        torch.Size([1, 3, 10])
+        >>> TransformerLM.from_architecture({"d_model": 16}, vocab=10)
+        Traceback (most recent call last):
+        ...
+        ValueError: The LM architecture must have exactly the keys d_model, nhead, num_layers, d_ffn; got d_model
+        """
+        if sorted(lm_architecture) != sorted(LM_ARCHITECTURE_KEYS):
+            raise ValueError(
+                "The LM architecture must have exactly the keys "
+                + ", ".join(LM_ARCHITECTURE_KEYS)
+                + "; got "
+                + ", ".join(lm_architecture)
+            )
+        return cls(
+            vocab=vocab,
+            d_model=lm_architecture["d_model"],
+            nhead=lm_architecture["nhead"],
+            num_encoder_layers=lm_architecture["num_layers"],
+            num_decoder_layers=0,
+            d_ffn=lm_architecture["d_ffn"],
+            dropout=dropout,
+            activation=torch.nn.GELU,
+            normalize_before=True,
+        )
 
     def make_masks(
         self, src, pad_idx=None, look_ahead_mask=True, padding_mask=True

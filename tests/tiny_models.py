@@ -87,10 +87,7 @@ FOLDER_SETTINGS = {
 
 # A tiny language model, as inference-template keys.
 LM_TEMPLATE_SIZES = {
-    "lm_d_model": 16,
-    "lm_nhead": 2,
-    "lm_num_layers": 1,
-    "lm_d_ffn": 32,
+    "lm_architecture": {"d_model": 16, "nhead": 2, "num_layers": 1, "d_ffn": 32}
 }
 
 
@@ -178,15 +175,8 @@ def tiny_language_model(vocab, seed=0):
     speechbrain_mmspeech.lm.TransformerLM
     """
     set_seed(seed)
-    return TransformerLM(
-        vocab=vocab,
-        d_model=LM_TEMPLATE_SIZES["lm_d_model"],
-        nhead=LM_TEMPLATE_SIZES["lm_nhead"],
-        num_encoder_layers=LM_TEMPLATE_SIZES["lm_num_layers"],
-        d_ffn=LM_TEMPLATE_SIZES["lm_d_ffn"],
-        dropout=0.0,
-        activation=torch.nn.GELU,
-        normalize_before=True,
+    return TransformerLM.from_architecture(
+        LM_TEMPLATE_SIZES["lm_architecture"], vocab=vocab
     ).eval()
 
 

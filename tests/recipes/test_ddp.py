@@ -269,10 +269,7 @@ def test_language_model_on_two_processes(finetuned, ddp_corpus, tmp_path):
         "--number_of_epochs=1",
         "--batch_size=16",
         "--n_warmup_steps=10",
-        "--lm_d_model=16",
-        "--lm_nhead=2",
-        "--lm_num_layers=1",
-        "--lm_d_ffn=32",
+        "--lm_architecture={d_model: 16, nhead: 2, num_layers: 1, d_ffn: 32}",
         vocab,
     ]
     stdout = run("train_lm.py", *args, processes=2)

@@ -155,21 +155,8 @@ def test_test_stage_with_a_language_model(
 
     output = tmp_path / "finetune"
     shutil.copytree(trained[0], output)
-    sizes = {
-        "lm_d_model": 16,
-        "lm_nhead": 2,
-        "lm_num_layers": 1,
-        "lm_d_ffn": 32,
-    }
-    lm = TransformerLM(
-        vocab=TEXT_VOCAB,
-        d_model=16,
-        nhead=2,
-        num_encoder_layers=1,
-        d_ffn=32,
-        activation=torch.nn.GELU,
-        normalize_before=True,
-    )
+    sizes = {"d_model": 16, "nhead": 2, "num_layers": 1, "d_ffn": 32}
+    lm = TransformerLM.from_architecture(sizes, vocab=TEXT_VOCAB)
     torch.save(lm.state_dict(), tmp_path / "lm.ckpt")
     stdout = run_train(
         small_corpus,
@@ -180,7 +167,9 @@ def test_test_stage_with_a_language_model(
         "--lm_weight=0.2",
         "--rescoring_topk=2",
         f"--model_folder={output / 'model_lm'}",
-        *(f"--{key}={value}" for key, value in sizes.items()),
+        "--lm_architecture={"
+        + ", ".join(f"{k}: {v}" for k, v in sizes.items())
+        + "}",
     )
     assert f"LM {lm_mode} weight 0.2" in stdout
     log = (output / "train_log.txt").read_text(encoding="utf-8")

@@ -16,26 +16,21 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
-from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_mmspeech.export import (
-    INFERENCE_TEMPLATE,
-    LM_SECTION,
-    render_hparams,
-    select_sections,
-)
 from speechbrain_mmspeech.lm import TransformerLM, load_language_model
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from speechbrain_mmspeech.training import read_csv_column
-from tiny_models import folder_values
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 LM_HPARAMS = RECIPE_DIR / "hparams" / "lm.yaml"
 VOCAB = 600  # the tiny corpus uses at most 500 characters
 TEXT_LINES = 300
-TINY_LM = {"lm_d_model": 32, "lm_nhead": 2, "lm_num_layers": 1, "lm_d_ffn": 64}
-LM_SIZE_KEYS = list(TINY_LM)
+TINY_LM = {"d_model": 32, "nhead": 2, "num_layers": 1, "d_ffn": 64}
+TINY_LM_OVERRIDE = (
+    "--lm_architecture={"
+    + ", ".join(f"{key}: {value}" for key, value in TINY_LM.items())
+    + "}"
+)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +75,7 @@ def lm_argv(asr_output, output, text_files, epochs, vocab=VOCAB):
         "--lr=0.003",
         "--device=cpu",
         "--noprogressbar",
-        *(f"--{key}={value}" for key, value in TINY_LM.items()),
+        TINY_LM_OVERRIDE,
     ]
 
 
@@ -122,15 +117,7 @@ def test_lm_trains_and_its_loss_falls(trained_lm):
     assert losses[3][0] < losses[1][0]
     assert losses[3][1] < losses[1][1]
     assert "best epoch" in log
-    lm = TransformerLM(
-        vocab=VOCAB,
-        d_model=TINY_LM["lm_d_model"],
-        nhead=TINY_LM["lm_nhead"],
-        num_encoder_layers=TINY_LM["lm_num_layers"],
-        d_ffn=TINY_LM["lm_d_ffn"],
-        activation=torch.nn.GELU,
-        normalize_before=True,
-    )
+    lm = TransformerLM.from_architecture(TINY_LM, vocab=VOCAB)
     load_language_model(lm, output / "lm.ckpt")
 
 
@@ -189,53 +176,3 @@ def test_tokenizer_size_must_match(asr_output, tmp_path):
     argv = lm_argv(asr_output, tmp_path, [], epochs=1, vocab=VOCAB + 1)
     with pytest.raises(ValueError, match=f"--text_vocab_size={VOCAB}"):
         train_lm.main(argv)
-
-
-def built_lm(path, overrides, sections=()):
-    """The ``lm_model`` a YAML file builds with these overrides."""
-    if sections:
-        text = render_hparams(path.read_text("utf-8"), overrides, sections)
-        return load_hyperpyyaml(text)["lm_model"].eval()
-    with open(path, encoding="utf-8") as stream:  # its !include paths
-        return load_hyperpyyaml(stream, overrides)["lm_model"].eval()
-
-
-def default_lm_sizes(path, sections=()):
-    """The ``lm_*`` size values a YAML file sets at its top level."""
-    text = select_sections(path.read_text(encoding="utf-8"), sections)
-    values = dict(re.findall(r"^(lm_\w+): ([^\n]+)$", text, re.MULTILINE))
-    return {key: values[key] for key in LM_SIZE_KEYS}
-
-
-def test_lm_is_built_the_same_by_the_three_yaml_files():
-    """lm.yaml trains it; finetune.yaml and model folders decode with it."""
-    finetune = RECIPE_DIR / "hparams" / "finetune.yaml"
-    assert (
-        default_lm_sizes(LM_HPARAMS)
-        == default_lm_sizes(finetune)
-        == default_lm_sizes(INFERENCE_TEMPLATE, [LM_SECTION])
-    )
-    tiny_asr = {
-        "d_model": 16,
-        "nhead": 2,
-        "num_encoder_layers": 2,
-        "num_decoder_layers": 1,
-        "d_ffn": 16,
-        "context_layer": 1,
-        "text_vocab_size": 40,
-    }
-    trained = built_lm(
-        LM_HPARAMS, {**TINY_LM, "text_vocab_size": 40, "asr_output_folder": "x"}
-    )
-    recipe = built_lm(
-        finetune, {**TINY_LM, "architecture": tiny_asr, "data_folder": "x"}
-    )
-    folder = built_lm(
-        INFERENCE_TEMPLATE,
-        folder_values({**TINY_LM, **tiny_asr}),
-        sections=[LM_SECTION],
-    )
-    tokens = torch.tensor([[0, 5, 6, 7, 2]])
-    for other in [recipe, folder]:
-        other.load_state_dict(trained.state_dict())
-        assert torch.equal(other(tokens), trained(tokens))
