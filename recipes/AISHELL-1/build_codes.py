@@ -9,7 +9,7 @@ statistics next to it (``<codes_file>.json``). ``pretrain.py`` runs this
 step itself when ``codes_file`` is missing; run it alone to share one set of
 codes between several pre-training runs:
 
-    python build_codes.py hparams/pretrain_stage2.yaml \\
+    python build_codes.py hparams/pretrain.yaml \\
         --data_folder=data/mini/data_aishell \\
         --unpaired_speech=data/mini/unpaired_speech/unpaired.csv \\
         --codes_file=results/codes/codes.ckpt

@@ -17,12 +17,16 @@ official ``--sentence-avg`` criterion); each task's loss per sentence is
 logged. An epoch ends when the first pool runs out (SpeechBrain's
 ``ConcatDatasetBatchSampler``).
 
-Stages, as in the official recipe (see ``README.md`` for the commands):
+Stages, as in the official recipe (``hparams/pretrain.yaml`` serves both;
+see ``README.md`` for the commands):
 
-1. ``hparams/pretrain_stage1.yaml``: P2T only;
-2. ``hparams/pretrain_stage2.yaml``: all five tasks, from the stage-1 model;
+1. P2T only: ``--speech_batch_size=0 --paired_batch_size=0
+   --text_batch_size=32 --number_of_epochs=10``;
+2. all five tasks, from the stage-1 model: ``--unpaired_speech=<audio>
+   --init_model=<stage 1>/model.ckpt``;
 3. fine-tuning: ``train.py hparams/finetune.yaml
-   --pretrained_model=<stage 2>/model.ckpt --architecture="{code_vocab_size: <codes>}"``.
+   --pretrained_model=<stage 2>/model.ckpt
+   --architecture="{code_vocab_size: <codes>}"``.
 
 Each stage writes ``<output_folder>/model.ckpt`` (the final weights) and the
 ``tokenizer.ckpt`` it trained with. A killed run resumes from its last
@@ -122,6 +126,12 @@ def prepare_pools_on_disk(hparams, pools):
             shutil.copy(previous, save_folder / TOKENIZER_FILE)
     prepare_tokenizer(hparams)
     if SPEECH in pools:
+        if not hparams["unpaired_speech"]:
+            raise ValueError(
+                f"speech_batch_size is {hparams['speech_batch_size']} but "
+                "unpaired_speech is not set: give --unpaired_speech=<CSV, "
+                "wav.scp or folder>, or --speech_batch_size=0 (stage 1)"
+            )
         prepare_unpaired_speech(
             hparams["unpaired_speech"], hparams["csv_folder"]
         )

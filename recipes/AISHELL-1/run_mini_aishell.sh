@@ -26,7 +26,8 @@ fi
 echo "Corpus ready after $(( $(date +%s) - start )) s"
 
 # Stage 1: P2T only, on the text pool (no audio codes: no stage 2 follows).
-python3 pretrain.py hparams/pretrain_stage1.yaml \
+python3 pretrain.py hparams/pretrain.yaml \
+    --speech_batch_size=0 --paired_batch_size=0 --text_batch_size=32 \
     --data_folder="$data/data_aishell" \
     --text_files="[$data/text_corpus.txt]" \
     --output_folder="$out/stage1" --architecture="{code_vocab_size: 0}" \

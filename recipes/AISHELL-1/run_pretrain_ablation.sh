@@ -69,7 +69,8 @@ fi
 
 stage1() {
     [ -f "$out/p2t/model.ckpt" ] || timed stage1 python3 pretrain.py \
-        hparams/pretrain_stage1.yaml "${pools[@]}" --number_of_epochs=15 \
+        hparams/pretrain.yaml "${pools[@]}" --number_of_epochs=15 \
+        --speech_batch_size=0 --paired_batch_size=0 --text_batch_size=32 \
         --output_folder="$out/p2t" "${run_opts[@]}"
 }
 
@@ -77,7 +78,7 @@ build_codes() {  # build_codes <codes file> [extra build_codes.py options]
     local file=$1
     shift
     [ -f "$file" ] || timed "codes_$(basename "$(dirname "$file")")" \
-        python3 build_codes.py hparams/pretrain_stage2.yaml "${pools[@]}" \
+        python3 build_codes.py hparams/pretrain.yaml "${pools[@]}" \
         --codes_file="$file" --output_folder="$(dirname "$file")" "$@"
 }
 
@@ -85,7 +86,7 @@ stage2() {  # stage2 <row> <codes file> [extra pretrain.py options]
     local row=$1 file=$2
     shift 2
     [ -f "$out/$row/model.ckpt" ] || timed "pretrain_$row" python3 \
-        pretrain.py hparams/pretrain_stage2.yaml "${pools[@]}" \
+        pretrain.py hparams/pretrain.yaml "${pools[@]}" \
         --number_of_epochs=8 --codes_file="$file" --output_folder="$out/$row" \
         "${run_opts[@]}" "$@"
 }

@@ -15,7 +15,7 @@ so with them on a resumed run draws other numbers than an uninterrupted one.
 
 The recipes: fine-tuning (``train.py hparams/finetune.yaml``) on one
 process and on 2 (``torchrun``, gloo), and stage 1 of pre-training
-(``pretrain.py hparams/pretrain_stage1.yaml``, P2T on the unpaired text).
+(``pretrain.py hparams/pretrain.yaml``, stage 1: P2T on the unpaired text).
 Under ``torchrun`` the kill point is rank 0's, and the launcher and both
 workers are killed together (``torchrun`` starts each worker in a session
 of its own, so they share no process group).
@@ -36,7 +36,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tiny_recipe_model import DETERMINISTIC, TORCHRUN, tiny_architecture
+from tiny_recipe_model import (
+    DETERMINISTIC,
+    STAGE1,
+    TORCHRUN,
+    tiny_architecture,
+)
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 LAUNCHER = Path(__file__).resolve().parent / "kill_point.py"
@@ -97,7 +102,8 @@ def finetune_args(corpus):
 def pretrain_stage1_args(corpus):
     """Stage 1 of pre-training: 2 epochs of 8 text batches."""
     return [
-        "hparams/pretrain_stage1.yaml",
+        "hparams/pretrain.yaml",
+        *STAGE1,
         f"--data_folder={corpus / 'data_aishell'}",
         f"--text_files=[{corpus / 'unpaired_text.txt'}]",
         "--max_text_sentences=32",

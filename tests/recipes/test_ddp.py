@@ -30,6 +30,7 @@ import torch
 
 from tiny_recipe_model import (
     DETERMINISTIC,
+    STAGE1,
     TINY_MODEL,
     TORCHRUN,
     tiny_architecture,
@@ -178,7 +179,8 @@ def test_ddp_model_folder_loads_with_stock_interface(finetuned, tmp_path):
 
 def test_pretraining_stage1_on_two_processes_matches_one(ddp_corpus, tmp_path):
     args = [
-        HPARAMS / "pretrain_stage1.yaml",
+        HPARAMS / "pretrain.yaml",
+        *STAGE1,
         f"--data_folder={ddp_corpus / 'data_aishell'}",
         f"--text_files=[{ddp_corpus / 'unpaired_text.txt'}]",
         "--max_text_sentences=32",
@@ -216,7 +218,7 @@ def test_pretraining_stage2_on_two_processes(ddp_corpus, tmp_path):
     not compared with one process'; the schedule and the outputs are.
     """
     args = [
-        HPARAMS / "pretrain_stage2.yaml",
+        HPARAMS / "pretrain.yaml",
         f"--data_folder={ddp_corpus / 'data_aishell'}",
         f"--unpaired_speech={ddp_corpus / 'unpaired_speech' / 'unpaired.csv'}",
         f"--text_files=[{ddp_corpus / 'unpaired_text.txt'}]",

@@ -22,11 +22,12 @@ HPARAMS = (
     Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1" / "hparams"
 )
 PRESETS = HPARAMS / "presets"
-STAGES = ["finetune.yaml", "pretrain_stage1.yaml", "pretrain_stage2.yaml"]
+STAGES = ["finetune.yaml", "pretrain.yaml"]
 PLACEHOLDERS = {
     "data_folder": "/nowhere/data",
     "text_files": ["/nowhere/text.txt"],
     "unpaired_speech": "/nowhere/unpaired.csv",
+    "output_folder": "/nowhere/results",
 }
 
 

@@ -23,7 +23,7 @@ import pytest
 import torch
 
 from speechbrain_mmspeech import training
-from tiny_recipe_model import TEXT_VOCAB, tiny_architecture
+from tiny_recipe_model import STAGE1, TEXT_VOCAB, tiny_architecture
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 HPARAMS = RECIPE_DIR / "hparams"
@@ -97,7 +97,8 @@ def stages(corpus, tmp_path_factory):
     stage1, stage2, finetune = root / "s1", root / "s2", root / "ft"
     run(
         "pretrain.py",
-        HPARAMS / "pretrain_stage1.yaml",
+        HPARAMS / "pretrain.yaml",
+        *STAGE1,
         *pool_args(corpus),
         *TINY_CODES,
         f"--output_folder={stage1}",
@@ -106,7 +107,7 @@ def stages(corpus, tmp_path_factory):
     )
     run(
         "pretrain.py",
-        HPARAMS / "pretrain_stage2.yaml",
+        HPARAMS / "pretrain.yaml",
         *pool_args(corpus),
         *TINY_CODES,
         f"--output_folder={stage2}",
@@ -177,7 +178,7 @@ def test_mixed_batches(corpus, tmp_path):
 
     hparams = load_hparams(
         [
-            str(HPARAMS / "pretrain_stage2.yaml"),
+            str(HPARAMS / "pretrain.yaml"),
             *pool_args(corpus, text_sentences=0),
             *TINY_MODEL,
             *TINY_CODES,
@@ -283,7 +284,7 @@ def test_killed_pretraining_resumes_without_losing_or_repeating_batches(
 
     def argv(output):
         return [
-            str(HPARAMS / "pretrain_stage2.yaml"),
+            str(HPARAMS / "pretrain.yaml"),
             *pool_args(corpus),
             *TINY_MODEL,
             *TINY_CODES,
@@ -319,3 +320,18 @@ def test_docstring_examples(module, request):
         optionflags=flags,
     )
     assert result.failed == 0
+
+
+def test_speech_pool_without_unpaired_speech_is_a_clear_error(corpus, tmp_path):
+    import pretrain
+
+    argv = [
+        str(HPARAMS / "pretrain.yaml"),
+        *[arg for arg in pool_args(corpus) if "unpaired_speech" not in arg],
+        *TINY_MODEL,
+        f"--output_folder={tmp_path}",
+        "--device=cpu",
+        "--noprogressbar",
+    ]
+    with pytest.raises(ValueError, match="unpaired_speech is not set"):
+        pretrain.main(argv)
