@@ -15,7 +15,11 @@ SpeechBrain's ``Brain`` wraps every trainable module in
 - ``DistributedBatchSamplerWrapper``: SpeechBrain's wrapper of the training
   batch sampler, fixed for a process that gets a single batch;
 - ``all_reduce_sum`` / ``gather_objects``: the metrics of those shards
-  summed or gathered, so that the logged numbers are those of the whole set.
+  summed or gathered, so that the logged numbers are those of the whole set;
+- ``end_process_group``: what a recipe calls when it is done, as PyTorch
+  asks; a gloo process that exits with its group alive can abort
+  ("terminate called without an active exception") while its worker
+  threads are torn down with the interpreter.
 
 Without DDP (one process) every helper is a no-op.
 
@@ -44,6 +48,22 @@ def world_size():
     if not is_distributed_initialized():
         return 1
     return torch.distributed.get_world_size()
+
+
+def end_process_group():
+    """Waits for every process, then destroys the default process group.
+
+    Recipes call it at the end of a successful run; without DDP it does
+    nothing.
+
+    Example
+    -------
+    >>> end_process_group()
+    """
+    if not is_distributed_initialized():
+        return
+    torch.distributed.barrier()
+    torch.distributed.destroy_process_group()
 
 
 def rank():

@@ -49,6 +49,7 @@ import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.distributed import end_process_group
 from speechbrain_mmspeech.training import (
     PAIRED,
     SPEECH,
@@ -207,6 +208,7 @@ def main(argv):
             f"Training time: {elapsed:.1f} s for "
             f"{brain.hparams.epoch_counter.current} epochs"
         )
+    end_process_group()
 
 
 if __name__ == "__main__":

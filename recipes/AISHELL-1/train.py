@@ -43,6 +43,7 @@ import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.distributed import end_process_group
 from speechbrain_mmspeech.export import values_from_hparams, write_model_folder
 from speechbrain_mmspeech.lm import (
     LM_MODE_NONE,
@@ -212,6 +213,7 @@ def main(argv):
                 f", LM {hparams['lm_mode']} weight {hparams['lm_weight']}"
             )
         print(f"Test CER: {cer:.2f}%{lm_note}  (model folder: {folder})")
+    end_process_group()
 
 
 if __name__ == "__main__":

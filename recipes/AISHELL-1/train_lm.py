@@ -40,6 +40,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.distributed import (
     all_reduce_sum,
+    end_process_group,
     shard_evaluation,
     unwrap,
     world_size,
@@ -397,6 +398,7 @@ def main(argv):
             f"Dev perplexity: {lm_brain.dev_perplexity:.2f}  "
             f"(language model: {hparams['lm_file']})"
         )
+    end_process_group()
     return lm_brain
 
 
