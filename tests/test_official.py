@@ -4,7 +4,6 @@ The models are built on the meta device: nothing is allocated.
 """
 
 import math
-from pathlib import Path
 
 import pytest
 import torch
@@ -12,15 +11,8 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_mmspeech.convert.official import unused_official_tensors
-from speechbrain_mmspeech.export import INFERENCE_TEMPLATE
-
-PRESETS = (
-    Path(__file__).resolve().parents[1]
-    / "recipes"
-    / "AISHELL-1"
-    / "hparams"
-    / "presets"
-)
+from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
+from tiny_models import PRESETS
 
 # Published sizes of the official models, in millions of parameters.
 PUBLISHED = {
@@ -30,12 +22,12 @@ PUBLISHED = {
 
 
 def build_preset(name):
-    """The inference YAML with a preset's values, built on the meta device."""
-    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
+    """A model folder's YAML with a preset's values, built on the meta device."""
     preset = yaml.safe_load((PRESETS / f"{name}.yaml").read_text("utf-8"))
-    overrides = {"architecture": preset}
+    template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
+    text = render_hparams(template, {"architecture": preset})
     with torch.device("meta"):
-        return load_hyperpyyaml(template, overrides)
+        return load_hyperpyyaml(text)
 
 
 def n_elements(shapes):

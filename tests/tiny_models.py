@@ -26,15 +26,12 @@ from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
 from speechbrain_mmspeech.lm import TransformerLM
 from speechbrain_mmspeech.model import ARCHITECTURE_KEYS, MMSpeech
 
-# The architecture keys a test leaves out take the Base preset's values.
-BASE_PRESET = (
-    Path(__file__).resolve().parents[1]
-    / "recipes"
-    / "AISHELL-1"
-    / "hparams"
-    / "presets"
-    / "base.yaml"
+# The recipes' architecture presets; the architecture keys a test leaves
+# out take the Base preset's values.
+PRESETS = (
+    Path(__file__).resolve().parents[1] / "recipes/AISHELL-1/hparams/presets"
 )
+BASE_PRESET = PRESETS / "base.yaml"
 
 D_MODEL = 16
 # Keywords of SpeechEncoder.

@@ -17,33 +17,23 @@ from speechbrain_mmspeech.export import (
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
-# A preset (an architecture mapping), tiny.
-SIZES = {
-    "n_mels": 80,
-    "d_model": 16,
-    "nhead": 2,
-    "num_encoder_layers": 2,
-    "num_decoder_layers": 1,
-    "d_ffn": 32,
-    "subsample_channels": 4,
-    "context_layer": 1,
-    "pos_conv_depth": 1,
-    "pos_conv_kernel": 3,
-    "pos_conv_groups": 2,
-    "phone_vocab_size": 141,
-    "max_positions": 40,
-    "rel_pos_bucket_size": 8,
-    "text_vocab_size": 24,
-    "code_vocab_size": 6,
-    "scale_embedding": True,
-    "entangle_position_embedding": True,
-}
 
 
 @pytest.fixture
-def tiny_preset(tmp_path):
+def sizes(tiny_architecture):
+    """A tiny preset: the shared tiny architecture, longer decoder positions."""
+    return {
+        **tiny_architecture,
+        "max_positions": 40,
+        "text_vocab_size": 24,
+        "code_vocab_size": 6,
+    }
+
+
+@pytest.fixture
+def tiny_preset(tmp_path, sizes):
     path = tmp_path / "tiny.yaml"
-    path.write_text(yaml.safe_dump(SIZES), encoding="utf-8")
+    path.write_text(yaml.safe_dump(sizes), encoding="utf-8")
     return path
 
 
@@ -106,11 +96,11 @@ def test_per_token(tiny_preset, capsys):
     assert all(float(cell) > 0 for cell in rows[0][3:])
 
 
-def test_model_folder_with_csv(tmp_path, capsys):
+def test_model_folder_with_csv(tmp_path, sizes, capsys):
     tokenizer = CharTokenizer()
-    tokenizer.build(TEXTS, SIZES["text_vocab_size"])
+    tokenizer.build(TEXTS, sizes["text_vocab_size"])
     values = {
-        "architecture": SIZES,
+        "architecture": sizes,
         "beam_size": 2,
         "no_repeat_ngram_size": 2,
     }
