@@ -33,7 +33,7 @@ from pathlib import Path
 import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.lobes.models.transformer.Transformer import PositionalEncoding
-from speechbrain.utils.fetching import fetch
+from speechbrain.utils.fetching import FetchConfig, fetch
 
 from speechbrain_mmspeech.encoder import EncoderOutput
 from speechbrain_mmspeech.masking import lengths_to_padding_mask
@@ -139,7 +139,7 @@ def instantiate_folder_hparams(text, origin):
     return hparams
 
 
-def load_model_folder(source, savedir=None):
+def load_model_folder(source, savedir=None, fetch_config=None):
     """Instantiates a model folder's hyperparams and loads its weights.
 
     The folder's own ``pretrainer`` fetches and loads ``model.ckpt`` (and
@@ -154,6 +154,9 @@ def load_model_folder(source, savedir=None):
     savedir : str or pathlib.Path
         Where fetched files (or links to local ones) are collected; None
         reads local files where they are and hub files from the hub cache.
+    fetch_config : speechbrain.utils.fetching.FetchConfig
+        How hub files are fetched (offline, cache folder, revision, token);
+        None: SpeechBrain's defaults.
 
     Returns
     -------
@@ -172,8 +175,14 @@ def load_model_folder(source, savedir=None):
     """
     source = str(source)
     check_source(source)
+    fetch_config = fetch_config or FetchConfig()
     try:
-        hparams_path = fetch(HPARAMS_FILE, source=source, savedir=savedir)
+        hparams_path = fetch(
+            HPARAMS_FILE,
+            source=source,
+            savedir=savedir,
+            fetch_config=fetch_config,
+        )
     except Exception as error:  # the hub raises many kinds of errors
         raise FileNotFoundError(
             f"{source}: not a local model folder, and its {HPARAMS_FILE} "
@@ -185,7 +194,9 @@ def load_model_folder(source, savedir=None):
     if savedir is not None:
         pretrainer.set_collect_in(savedir)
     try:
-        pretrainer.collect_files(default_source=source)
+        pretrainer.collect_files(
+            default_source=source, fetch_config=fetch_config
+        )
     except Exception as error:
         raise FileNotFoundError(
             f"{source}: could not fetch the files its {HPARAMS_FILE} loads "
@@ -219,6 +230,8 @@ class MMSpeechEncoder(torch.nn.Module):
         id, loaded with ``load_model_folder``.
     savedir : str or pathlib.Path
         Where fetched files are collected (see ``load_model_folder``).
+    fetch_config : speechbrain.utils.fetching.FetchConfig
+        How hub files are fetched (see ``load_model_folder``).
     freeze : bool
         No training of the encoder (no gradients, eval mode).
     freeze_feature_extractor : bool
@@ -284,6 +297,7 @@ class MMSpeechEncoder(torch.nn.Module):
         self,
         source=None,
         savedir=None,
+        fetch_config=None,
         freeze=True,
         freeze_feature_extractor=False,
         output_all_hiddens=False,
@@ -298,7 +312,9 @@ class MMSpeechEncoder(torch.nn.Module):
                 "id) or folder_hparams (the text of its hyperparams.yaml)"
             )
         if source is not None:
-            hparams, folder_hparams = load_model_folder(source, savedir)
+            hparams, folder_hparams = load_model_folder(
+                source, savedir, fetch_config
+            )
         else:
             hparams = instantiate_folder_hparams(
                 folder_hparams, "folder_hparams"
