@@ -444,6 +444,55 @@ class MemoryHead(torch.nn.Module):
     >>> logits = head(memory)
     >>> logits.shape, bool(logits[..., 6:].isinf().all())
     (torch.Size([2, 5, 8]), True)
+
+    SpeechBrain's CTC prefix scorer over a character CTC head (here
+    untrained), in MMSpeech's beam search (joint CTC/attention decoding):
+
+    >>> from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
+    >>> from speechbrain.nnet.linear import Linear
+    >>> from speechbrain_mmspeech.decoder import TextDecoder
+    >>> from speechbrain_mmspeech.decoding import MMSpeechBeamSearcher
+    >>> from speechbrain_mmspeech.encoder import SpeechEncoder
+    >>> from speechbrain_mmspeech.model import MMSpeech
+    >>> model = MMSpeech(
+    ...     SpeechEncoder(
+    ...         d_model=16,
+    ...         nhead=2,
+    ...         num_layers=2,
+    ...         d_ffn=32,
+    ...         subsample_channels=4,
+    ...         context_layer=1,
+    ...         pos_conv_depth=1,
+    ...         pos_conv_kernel=3,
+    ...         pos_conv_groups=2,
+    ...     ),
+    ...     TextDecoder(vocab_size=20, d_model=16, nhead=2, num_layers=1),
+    ... ).eval()
+    >>> ctc_lin = Linear(input_size=16, n_neurons=20)  # the decoder's ids
+    >>> scorer = ScorerBuilder(
+    ...     partial_scorers=[
+    ...         CTCScorer(
+    ...             ctc_fc=MemoryHead(ctc_lin), blank_index=1, eos_index=2
+    ...         )
+    ...     ],
+    ...     weights={"ctc": 0.3},
+    ... )
+    >>> searcher = MMSpeechBeamSearcher(
+    ...     model,
+    ...     banned_indices=[0, 1],
+    ...     bos_index=0,
+    ...     eos_index=2,
+    ...     beam_size=2,
+    ...     min_decode_ratio=0.0,
+    ...     max_decode_ratio=1.0,
+    ...     using_eos_threshold=False,
+    ...     scorer=scorer,
+    ... )
+    >>> hyps, _, _, _ = searcher(
+    ...     model.encode(torch.rand(2, 100, 80)), torch.ones(2)
+    ... )
+    >>> len(hyps)
+    2
     """
 
     def __init__(self, head, vocab_size=None):
