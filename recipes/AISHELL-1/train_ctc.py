@@ -45,11 +45,42 @@ from speechbrain_mmspeech.training import (
 class CTCBrain(ScheduledBrain):
     """MMSpeech lobe + Linear head trained with CTC; CER by greedy decoding.
 
-    The hyperparameters it reads: ``log_softmax``, ``ctc_cost``,
+    The hyperparameters it reads: ``lr``, ``encoder_lr_scale``,
+    ``log_softmax``, ``ctc_cost``,
     ``greedy_decoding``, ``test_beam_search``, ``test_beam_size``,
     ``tokenizer``, ``cer_computer``, ``train_logger``, ``avg_checkpoints``,
     ``model``, ``cer_file``.
     """
+
+    def init_optimizers(self):
+        """One optimizer: the head at ``lr``, the encoder (when trained) at
+        ``lr * encoder_lr_scale``, through the whole schedule."""
+        encoder = [
+            p
+            for p in self.modules.mmspeech_encoder.parameters()
+            if p.requires_grad
+        ]
+        groups = [{"params": list(self.modules.ctc_lin.parameters())}]
+        if encoder:
+            scale = self.hparams.encoder_lr_scale
+            groups.append(
+                {
+                    "params": encoder,
+                    "lr": self.hparams.lr * scale,
+                    "lr_scale": scale,
+                }
+            )
+        self.optimizer = self.opt_class(groups)
+        self.optimizers_dict = {"opt_class": self.optimizer}
+        if self.checkpointer is not None:
+            self.checkpointer.add_recoverable("optimizer", self.optimizer)
+
+    def on_fit_batch_end(self, batch, outputs, loss, should_step):
+        """Steps the schedule (one rate for all), then scales the encoder's."""
+        super().on_fit_batch_end(batch, outputs, loss, should_step)
+        if should_step:
+            for group in self.optimizer.param_groups:
+                group["lr"] *= group.get("lr_scale", 1.0)
 
     def compute_forward(self, batch, stage):
         """Log-probabilities of the characters, and the relative lengths."""
