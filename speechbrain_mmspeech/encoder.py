@@ -366,6 +366,7 @@ class SpeechTransformer(torch.nn.Module):
         phones=None,
         phone_padding_mask=None,
         final_norm=True,
+        output_all_hiddens=False,
     ):
         """Encodes speech frames, joined by phone states at the context layer.
 
@@ -382,6 +383,8 @@ class SpeechTransformer(torch.nn.Module):
         final_norm : bool
             Apply the final LayerNorm (False gives the states the official
             masked-speech-prediction teacher scores).
+        output_all_hiddens : bool
+            Also return the states of every layer (see ``layer_states``).
 
         Returns
         -------
@@ -392,11 +395,19 @@ class SpeechTransformer(torch.nn.Module):
             The convolutional position features of the same frames.
         padding_mask : torch.Tensor
             Boolean ``[batch, time + n_phones]``.
+        layer_states : torch.Tensor
+            Only with ``output_all_hiddens``: ``[num_layers + 1, batch, time,
+            d_model]``, the speech frames' states entering the first layer,
+            then leaving each layer; the last entry is ``hidden``'s speech
+            frames (after the final LayerNorm if ``final_norm``). A layer
+            skipped by layerdrop repeats its input, so the count is fixed.
         """
         x = x.masked_fill(padding_mask.unsqueeze(-1), 0.0)
         positions = self.pos_conv(x, padding_mask)
         x = self.dropout(x + positions)
         speech_is_empty = bool(padding_mask.all())
+        n_speech = x.shape[1]
+        layer_states = [x] if output_all_hiddens else None
         if phones is not None:
             phones = phones.masked_fill(phone_padding_mask.unsqueeze(-1), 0.0)
             phone_positions = self.phone_pos_conv(phones, phone_padding_mask)
@@ -408,14 +419,19 @@ class SpeechTransformer(torch.nn.Module):
                 padding_mask = torch.cat(
                     [padding_mask, phone_padding_mask], dim=1
                 )
-            if index < self.context_layer and speech_is_empty:
-                continue
-            if self.training and torch.rand(1).item() < self.layerdrop:
-                continue
-            x = layer(x, padding_mask)
+            skipped = index < self.context_layer and speech_is_empty
+            if not skipped and not (
+                self.training and torch.rand(1).item() < self.layerdrop
+            ):
+                x = layer(x, padding_mask)
+            if layer_states is not None and index < len(self.layers) - 1:
+                layer_states.append(x[:, :n_speech])
         if final_norm:
             x = self.layer_norm(x)
-        return x, positions, padding_mask
+        if layer_states is None:
+            return x, positions, padding_mask
+        layer_states.append(x[:, :n_speech])
+        return x, positions, padding_mask, torch.stack(layer_states)
 
 
 @dataclass
@@ -435,6 +451,11 @@ class EncoderOutput:
         Number of real speech frames per utterance (phone CTC input lengths).
     time_mask : torch.Tensor
         Boolean ``[batch, speech_time]``: which frames were masked.
+    layer_states : torch.Tensor
+        ``[num_layers + 1, batch, speech_time, d_model]``: the states
+        entering the first layer, then leaving each layer (the last entry
+        after the final LayerNorm). Only when asked for
+        (``output_all_hiddens``); otherwise None.
     """
 
     hidden: torch.Tensor
@@ -442,6 +463,7 @@ class EncoderOutput:
     padding_mask: torch.Tensor
     speech_lengths: torch.Tensor
     time_mask: torch.Tensor
+    layer_states: torch.Tensor = None
 
 
 class SpeechEncoder(torch.nn.Module):
@@ -507,6 +529,13 @@ class SpeechEncoder(torch.nn.Module):
     (torch.Size([2, 24, 16]), [24, 11])
     >>> enc.phone_logits(out.hidden).shape
     torch.Size([2, 24, 121])
+    >>> out = enc(
+    ...     torch.rand(2, 100, 80), torch.ones(2), output_all_hiddens=True
+    ... )
+    >>> out.layer_states.shape  # the input of layer 1, then each layer's output
+    torch.Size([3, 2, 24, 16])
+    >>> torch.equal(out.layer_states[-1], out.hidden)
+    True
     """
 
     def __init__(
@@ -593,6 +622,7 @@ class SpeechEncoder(torch.nn.Module):
         time_mask_prob=0.0,
         time_mask=None,
         final_norm=True,
+        output_all_hiddens=False,
     ):
         """Encodes speech features, optionally joined by phones.
 
@@ -615,11 +645,14 @@ class SpeechEncoder(torch.nn.Module):
         final_norm : bool
             Apply the final LayerNorm to the hidden states (False: the
             pre-normalisation states, as the official MSP teacher uses).
+        output_all_hiddens : bool
+            Also return every layer's states (``EncoderOutput.layer_states``).
 
         Returns
         -------
         EncoderOutput
-            Hidden states, position features, padding, lengths and the mask.
+            Hidden states, position features, padding, lengths and the mask
+            (and every layer's states if asked for).
         """
         if feats is None:
             batch = phones.shape[0]
@@ -640,10 +673,22 @@ class SpeechEncoder(torch.nn.Module):
             phone_padding = lengths_to_padding_mask(
                 phone_lengths, phones.shape[1]
             )
-        hidden, positions, padding = self.encoder(
-            x, padding_mask, phone_x, phone_padding, final_norm
+        hidden, positions, padding, *layer_states = self.encoder(
+            x,
+            padding_mask,
+            phone_x,
+            phone_padding,
+            final_norm,
+            output_all_hiddens=output_all_hiddens,
         )
-        return EncoderOutput(hidden, positions, padding, lengths, time_mask)
+        return EncoderOutput(
+            hidden,
+            positions,
+            padding,
+            lengths,
+            time_mask,
+            layer_states[0] if layer_states else None,
+        )
 
     def phone_logits(self, hidden, detach_weights=False):
         """Phone-head scores: states times the tied phone embedding rows.

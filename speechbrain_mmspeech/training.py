@@ -422,6 +422,78 @@ def _tag_pool(datasets, pool):
     sb.dataio.dataset.add_dynamic_item(datasets, pool_pipeline)
 
 
+def speech_splits(hparams):
+    """Train, valid and test sets of the manifests, with their audio.
+
+    Arguments
+    ---------
+    hparams : dict
+        ``train_csv``, ``valid_csv``, ``test_csv``, ``sorting``,
+        ``min_duration``, ``max_duration``.
+
+    Returns
+    -------
+    dict
+        ``train``, ``valid`` and ``test`` ``DynamicItemDataset``, filtered
+        by duration and sorted by it, with the 16 kHz waveform as ``sig``.
+    """
+    datasets = {}
+    for split, csv_key in [
+        ("train", "train_csv"),
+        ("valid", "valid_csv"),
+        ("test", "test_csv"),
+    ]:
+        dataset = sb.dataio.dataset.DynamicItemDataset.from_csv(
+            csv_path=hparams[csv_key]
+        )
+        datasets[split] = dataset.filtered_sorted(
+            sort_key="duration",
+            reverse=hparams["sorting"] == "descending",
+            key_min_value={"duration": hparams["min_duration"]},
+            key_max_value={"duration": hparams["max_duration"]},
+        )
+
+    @sb.utils.data_pipeline.takes("wav")
+    @sb.utils.data_pipeline.provides("sig")
+    def audio_pipeline(wav):
+        return load_audio(wav)
+
+    sb.dataio.dataset.add_dynamic_item(list(datasets.values()), audio_pipeline)
+    return datasets
+
+
+def character_datasets(hparams):
+    """Train, valid and test sets of speech and character ids (for CTC).
+
+    Arguments
+    ---------
+    hparams : dict
+        ``tokenizer`` (a ``CharTokenizer``) and the keys of
+        ``speech_splits``.
+
+    Returns
+    -------
+    dict
+        ``train``, ``valid`` and ``test`` ``DynamicItemDataset`` with items
+        ``id, sig, text, tokens`` (the normalised transcript and its
+        character ids, without ``<s>`` or ``</s>``).
+    """
+    tokenizer = hparams["tokenizer"]
+    datasets = speech_splits(hparams)
+    all_sets = list(datasets.values())
+
+    @sb.utils.data_pipeline.takes("transcript")
+    @sb.utils.data_pipeline.provides("text", "tokens")
+    def text_pipeline(transcript):
+        text = normalize_text(transcript)
+        yield text
+        yield torch.LongTensor(tokenizer.encode_as_ids(text))
+
+    sb.dataio.dataset.add_dynamic_item(all_sets, text_pipeline)
+    sb.dataio.dataset.set_output_keys(all_sets, ["id", "sig", "text", "tokens"])
+    return datasets
+
+
 def paired_datasets(hparams):
     """Train, valid and test sets of labeled speech (S2T + PP).
 
@@ -440,27 +512,8 @@ def paired_datasets(hparams):
     """
     tokenizer = hparams["tokenizer"]
     pinyin = hparams["pinyin_tokenizer"]
-    datasets = {}
-    for split, csv_key in [
-        ("train", "train_csv"),
-        ("valid", "valid_csv"),
-        ("test", "test_csv"),
-    ]:
-        dataset = sb.dataio.dataset.DynamicItemDataset.from_csv(
-            csv_path=hparams[csv_key]
-        )
-        datasets[split] = dataset.filtered_sorted(
-            sort_key="duration",
-            reverse=hparams["sorting"] == "descending",
-            key_min_value={"duration": hparams["min_duration"]},
-            key_max_value={"duration": hparams["max_duration"]},
-        )
+    datasets = speech_splits(hparams)
     all_sets = list(datasets.values())
-
-    @sb.utils.data_pipeline.takes("wav")
-    @sb.utils.data_pipeline.provides("sig")
-    def audio_pipeline(wav):
-        return load_audio(wav)
 
     @sb.utils.data_pipeline.takes("transcript")
     @sb.utils.data_pipeline.provides(
@@ -475,7 +528,6 @@ def paired_datasets(hparams):
         phones = pinyin.encode_as_ids(text)
         yield torch.LongTensor(pinyin.ids_to_ctc_targets(phones))
 
-    sb.dataio.dataset.add_dynamic_item(all_sets, audio_pipeline)
     sb.dataio.dataset.add_dynamic_item(all_sets, text_pipeline)
     _tag_pool(all_sets, PAIRED)
     sb.dataio.dataset.set_output_keys(
@@ -762,7 +814,7 @@ def fixed_mix_loader(hparams, datasets):
     return dataset, loader_kwargs
 
 
-def paired_loader_kwargs(hparams, dataset, train):
+def paired_loader_kwargs(hparams, dataset, train, collate_fn=collate_pools):
     """Loader options of a paired set: dynamic batching or fixed sizes.
 
     Arguments
@@ -773,21 +825,24 @@ def paired_loader_kwargs(hparams, dataset, train):
         The paired set.
     train : bool
         Training (shuffled) or evaluation options.
+    collate_fn : callable
+        How examples become a batch: ``collate_pools`` (a ``MixedBatch``,
+        for ``MMSpeechBrain``) or SpeechBrain's ``PaddedBatch``.
 
     Returns
     -------
     dict
-        Loader keyword arguments (with ``collate_fn=collate_pools``). Under
-        DDP, the evaluation batches are split between the processes
+        Loader keyword arguments (with ``collate_fn``). Under DDP, the
+        evaluation batches are split between the processes
         (``shard_evaluation``); Brain splits the training batches itself.
     """
     kwargs = {
-        "collate_fn": collate_pools,
+        "collate_fn": collate_fn,
         "num_workers": hparams["num_workers"],
     }
     if not hparams["dynamic_batching"]:
         key = "train_dataloader_opts" if train else "valid_dataloader_opts"
-        kwargs = {**dict(hparams[key]), "collate_fn": collate_pools}
+        kwargs = {**dict(hparams[key]), "collate_fn": collate_fn}
     else:
         key = (
             "dynamic_batch_sampler_train"
@@ -908,6 +963,36 @@ def load_pretrained(model, path):
 
 
 # ================================================================ brains ===
+def gather_error_rate_stats(metric):
+    """Collects every process' utterances into an ``ErrorRateStats``.
+
+    Under DDP each process scored its own share of an evaluation set
+    (``shard_evaluation``); afterwards every process holds the details of
+    all utterances, in utterance-id order, so that ``summarize`` gives the
+    error rate of the whole set. Without DDP it only sorts them.
+
+    Arguments
+    ---------
+    metric : speechbrain.utils.metric_stats.ErrorRateStats
+        Updated in place.
+
+    Example
+    -------
+    >>> from speechbrain.utils.metric_stats import ErrorRateStats
+    >>> metric = ErrorRateStats()
+    >>> metric.append(["b", "a"], [["x"], ["y"]], [["x"], ["z"]])
+    >>> gather_error_rate_stats(metric)
+    >>> metric.ids, metric.summarize("error_rate")
+    (['a', 'b'], 50.0)
+    """
+    shards = gather_objects(list(zip(metric.ids, metric.scores)))
+    pairs = sorted(
+        (pair for shard in shards for pair in shard), key=lambda p: p[0]
+    )
+    metric.ids = [utterance for utterance, _ in pairs]
+    metric.scores = [score for _, score in pairs]
+
+
 class ScheduledBrain(sb.Brain):
     """A ``Brain`` that steps ``hparams.lr_annealing`` after every update.
 
@@ -1269,13 +1354,7 @@ class MMSpeechBrain(ScheduledBrain):
                 self.eval_batches,
             ]
         )
-        cer = self.cer_metric
-        shards = gather_objects(list(zip(cer.ids, cer.scores)))
-        pairs = sorted(
-            (pair for shard in shards for pair in shard), key=lambda p: p[0]
-        )
-        cer.ids = [utterance for utterance, _ in pairs]
-        cer.scores = [score for _, score in pairs]
+        gather_error_rate_stats(self.cer_metric)
         return loss_sum / max(batches, 1)
 
     def test_meta(self):
@@ -1312,15 +1391,61 @@ class MMSpeechBrain(ScheduledBrain):
     def on_evaluate_start(self, max_key=None, min_key=None):
         """Averages the best checkpoints into the model before testing."""
         super().on_evaluate_start()
-        checkpoints = self.checkpointer.find_checkpoints(
+        average_best_checkpoints(
+            self.checkpointer,
+            self.hparams.model,
+            self.hparams.avg_checkpoints,
             max_key=max_key,
             min_key=min_key,
-            max_num_checkpoints=self.hparams.avg_checkpoints,
         )
-        if not checkpoints:
-            return
-        averaged = sb.utils.checkpoints.average_checkpoints(
-            checkpoints, recoverable_name="model"
-        )
-        self.hparams.model.load_state_dict(averaged, strict=True)
-        logger.info("Averaged %d checkpoints for testing", len(checkpoints))
+
+
+def average_best_checkpoints(
+    checkpointer, model, count, max_key=None, min_key=None
+):
+    """Loads the average of the best checkpoints' ``model`` into ``model``.
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer
+        Its checkpoints have a ``model`` recoverable.
+    model : torch.nn.Module
+        That recoverable (the bare module, not a DDP wrapper).
+    count : int
+        How many of the best checkpoints to average.
+    max_key : str
+        Meta key to maximise (e.g. ``"ACC"``).
+    min_key : str
+        Meta key to minimise (e.g. ``"CER"``).
+
+    Returns
+    -------
+    int
+        The number of checkpoints averaged (0: none found, model unchanged).
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.checkpoints import AtomicCheckpointer
+    >>> model = torch.nn.Linear(1, 1, bias=False)
+    >>> checkpointer = AtomicCheckpointer(
+    ...     getfixture("tmpdir"), {"model": model}
+    ... )
+    >>> for value, cer in [(1.0, 9.0), (2.0, 5.0), (4.0, 3.0)]:
+    ...     _ = model.weight.data.fill_(value)
+    ...     _ = checkpointer.save_checkpoint(meta={"CER": cer})
+    >>> average_best_checkpoints(checkpointer, model, 2, min_key="CER")
+    2
+    >>> model.weight.item()
+    3.0
+    """
+    checkpoints = checkpointer.find_checkpoints(
+        max_key=max_key, min_key=min_key, max_num_checkpoints=count
+    )
+    if not checkpoints:
+        return 0
+    averaged = sb.utils.checkpoints.average_checkpoints(
+        checkpoints, recoverable_name="model"
+    )
+    model.load_state_dict(averaged, strict=True)
+    logger.info("Averaged %d checkpoints for testing", len(checkpoints))
+    return len(checkpoints)
