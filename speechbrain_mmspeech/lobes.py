@@ -273,7 +273,9 @@ class MMSpeechEncoder(torch.nn.Module):
     >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
     >>> values = getfixture("tiny_template_values")  # 7 layers, d_model 16
     >>> tokenizer = CharTokenizer()
-    >>> tokenizer.build(["今天天气很好"], values["text_vocab_size"])
+    >>> tokenizer.build(
+    ...     ["今天天气很好"], values["architecture"]["text_vocab_size"]
+    ... )
     >>> folder = write_model_folder(
     ...     getfixture("tmp_path") / "model",
     ...     build_model(values),

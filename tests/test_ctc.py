@@ -22,7 +22,12 @@ from speechbrain_mmspeech.ctc import (
 from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.lobes import MMSpeechEncoder
 from speechbrain_mmspeech.tokenizers import PAD_INDEX, CharTokenizer
-from tiny_models import FOLDER_SETTINGS, FOLDER_TEXTS, model_from_template
+from tiny_models import (
+    FOLDER_SETTINGS,
+    FOLDER_TEXTS,
+    folder_values,
+    model_from_template,
+)
 
 
 @pytest.fixture
@@ -34,7 +39,7 @@ def lobe_and_head(tmp_path):
         tmp_path / "mmspeech",
         model_from_template(FOLDER_SETTINGS),
         tokenizer,
-        FOLDER_SETTINGS,
+        folder_values(FOLDER_SETTINGS),
     )
     lobe = MMSpeechEncoder(mmspeech)
     shutil.rmtree(mmspeech)

@@ -26,7 +26,12 @@ from speechbrain_mmspeech.lobes import (
 )
 from speechbrain_mmspeech.model import unpack_memory
 from speechbrain_mmspeech.tokenizers import EOS_INDEX, PAD_INDEX, CharTokenizer
-from tiny_models import FOLDER_SETTINGS, FOLDER_TEXTS, model_from_template
+from tiny_models import (
+    FOLDER_SETTINGS,
+    FOLDER_TEXTS,
+    folder_values,
+    model_from_template,
+)
 
 REPO_ID = "mmspeech-test/tiny-lobe"
 
@@ -39,7 +44,10 @@ def model_folder(tmp_path_factory):
     settings = {**FOLDER_SETTINGS, "num_encoder_layers": 3}
     folder = tmp_path_factory.mktemp("model")
     return write_model_folder(
-        folder, model_from_template(settings), tokenizer, settings
+        folder,
+        model_from_template(settings),
+        tokenizer,
+        folder_values(settings),
     )
 
 

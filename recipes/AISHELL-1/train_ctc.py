@@ -29,8 +29,16 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.ctc import write_ctc_model_folder
-from speechbrain_mmspeech.distributed import all_reduce_sum, world_size
+from speechbrain_mmspeech.ctc import (
+    CTC_INFERENCE_TEMPLATE,
+    write_ctc_model_folder,
+)
+from speechbrain_mmspeech.distributed import (
+    all_reduce_sum,
+    end_process_group,
+    world_size,
+)
+from speechbrain_mmspeech.export import values_from_hparams
 from speechbrain_mmspeech.training import (
     ScheduledBrain,
     average_best_checkpoints,
@@ -239,7 +247,7 @@ def main(argv):
             hparams["mmspeech_encoder"],
             hparams["ctc_lin"],
             hparams["tokenizer"],
-            dict(hparams["inference_settings"]),
+            values_from_hparams(hparams, CTC_INFERENCE_TEMPLATE),
         ],
     )
     if if_main_process():
@@ -253,6 +261,7 @@ def main(argv):
             f"Test CER: greedy {stats['CER']:.2f}%{beam}  "
             f"(model folder: {folder})"
         )
+    end_process_group()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from speechbrain_mmspeech.aishell_prepare import prepare_aishell
 from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from speechbrain_mmspeech.training import read_csv_column
-from tiny_models import FOLDER_SETTINGS, model_from_template
+from tiny_models import FOLDER_SETTINGS, folder_values, model_from_template
 from tiny_recipe_model import TEXT_VOCAB, TORCHRUN
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
@@ -42,7 +42,10 @@ def sources(tiny_corpus, tmp_path_factory):
     )
     settings = {**FOLDER_SETTINGS, "text_vocab_size": TEXT_VOCAB}
     folder = write_model_folder(
-        root / "mmspeech", model_from_template(settings), tokenizer, settings
+        root / "mmspeech",
+        model_from_template(settings),
+        tokenizer,
+        folder_values(settings),
     )
     return data_folder, root / "csv", folder
 
