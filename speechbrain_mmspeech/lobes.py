@@ -452,24 +452,10 @@ class MemoryHead(torch.nn.Module):
 
     >>> from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
     >>> from speechbrain.nnet.linear import Linear
-    >>> from speechbrain_mmspeech.decoder import TextDecoder
     >>> from speechbrain_mmspeech.decoding import MMSpeechBeamSearcher
-    >>> from speechbrain_mmspeech.encoder import SpeechEncoder
     >>> from speechbrain_mmspeech.model import MMSpeech
-    >>> model = MMSpeech(
-    ...     SpeechEncoder(
-    ...         d_model=16,
-    ...         nhead=2,
-    ...         num_layers=2,
-    ...         d_ffn=32,
-    ...         subsample_channels=4,
-    ...         context_layer=1,
-    ...         pos_conv_depth=1,
-    ...         pos_conv_kernel=3,
-    ...         pos_conv_groups=2,
-    ...     ),
-    ...     TextDecoder(vocab_size=20, d_model=16, nhead=2, num_layers=1),
-    ... ).eval()
+    >>> sizes = {**getfixture("tiny_architecture"), "code_vocab_size": 0}
+    >>> model = MMSpeech.from_architecture(sizes).eval()  # 20 text ids
     >>> ctc_lin = Linear(input_size=16, n_neurons=20)  # the decoder's ids
     >>> scorer = ScorerBuilder(
     ...     partial_scorers=[

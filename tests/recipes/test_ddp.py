@@ -66,7 +66,10 @@ def run(script, *args, processes=1):
     result = subprocess.run(
         command, cwd=RECIPE_DIR, capture_output=True, text=True, check=False
     )
-    assert result.returncode == 0, result.stderr[-4000:]
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout[-2000:]}"
+        f"\nstderr:\n{result.stderr[-4000:]}"
+    )
     return result.stdout
 
 
