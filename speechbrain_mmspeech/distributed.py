@@ -27,6 +27,8 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
+import gc
+
 import torch
 from speechbrain.dataio.sampler import DistributedSamplerWrapper
 from speechbrain.utils.distributed import is_distributed_initialized
@@ -51,10 +53,10 @@ def world_size():
 
 
 def end_process_group():
-    """Waits for every process, then destroys the default process group.
+    """Frees what still uses the process group, waits, then destroys it.
 
-    Recipes call it at the end of a successful run; without DDP it does
-    nothing.
+    Recipes call it after their ``main`` has returned (so that the ``Brain``
+    and its DDP-wrapped modules are gone); without DDP it does nothing.
 
     Example
     -------
@@ -62,6 +64,7 @@ def end_process_group():
     """
     if not is_distributed_initialized():
         return
+    gc.collect()  # DDP reducers in reference cycles
     torch.distributed.barrier()
     torch.distributed.destroy_process_group()
 

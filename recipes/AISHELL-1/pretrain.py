@@ -208,8 +208,9 @@ def main(argv):
             f"Training time: {elapsed:.1f} s for "
             f"{brain.hparams.epoch_counter.current} epochs"
         )
-    end_process_group()
 
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+    # After main: its Brain and DDP modules are gone before the group is.
+    end_process_group()

@@ -213,8 +213,9 @@ def main(argv):
                 f", LM {hparams['lm_mode']} weight {hparams['lm_weight']}"
             )
         print(f"Test CER: {cer:.2f}%{lm_note}  (model folder: {folder})")
-    end_process_group()
 
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+    # After main: its Brain and DDP modules are gone before the group is.
+    end_process_group()

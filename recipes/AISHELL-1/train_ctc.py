@@ -261,8 +261,9 @@ def main(argv):
             f"Test CER: greedy {stats['CER']:.2f}%{beam}  "
             f"(model folder: {folder})"
         )
-    end_process_group()
 
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+    # After main: its Brain and DDP modules are gone before the group is.
+    end_process_group()

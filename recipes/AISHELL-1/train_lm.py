@@ -398,9 +398,10 @@ def main(argv):
             f"Dev perplexity: {lm_brain.dev_perplexity:.2f}  "
             f"(language model: {hparams['lm_file']})"
         )
-    end_process_group()
     return lm_brain
 
 
 if __name__ == "__main__":
     main(sys.argv[1:])
+    # After main: its Brain and DDP modules are gone before the group is.
+    end_process_group()
