@@ -21,22 +21,19 @@ Authors
 """
 
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 
 from tiny_recipe_model import (
     DETERMINISTIC,
+    RECIPE_DIR,
     STAGE1,
     TINY_MODEL,
-    TORCHRUN,
+    run_recipe,
     tiny_architecture,
 )
 
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 HPARAMS = RECIPE_DIR / "hparams"
 
 # 4 train speakers x 6 utterances, 1 dev and 1 test speaker.
@@ -51,26 +48,10 @@ DDP_CORPUS = {
 
 
 def run(script, *args, processes=1):
-    """Runs a recipe on 1 process, or on 2 with torchrun; returns stdout."""
-    launcher = TORCHRUN if processes == 2 else []
-    ddp = ["--distributed_backend=gloo"] if processes == 2 else []
-    command = [
-        sys.executable,
-        *launcher,
-        script,
-        *map(str, args),
-        "--device=cpu",
-        "--noprogressbar",
-        *ddp,
-    ]
-    result = subprocess.run(
-        command, cwd=RECIPE_DIR, capture_output=True, text=True, check=False
+    """Runs a recipe on the CPU, on 1 process or on 2; returns stdout."""
+    return run_recipe(
+        script, *args, "--device=cpu", "--noprogressbar", processes=processes
     )
-    assert result.returncode == 0, (
-        f"exit {result.returncode}\nstdout:\n{result.stdout[-2000:]}"
-        f"\nstderr:\n{result.stderr[-4000:]}"
-    )
-    return result.stdout
 
 
 def last_checkpoint_weights(output):

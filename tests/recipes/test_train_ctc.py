@@ -13,9 +13,6 @@ Authors
 
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 import torch
@@ -25,9 +22,7 @@ from speechbrain_mmspeech.export import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from speechbrain_mmspeech.training import read_csv_column
 from tiny_models import FOLDER_SETTINGS, folder_values, model_from_template
-from tiny_recipe_model import TEXT_VOCAB, TORCHRUN
-
-RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
+from tiny_recipe_model import RECIPE_DIR, TEXT_VOCAB, run_recipe
 
 
 @pytest.fixture(scope="module")
@@ -68,20 +63,9 @@ def arguments(sources, output, *extra):
 
 def run_ctc(sources, output, *extra, processes=1):
     """Runs the recipe as a user would; returns its standard output."""
-    launcher = TORCHRUN if processes == 2 else []
-    ddp = ["--distributed_backend=gloo"] if processes == 2 else []
-    command = [
-        sys.executable,
-        *launcher,
-        "train_ctc.py",
-        *arguments(sources, output, *extra),
-        *ddp,
-    ]
-    result = subprocess.run(
-        command, cwd=RECIPE_DIR, capture_output=True, text=True, check=False
+    return run_recipe(
+        "train_ctc.py", *arguments(sources, output, *extra), processes=processes
     )
-    assert result.returncode == 0, result.stderr[-4000:]
-    return result.stdout
 
 
 def checkpoint_state(output):

@@ -1,7 +1,8 @@
-"""The tiny model size shared by the recipe tests, as command-line overrides.
+"""The tiny model size shared by the recipe tests, and how they launch a recipe.
 
 Pre-training and fine-tuning tests pass the same overrides, so that a
-checkpoint of one loads into the other. The test files import this module by
+checkpoint of one loads into the other. ``run_recipe`` starts a recipe
+script as a user would, on one process or on two with torchrun. The test files import this module by
 name (pytest's default ``prepend`` import mode puts ``tests/recipes`` on
 ``sys.path``).
 
@@ -9,6 +10,11 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
+import subprocess
+import sys
+from pathlib import Path
+
+RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 TEXT_VOCAB = 120
 # The architecture keys the tiny model changes in the recipes' CPU preset.
 TINY_ARCHITECTURE = {
@@ -70,3 +76,35 @@ TORCHRUN = [
     "--standalone",
     "--nproc_per_node=2",
 ]
+
+
+def run_recipe(script, *args, processes=1):
+    """Runs a recipe script from its folder; returns its standard output.
+
+    Arguments
+    ---------
+    script : str
+        The script's file name (``train.py``, ...).
+    *args
+        Its arguments (paths are turned into strings).
+    processes : int
+        1, or 2: through ``TORCHRUN`` with the gloo backend.
+
+    Returns
+    -------
+    str
+        What it printed; a failed run fails the test with its exit code,
+        the end of its standard output (where the run stopped) and of its
+        standard error.
+    """
+    launcher = TORCHRUN if processes == 2 else []
+    ddp = ["--distributed_backend=gloo"] if processes == 2 else []
+    command = [sys.executable, *launcher, script, *map(str, args), *ddp]
+    result = subprocess.run(
+        command, cwd=RECIPE_DIR, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, (
+        f"exit {result.returncode}\nstdout:\n{result.stdout[-2000:]}"
+        f"\nstderr:\n{result.stderr[-4000:]}"
+    )
+    return result.stdout
