@@ -22,17 +22,17 @@ from pathlib import Path
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
 
-from speechbrain_mmspeech.export import read_template, render_hparams
+from speechbrain_mmspeech.export import (
+    core_file_writers,
+    read_template,
+    render_hparams,
+)
 from speechbrain_mmspeech.fileio import write_atomically
 
 CTC_INFERENCE_TEMPLATE = (
     files("speechbrain_mmspeech") / "hparams" / "ctc_inference.yaml"
 )
-HPARAMS_FILE = "hyperparams.yaml"
-MODEL_FILE = "model.ckpt"
-TOKENIZER_FILE = "tokenizer.ckpt"
 # The template line that receives the MMSpeech folder's hyperparams text.
 # It is the lobe's argument itself, not a top-level key that the lobe
 # references: HyperPyYAML would resolve the "<...>" inside a referenced text.
@@ -192,16 +192,7 @@ def write_ctc_model_folder(
     folder.mkdir(parents=True, exist_ok=True)
     hparams_text = render_ctc_hparams(encoder.folder_hparams, values, template)
     modules = torch.nn.ModuleList([encoder, ctc_lin])
-    state = {key: value.cpu() for key, value in modules.state_dict().items()}
-    save_tokenizer = get_default_hook(tokenizer, DEFAULT_SAVE_HOOKS)
     write_atomically(
-        folder,
-        {
-            HPARAMS_FILE: lambda path: path.write_text(
-                hparams_text, encoding="utf-8"
-            ),
-            MODEL_FILE: lambda path: torch.save(state, path),
-            TOKENIZER_FILE: lambda path: save_tokenizer(tokenizer, path),
-        },
+        folder, core_file_writers(hparams_text, modules, tokenizer)
     )
     return folder

@@ -364,6 +364,46 @@ def _state_on_cpu(module):
     return {key: value.cpu() for key, value in module.state_dict().items()}
 
 
+def core_file_writers(hparams_text, module, tokenizer):
+    """Writers of a model folder's ``hyperparams.yaml``, weights, tokenizer.
+
+    For ``fileio.write_atomically``; the weights and the tokenizer are
+    taken now, so later training does not change what is written.
+
+    Arguments
+    ---------
+    hparams_text : str
+        The folder's ``hyperparams.yaml``.
+    module : torch.nn.Module
+        What ``model.ckpt`` holds (its state dict, on the CPU).
+    tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
+        Saved as ``tokenizer.ckpt`` by its checkpoint hook.
+
+    Returns
+    -------
+    dict
+        ``{file name: write(path)}``.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
+    >>> writers = core_file_writers(
+    ...     "a: 1\\n", torch.nn.Linear(2, 2), CharTokenizer()
+    ... )
+    >>> sorted(writers)
+    ['hyperparams.yaml', 'model.ckpt', 'tokenizer.ckpt']
+    """
+    state = _state_on_cpu(module)
+    save_tokenizer = get_default_hook(tokenizer, DEFAULT_SAVE_HOOKS)
+    return {
+        HPARAMS_FILE: lambda path: path.write_text(
+            hparams_text, encoding="utf-8"
+        ),
+        MODEL_FILE: lambda path: torch.save(state, path),
+        TOKENIZER_FILE: lambda path: save_tokenizer(tokenizer, path),
+    }
+
+
 def write_model_folder(
     folder,
     model,
@@ -409,16 +449,8 @@ def write_model_folder(
         values, language_model is not None, ngram_lm is not None
     )
     hparams_text = render_hparams(template, values, sections)
-    state = _state_on_cpu(model)
-    save_tokenizer = get_default_hook(tokenizer, DEFAULT_SAVE_HOOKS)
     # Everything is written before anything is replaced: no half folder.
-    pending = {
-        HPARAMS_FILE: lambda path: path.write_text(
-            hparams_text, encoding="utf-8"
-        ),
-        MODEL_FILE: lambda path: torch.save(state, path),
-        TOKENIZER_FILE: lambda path: save_tokenizer(tokenizer, path),
-    }
+    pending = core_file_writers(hparams_text, model, tokenizer)
     optional = {LM_FILE: language_model, NGRAM_LM_FILE: ngram_lm}
     for name, module in optional.items():
         if module is not None:

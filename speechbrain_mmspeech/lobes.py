@@ -36,11 +36,10 @@ from speechbrain.lobes.models.transformer.Transformer import PositionalEncoding
 from speechbrain.utils.fetching import FetchConfig, fetch
 
 from speechbrain_mmspeech.encoder import EncoderOutput
+from speechbrain_mmspeech.export import HPARAMS_FILE, MODEL_FILE
 from speechbrain_mmspeech.masking import lengths_to_padding_mask
 from speechbrain_mmspeech.model import unpack_memory
 
-HPARAMS_FILE = "hyperparams.yaml"
-MODEL_FILE = "model.ckpt"
 # What a model folder's hyperparams must define for the lobe.
 FOLDER_KEYS = ("model", "compute_features", "normalize", "pretrainer")
 # ``org/name``: what SpeechBrain's fetching sends to the Hugging Face hub.

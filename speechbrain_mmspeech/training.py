@@ -67,6 +67,7 @@ from speechbrain_mmspeech.distributed import (
     unwrap,
     world_size,
 )
+from speechbrain_mmspeech.export import TOKENIZER_FILE
 from speechbrain_mmspeech.fileio import write_atomically
 from speechbrain_mmspeech.frontend import load_audio
 from speechbrain_mmspeech.lm import (
@@ -86,7 +87,6 @@ POOLS = (SPEECH, PAIRED, TEXT)
 TASKS_OF_POOL = {SPEECH: ("s2c", "msp"), PAIRED: ("s2t", "pp"), TEXT: ("p2t",)}
 POOL_OF_TASK = {t: pool for pool, tasks in TASKS_OF_POOL.items() for t in tasks}
 POOL_KEY = "pool"
-TOKENIZER_FILE = "tokenizer.ckpt"
 
 # Settings that were renamed or removed: a command line that still uses one
 # fails with the replacement instead of hyperpyyaml's "not found".
@@ -1012,6 +1012,32 @@ class ScheduledBrain(sb.Brain):
             scheduler.num_training_steps, scheduler.num_warmup_steps = (
                 self.schedule_length
             )
+
+    def plan_schedule(self, hparams, train_set, loader_kwargs, run_opts):
+        """Sets ``train_sampler`` and ``schedule_length`` for a training run.
+
+        Brain calls ``set_epoch`` only on ``train_sampler``: with it, the
+        batch order is a function of the epoch, so a resumed run skips
+        exactly the batches it had trained on, and each epoch reshuffles.
+
+        Arguments
+        ---------
+        hparams : dict
+            ``number_of_epochs`` and ``warmup_fraction``.
+        train_set : torch.utils.data.Dataset
+            The training set.
+        loader_kwargs : dict
+            Its loader's options: a ``batch_sampler``, or a ``batch_size``.
+        run_opts : dict
+            SpeechBrain run options (``grad_accumulation_factor``).
+        """
+        sampler = loader_kwargs.get("batch_sampler")
+        self.train_sampler = sampler
+        if sampler is not None:
+            n_batches = len(sampler)
+        else:
+            n_batches = math.ceil(len(train_set) / loader_kwargs["batch_size"])
+        self.schedule_length = schedule_length(hparams, n_batches, run_opts)
 
     def _train_loader_specifics(self, dataset, loader_kwargs):
         """Brain's, with a DDP batch-sampler wrapper that works for any size.

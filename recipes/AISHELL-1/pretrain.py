@@ -50,6 +50,7 @@ from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.aishell_prepare import prepare_aishell
 from speechbrain_mmspeech.distributed import end_process_group
+from speechbrain_mmspeech.export import MODEL_FILE
 from speechbrain_mmspeech.training import (
     PAIRED,
     SPEECH,
@@ -62,15 +63,12 @@ from speechbrain_mmspeech.training import (
     load_pretrained,
     paired_datasets,
     prepare_tokenizer,
-    schedule_length,
     speech_dataset,
     text_dataset,
 )
 from speechbrain_mmspeech.unpaired import prepare_codes, prepare_unpaired_speech
 
 logger = logging.getLogger(__name__)
-
-MODEL_FILE = "model.ckpt"
 
 
 def build_pools(hparams, pools):
@@ -189,11 +187,7 @@ def main(argv):
         run_opts=run_opts,
         checkpointer=hparams["checkpointer"],
     )
-    # Brain calls set_epoch only on `train_sampler`: every epoch reshuffles
-    # each pool, and a resumed run skips exactly the batches already done.
-    sampler = train_kwargs["batch_sampler"]
-    brain.train_sampler = sampler
-    brain.schedule_length = schedule_length(hparams, len(sampler), run_opts)
+    brain.plan_schedule(hparams, train_set, train_kwargs, run_opts)
     start = time.perf_counter()
     brain.fit(
         brain.hparams.epoch_counter,

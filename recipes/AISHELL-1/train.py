@@ -63,7 +63,6 @@ from speechbrain_mmspeech.training import (
     prepare_ngram_lm,
     prepare_tokenizer,
     report_unknown_characters,
-    schedule_length,
     text_dataset,
 )
 
@@ -153,17 +152,7 @@ def main(argv):
     train_set, train_kwargs = finetuning_loader(
         hparams, datasets["train"], text
     )
-    # Brain calls set_epoch only on `train_sampler`: with it, the batch order
-    # is a function of the epoch, so a resumed run skips exactly the batches
-    # it had already trained on, and each epoch is reshuffled.
-    sampler = train_kwargs.get("batch_sampler")
-    asr_brain.train_sampler = sampler
-    n_batches = (
-        len(sampler)
-        if sampler is not None
-        else -(-len(train_set) // train_kwargs["batch_size"])
-    )
-    asr_brain.schedule_length = schedule_length(hparams, n_batches, run_opts)
+    asr_brain.plan_schedule(hparams, train_set, train_kwargs, run_opts)
 
     asr_brain.fit(
         asr_brain.hparams.epoch_counter,

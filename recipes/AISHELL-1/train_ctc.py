@@ -46,7 +46,6 @@ from speechbrain_mmspeech.training import (
     gather_error_rate_stats,
     load_hparams,
     paired_loader_kwargs,
-    schedule_length,
 )
 
 
@@ -212,16 +211,7 @@ def main(argv):
     train_kwargs = paired_loader_kwargs(
         hparams, datasets["train"], train=True, collate_fn=PaddedBatch
     )
-    # Brain calls set_epoch only on `train_sampler`: a resumed run then
-    # skips exactly the batches it had trained on.
-    sampler = train_kwargs.get("batch_sampler")
-    brain.train_sampler = sampler
-    n_batches = (
-        len(sampler)
-        if sampler is not None
-        else -(-len(datasets["train"]) // train_kwargs["batch_size"])
-    )
-    brain.schedule_length = schedule_length(hparams, n_batches, run_opts)
+    brain.plan_schedule(hparams, datasets["train"], train_kwargs, run_opts)
 
     def eval_kwargs(split):
         return paired_loader_kwargs(
