@@ -50,7 +50,7 @@ def tiny_architecture():
 
 
 @pytest.fixture
-def tiny_template_values():
+def tiny_template_values(tiny_architecture):
     """Inference-template values of the smallest model the converter takes.
 
     Seven encoder layers, as the phones join before layer 6; the decoder
@@ -58,23 +58,14 @@ def tiny_template_values():
     ``getfixture("tiny_template_values")``.
     """
     architecture = {
-        "n_mels": 80,
-        "d_model": 16,
-        "nhead": 2,
+        **tiny_architecture,
         "num_encoder_layers": 7,
-        "num_decoder_layers": 1,
-        "d_ffn": 32,
         "subsample_channels": 16,
         "context_layer": 6,
         "pos_conv_depth": 2,
-        "pos_conv_kernel": 3,
-        "pos_conv_groups": 2,
-        "phone_vocab_size": 141,
         "max_positions": 8,
         "rel_pos_bucket_size": 4,
         "text_vocab_size": 10,
         "code_vocab_size": 2,
-        "scale_embedding": True,
-        "entangle_position_embedding": True,
     }
     return {"architecture": architecture}
