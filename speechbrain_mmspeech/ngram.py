@@ -8,7 +8,8 @@ which of them follow each other. This module holds it:
   ``CharTokenizer`` ids), of any order. Each sentence is counted as
   ``<s>`` x (order - 1), its ids, ``</s>``, so a history is always the
   last order - 1 ids, ``<s>`` before the first character: the ``<s>`` the
-  decoder starts from. ``<s>`` and ``<pad>`` are never predicted. The
+  decoder starts from. ``<s>``, ``<pad>`` and ``<unk>`` are never
+  predicted (``<unk>`` is dropped from the text it counts). The
   counts are stored sparsely (one sorted tensor of n-gram keys per order)
   and the distribution after the beam's histories is computed on the fly
   with tensor lookups; ``fit`` counts a million characters in seconds. It
@@ -40,6 +41,8 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
+import logging
+
 import torch
 from speechbrain.decoders import scorer as sb_scorer
 
@@ -49,8 +52,11 @@ from speechbrain_mmspeech.tokenizers import SymbolTable
 BOS_INDEX = SymbolTable.bos_index
 PAD_INDEX = SymbolTable.pad_index
 EOS_INDEX = SymbolTable.eos_index
+UNK_INDEX = SymbolTable.unk_index
 FALLBACK_DISCOUNT = 0.5  # when the counts of counts cannot estimate one
 MAX_KEY = 2**63  # n-gram keys are int64
+
+logger = logging.getLogger(__name__)
 
 
 class NgramLM(torch.nn.Module):
@@ -67,7 +73,8 @@ class NgramLM(torch.nn.Module):
     eos_index : int
         ``</s>``: predicted after the last character.
     unpredicted_indices : list of int
-        Ids of probability 0 (``<s>`` and ``<pad>``).
+        Ids of probability 0 (``<s>``, ``<pad>`` and ``<unk>``), dropped
+        from the sentences ``fit`` counts.
     discount : float
         One discount for every order; None estimates one per order from the
         counts of counts when fitting.
@@ -93,7 +100,7 @@ class NgramLM(torch.nn.Module):
         order=3,
         bos_index=BOS_INDEX,
         eos_index=EOS_INDEX,
-        unpredicted_indices=(BOS_INDEX, PAD_INDEX),
+        unpredicted_indices=(BOS_INDEX, PAD_INDEX, UNK_INDEX),
         discount=None,
     ):
         super().__init__()
@@ -174,14 +181,28 @@ class NgramLM(torch.nn.Module):
         return self
 
     def _stream(self, sequences):
-        """All sentences, padded, in one tensor; positions of their ids."""
+        """All sentences, padded, in one tensor; positions of their ids.
+
+        Unpredicted ids (``<unk>``: characters outside the vocabulary) are
+        dropped from the sentences, so that the LM never predicts them; how
+        many is logged.
+        """
         pad = [self.bos_index] * (self.order - 1)
-        stream, ends, start = [], [], 0
+        unpredicted = set(self.unpredicted_indices)
+        stream, ends, start, dropped = [], [], 0, 0
         for ids in sequences:
-            sentence = [*pad, *ids, self.eos_index]
+            kept = [index for index in ids if index not in unpredicted]
+            dropped += len(ids) - len(kept)
+            sentence = [*pad, *kept, self.eos_index]
             stream.extend(sentence)
             ends.append((start + len(pad), start + len(sentence)))
             start += len(sentence)
+        if dropped:
+            logger.info(
+                "Character n-gram: %d unpredicted ids (<unk>: characters "
+                "outside the vocabulary) dropped from the text",
+                dropped,
+            )
         tokens = torch.tensor(stream, dtype=torch.long)
         if len(tokens) and (
             tokens.min() < 0 or tokens.max() >= self.vocab_size

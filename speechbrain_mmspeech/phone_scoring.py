@@ -23,9 +23,12 @@ telescope to ``w * log P_ctc(phones(y) | audio)``.
 
 Semantics
  * Tokens without a pronunciation (specials, ``<unk>``, ``<mask>``,
-   punctuation, other scripts, audio-code ids) have no phones: appending one
-   leaves the phone prefix, hence its probability, unchanged (score 0). They
-   are neither favoured nor penalised by the phone head.
+   punctuation, other scripts, audio-code ids) have no phones, so the head
+   can give no evidence for them: appending one would leave the phone
+   prefix, hence its probability, unchanged, a free token that a search
+   with a high phone weight fills its output with. Nothing is free: they
+   score ``minus_inf`` (never emitted); only ``</s>`` is scored, by the
+   probability that the phones end there.
  * Latin letters and digits get the phones ``text_to_phones`` gives them
    (``LETTER_READINGS``, digits read in Chinese), the same phones the head
    was trained to emit for them.
@@ -208,6 +211,108 @@ class CharPhoneTable:
         return classes
 
 
+class ReadingTrie:
+    """The distinct readings of a ``CharPhoneTable`` as a prefix tree.
+
+    Characters that share a reading (homophones) share its CTC prefix
+    score, and readings that share their first phones share the prefix
+    states of those phones. The tree has one level per phone position
+    (a reading has at most four phones: ``x i2 o2 ng``); a node is a
+    distinct phone prefix of some reading. ``CTCScorer`` walks it level by
+    level for all hypotheses at once, so a step costs one prefix score per
+    node (about 1,300 tonal syllables and their prefixes) instead of one
+    per character and reading.
+
+    Arguments
+    ---------
+    levels : list of tuple
+        Per level: ``parents`` (``[nodes]``, the index of each node's parent
+        among the inner nodes of the level above; level 0 has one parent,
+        the hypothesis), ``phones`` (``[nodes]``, the phone each node adds)
+        and ``inner`` (``[inner nodes]``, the nodes that have children).
+    char_nodes : torch.Tensor
+        ``[vocab, readings]`` the node of each reading, numbered over the
+        levels in order; -1 for a missing reading and for ids without
+        phones.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
+    >>> tokenizer = CharTokenizer()
+    >>> tokenizer.build(["他她塔难"], vocab_size=8)
+    >>> table = CharPhoneTable.from_tokenizers(tokenizer)
+    >>> trie = ReadingTrie.from_table(table)
+    >>> [len(phones) for _, phones, _ in trie.levels]  # t n | a1 a3 a2 | n
+    [2, 3, 1]
+    >>> trie.char_nodes[4:8, 0].tolist()  # 他 她 share "t a1"; 难 ends at n
+    [2, 2, 3, 5]
+    """
+
+    def __init__(self, levels, char_nodes):
+        self.levels = levels
+        self.char_nodes = char_nodes
+
+    @classmethod
+    def from_table(cls, table):
+        """Builds the tree of a table's readings.
+
+        Arguments
+        ---------
+        table : CharPhoneTable
+            The char -> phones table.
+
+        Returns
+        -------
+        ReadingTrie
+            The tree.
+        """
+        lengths, phones = table.lengths.tolist(), table.phones.tolist()
+        sequences = {}  # reading -> its (vocab, reading) places
+        for index, reads in enumerate(lengths):
+            for k, length in enumerate(reads):
+                if length > 0:
+                    reading = tuple(phones[index][k][:length])
+                    sequences.setdefault(reading, []).append((index, k))
+        prefixes = {p[:n] for p in sequences for n in range(1, len(p) + 1)}
+        parents = {p[:-1] for p in prefixes}
+        depth = max((len(p) for p in prefixes), default=0)
+        levels, numbers, inner_numbers, offset = [], {}, {(): 0}, 0
+        for level in range(1, depth + 1):
+            nodes = sorted(p for p in prefixes if len(p) == level)
+            inner = [i for i, p in enumerate(nodes) if p in parents]
+            levels.append(
+                (
+                    torch.tensor([inner_numbers[p[:-1]] for p in nodes]),
+                    torch.tensor([p[-1] for p in nodes]),
+                    torch.tensor(inner, dtype=torch.long),
+                )
+            )
+            numbers.update((p, offset + i) for i, p in enumerate(nodes))
+            inner_numbers = {nodes[i]: k for k, i in enumerate(inner)}
+            offset += len(nodes)
+        char_nodes = torch.full(table.lengths.shape, -1, dtype=torch.long)
+        for reading, places in sequences.items():
+            for index, k in places:
+                char_nodes[index, k] = numbers[reading]
+        return cls(levels, char_nodes)
+
+    def to(self, device):
+        """Returns the tree on ``device``.
+
+        Arguments
+        ---------
+        device : torch.device or str
+            Where the tensors should live.
+
+        Returns
+        -------
+        ReadingTrie
+            The tree on ``device``.
+        """
+        levels = [tuple(t.to(device) for t in level) for level in self.levels]
+        return ReadingTrie(levels, self.char_nodes.to(device))
+
+
 def _token_readings(text, pinyin_tokenizer, heteronyms):
     """The readings (lists of CTC classes) of a token's text, default first.
 
@@ -273,11 +378,19 @@ class CTCScorer(BaseScorerInterface):
     The class name is SpeechBrain's on purpose: ``ScorerBuilder`` keys
     scorers by class name, so this one takes the weight key ``ctc`` and the
     searcher then weighs the decoder by ``1 - weight``, as for upstream
-    joint CTC/attention decoding. Use it as a partial scorer: it then scores
-    only the ``int(beam_size * scorer_beam_scale)`` best candidates of each
-    hypothesis (the others get ``minus_inf``; ``</s>`` is always scored).
-    As a full scorer it scores the whole vocabulary, which with 21k
-    characters costs a lot of memory.
+    joint CTC/attention decoding. Use it as a full scorer (the recipes and
+    model folders do): it then scores every id of the vocabulary, so that a
+    character the decoder ranks low but the phones support can enter the
+    beam. It scores readings, not characters: the tree of the vocabulary's
+    distinct readings (``ReadingTrie``, about 1,300 tonal syllables) is
+    walked one phone position at a time for all hypotheses at once, and
+    homophones take the score of their reading. ``prefix_beam`` bounds the
+    work: at each phone position only that many most probable prefixes of
+    each hypothesis are extended (the readings below the others score
+    ``minus_inf``). As a partial scorer it scores only the
+    ``int(beam_size * scorer_beam_scale)`` best candidates of each
+    hypothesis (the others get ``minus_inf``; ``</s>`` is always scored),
+    one column per candidate and reading.
 
     ``score`` never adds a positive amount (a longer prefix is never more
     probable), so ids the searcher has banned (``minus_inf``: audio codes,
@@ -317,6 +430,9 @@ class CTCScorer(BaseScorerInterface):
         The phone head's blank class.
     minus_inf : float
         The score of impossible and of unscored candidates.
+    prefix_beam : int
+        As a full scorer, the phone prefixes of each hypothesis extended at
+        each phone position (None: all, the exact scores).
 
     Example
     -------
@@ -351,6 +467,7 @@ class CTCScorer(BaseScorerInterface):
         blank_index=SymbolTable.pad_index,
         phone_blank_index=PHONE_BLANK_INDEX,
         minus_inf=MINUS_INF,
+        prefix_beam=None,
     ):
         self.phone_logits = _phone_logits_function(phone_head)
         if vocab_size is None:
@@ -364,7 +481,9 @@ class CTCScorer(BaseScorerInterface):
         self.blank_index = blank_index
         self.phone_blank_index = phone_blank_index
         self.minus_inf = minus_inf
+        self.prefix_beam = prefix_beam
         self._table = None
+        self._trie = None
 
     @property
     def ctc_score(self):
@@ -423,6 +542,16 @@ class CTCScorer(BaseScorerInterface):
         blank = self.log_probs[:, :, self.phone_blank_index]
         self.blank_cumsum = _prepend_row(blank.cumsum(dim=0), 0.0)
         self.table = self.char_phone_table.to(x.device)
+        if self._trie is None or self._trie.char_nodes.device != x.device:
+            self._trie = ReadingTrie.from_table(self.table).to(x.device)
+        # exp(y) per utterance, shifted by its maximum over the valid frames
+        # (for _emission_products).
+        emissions = log_probs.masked_fill(~valid.unsqueeze(-1), float("-inf"))
+        self.emission_shift = emissions.amax(dim=0)
+        weights = (emissions - self.emission_shift).exp()
+        self.emission_weights = weights.transpose(0, 1).contiguous()
+        self.phoneless = self.table.lengths[:, 0] == 0
+        self.phoneless[self.eos_index] = False
         return None
 
     def _check_classes(self, n_classes):
@@ -466,20 +595,26 @@ class CTCScorer(BaseScorerInterface):
             memory = self._empty_prefix(utterances)
         vocab = self.table.vocab_size
         if candidates is None:
-            candidates = torch.arange(vocab, device=inp_tokens.device)
-            candidates = candidates.expand(n_hyps, vocab)
-        psi, readings = self._candidate_prefix_scores(memory, candidates)
+            psi, readings = self._vocabulary_prefix_scores(memory, utterances)
+        else:
+            psi, readings = self._candidate_prefix_scores(memory, candidates)
         alive = memory.psi > float("-inf")
         gains = (psi - memory.psi.unsqueeze(1)).masked_fill(
             ~alive.unsqueeze(1), 0.0
         )
-        scores = torch.full(
-            (n_hyps, vocab),
-            self.minus_inf,
-            dtype=gains.dtype,
-            device=gains.device,
-        )
-        scores.scatter_(1, candidates, gains.clamp(min=self.minus_inf))
+        gains = gains.clamp(min=self.minus_inf)
+        if candidates is None:
+            scores = gains
+        else:
+            scores = torch.full(
+                (n_hyps, vocab),
+                self.minus_inf,
+                dtype=gains.dtype,
+                device=gains.device,
+            )
+            scores.scatter_(1, candidates, gains)
+        # Nothing is free: an id without phones is never heard.
+        scores[:, self.phoneless] = self.minus_inf
         final = self._final_log_prob(memory, utterances)
         eos_gain = (final - memory.psi).masked_fill(~alive, 0.0)
         scores[:, self.eos_index] = eos_gain.clamp(min=self.minus_inf)
@@ -509,9 +644,13 @@ class CTCScorer(BaseScorerInterface):
         offsets = torch.arange(batch, device=index.device).unsqueeze(1) * beam
         hyps = torch.div(index, vocab, rounding_mode="floor") + offsets
         hyps, tokens = hyps.view(-1), (index % vocab).view(-1)
-        matches = candidates[hyps] == tokens.unsqueeze(1)
-        found = matches.any(dim=1)
-        positions = matches.int().argmax(dim=1)
+        if candidates is None:  # every id was scored
+            found = torch.ones_like(tokens, dtype=torch.bool)
+            positions = tokens
+        else:
+            matches = candidates[hyps] == tokens.unsqueeze(1)
+            found = matches.any(dim=1)
+            positions = matches.int().argmax(dim=1)
         reading = readings[hyps, positions]
         phones = self.table.phones[tokens, reading]
         lengths = self.table.lengths[tokens, reading]
@@ -591,6 +730,99 @@ class CTCScorer(BaseScorerInterface):
         return torch.logaddexp(
             state.nonblank[last_frame, hyps], state.blank[last_frame, hyps]
         )
+
+    def _vocabulary_prefix_scores(self, state, utterances):
+        """log psi(g + c) of every id c for each hypothesis g.
+
+        The reading tree (``ReadingTrie``) is walked one level at a time for
+        all hypotheses at once. At each level, the prefix probability of
+        every (parent prefix, phone) pair is one log-domain product over the
+        frames, ``sum_t phi_{t-1} y_t``, computed for all phones as a batched
+        matrix product of the parents' ``exp(phi)`` and the utterance's
+        ``exp(y)`` (each shifted by its maximum); the nodes read theirs
+        from it, and the nodes with children get their full states. Each id
+        then takes the best of its readings' node probabilities.
+
+        Returns
+        -------
+        psi : torch.Tensor
+            ``[hyps, vocab]`` prefix log-probabilities (``log psi(g)`` for
+            ids without phones).
+        readings : torch.Tensor
+            ``[hyps, vocab]`` the best reading of each id.
+        """
+        n_hyps = utterances.shape[0]
+        hyps = torch.arange(n_hyps, device=utterances.device).unsqueeze(1)
+        nonblank, blank, last = state.nonblank, state.blank, state.last
+        # The column of each hypothesis' parent prefixes (-1: pruned).
+        columns = hyps
+        node_psi = []
+        for parents, phones, inner in self._trie.levels:
+            n_nodes = phones.shape[0]
+            parent = columns[:, parents]
+            pruned = parent < 0
+            parent = parent.clamp(min=0).view(-1)
+            phone = phones.repeat(n_hyps)
+            after_blank = blank[:-1]
+            phi = torch.logaddexp(after_blank, nonblank[:-1])
+            column_utterances = utterances.repeat_interleave(columns.shape[1])
+            psi = self._emission_products(phi)[parent, phone]
+            # A repeated phone needs a blank in between.
+            repeat = last[parent] == phone
+            if repeat.any():
+                psi[repeat] = self._prefix_log_prob(
+                    after_blank[:, parent[repeat]],
+                    phone[repeat],
+                    column_utterances[parent[repeat]],
+                )
+            psi = psi.view(n_hyps, n_nodes).masked_fill(pruned, float("-inf"))
+            node_psi.append(psi)
+            if not inner.numel():
+                break
+            kept = psi[:, inner]
+            if (
+                self.prefix_beam is not None
+                and inner.numel() > self.prefix_beam
+            ):
+                kept = kept.topk(self.prefix_beam, dim=1).indices
+            else:
+                kept = torch.arange(inner.numel(), device=inner.device)
+                kept = kept.expand(n_hyps, -1)
+            chosen = (hyps * n_nodes + inner[kept]).view(-1)
+            parent, phone = parent[chosen], phone[chosen]
+            phi = torch.where(
+                repeat[chosen], after_blank[:, parent], phi[:, parent]
+            )
+            nonblank, blank = self._extend_from_phi(
+                phi, phone, utterances.repeat_interleave(kept.shape[1])
+            )
+            last = phone
+            columns = hyps.new_full((n_hyps, inner.numel()), -1)
+            columns.scatter_(
+                1, kept, torch.arange(chosen.numel()).view(n_hyps, -1)
+            )
+        minus = torch.tensor(float("-inf"), dtype=state.psi.dtype)
+        node_psi = torch.cat([*node_psi, minus.expand(n_hyps, 1)], dim=1)
+        char_nodes = self._trie.char_nodes
+        missing = node_psi.shape[1] - 1
+        psi = node_psi[:, char_nodes.masked_fill(char_nodes < 0, missing)]
+        psi, readings = psi.max(dim=-1)
+        # An id without phones leaves the prefix as it is.
+        without_phones = self.table.lengths[:, 0] == 0
+        psi[:, without_phones] = state.psi.unsqueeze(1)
+        return psi, readings
+
+    def _emission_products(self, phi):
+        """``[columns, classes]`` ``log sum_t exp(phi_t + y_t)`` of every
+        column of ``phi`` (``[T, columns]``, hypothesis-major) and every
+        phone class of the column's utterance."""
+        batch, n_frames = self.lengths.shape[0], phi.shape[0]
+        shift = phi.amax(dim=0)
+        shift = shift.masked_fill(~torch.isfinite(shift), 0.0)
+        weights = (phi - shift).exp().t().reshape(batch, -1, n_frames)
+        sums = torch.bmm(weights, self.emission_weights)
+        logs = sums.log() + self.emission_shift.unsqueeze(1)
+        return logs.reshape(-1, sums.shape[-1]) + shift.unsqueeze(1)
 
     def _candidate_prefix_scores(self, state, candidates):
         """log psi(g + c) of each candidate c of each hypothesis g.
@@ -701,9 +933,14 @@ class CTCScorer(BaseScorerInterface):
             ``[T + 1, columns]`` log r^n and log r^b of the extended
             prefixes.
         """
-        minus = float("-inf")
         columns = torch.arange(phone.shape[0], device=phone.device)
         phi = self._phi(nonblank, blank, last, columns, phone)
+        return self._extend_from_phi(phi, phone, utterances)
+
+    def _extend_from_phi(self, phi, phone, utterances):
+        """``_extend_by_phone`` from the prefixes' ``_phi``: ``[T, columns]``
+        log r^n and log r^b of the extended prefixes."""
+        minus = float("-inf")
         emit = _prepend_row(self.log_probs[:, utterances, phone].cumsum(0), 0.0)
         nonblank = emit + _prepend_row(
             torch.logcumsumexp(phi - emit[:-1], dim=0), minus

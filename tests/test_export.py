@@ -142,7 +142,7 @@ def test_folder_with_phone_aware_decoding_loads_and_uses_it(tmp_path):
         "code_vocab_size": 0,
         "beam_size": 2,
         "phone_ctc_weight": 0.4,
-        "phone_ctc_beam_scale": 2,
+        "phone_ctc_prefix_beam": 8,
         "phone_ctc_heteronyms": False,
     }
     folder = write_model_folder(
@@ -157,13 +157,13 @@ def test_folder_with_phone_aware_decoding_loads_and_uses_it(tmp_path):
         run_opts={"device": "cpu"},
     )
     searcher = asr.hparams.decoder
-    assert isinstance(searcher.scorer.partial_scorers["ctc"], CTCScorer)
+    assert isinstance(searcher.scorer.full_scorers["ctc"], CTCScorer)
     assert searcher.ctc_weight == pytest.approx(0.4)
     assert searcher.attn_weight == pytest.approx(0.6)
     assert asr.mods.decoder.searcher is searcher  # what transcribe_batch runs
 
     calls = []
-    scorer = searcher.scorer.partial_scorers["ctc"]
+    scorer = searcher.scorer.full_scorers["ctc"]
     original = scorer.score
 
     def counting_score(*args):
@@ -226,7 +226,7 @@ def test_folder_with_an_ngram_lm_loads_and_uses_it(tmp_path, phone_ctc_weight):
     scorer = searcher.scorer.full_scorers["ngramlm"]
     assert isinstance(scorer, NgramLMScorer)
     assert searcher.scorer.weights["ngramlm"] == 0.25
-    assert ("ctc" in searcher.scorer.partial_scorers) == (phone_ctc_weight > 0)
+    assert ("ctc" in searcher.scorer.full_scorers) == (phone_ctc_weight > 0)
     histories = torch.arange(16)[:, None]
     assert torch.equal(scorer.lm.probs(histories), ngram_lm.probs(histories))
     feats, lens = torch.randn(2, 120, 80), torch.tensor([1.0, 0.7])

