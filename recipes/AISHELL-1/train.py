@@ -36,6 +36,7 @@ Authors
 """
 
 import logging
+import math
 import sys
 from pathlib import Path
 
@@ -62,6 +63,7 @@ from speechbrain_mmspeech.training import (
     paired_loader_kwargs,
     prepare_ngram_lm,
     prepare_tokenizer,
+    read_csv_rows,
     report_unknown_characters,
     text_dataset,
 )
@@ -91,6 +93,23 @@ def prepare_language_model(hparams):
     if not hparams["lm_file"]:
         raise ValueError(f"lm_mode {lm_mode} needs lm_file (an lm.ckpt)")
     return load_language_model(hparams["lm_model"], hparams["lm_file"])
+
+
+def longest_duration(csv_path):
+    """The longest utterance of a manifest, in seconds, rounded up to 0.1 s.
+
+    Arguments
+    ---------
+    csv_path : str
+        A manifest with a ``duration`` column.
+
+    Returns
+    -------
+    float
+        The duration.
+    """
+    longest = max(float(row["duration"]) for row in read_csv_rows(csv_path))
+    return math.ceil(longest * 10) / 10
 
 
 def check_text_files(hparams):
@@ -138,6 +157,8 @@ def main(argv):
     language_model = prepare_language_model(hparams)
     datasets = paired_datasets(hparams)
     text = text_dataset(hparams) if TEXT in pools else None
+    if hparams["max_segment_seconds"] is None:
+        hparams["max_segment_seconds"] = longest_duration(hparams["train_csv"])
 
     if hparams["pretrained_model"]:
         load_pretrained(hparams["model"], hparams["pretrained_model"])

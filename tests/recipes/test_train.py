@@ -254,3 +254,67 @@ def test_killed_run_resumes_without_losing_or_repeating_batches(
         ]
 
     assert kill_and_resume(MMSpeechBrain, train.main, argv, tmp_path) >= 6
+
+
+def test_folder_cuts_continuous_speech_at_the_longest_training_utterance(
+    trained, tmp_path
+):
+    """The exported max_segment_seconds is the longest training utterance
+    (rounded up to 0.1 s); speech without a pause, several times longer, is
+    cut into segments no longer than that."""
+    import soundfile as sf
+    from speechbrain.inference.ASR import EncoderDecoderASR
+
+    from speechbrain_mmspeech.training import read_csv_rows
+
+    output, _ = trained
+    longest = max(
+        float(row["duration"])
+        for row in read_csv_rows(output / "data" / "train.csv")
+    )
+    asr = EncoderDecoderASR.from_hparams(
+        source=str(output / "model"),
+        savedir=str(tmp_path / "savedir"),
+        run_opts={"device": "cpu"},
+    )
+    stored = asr.hparams.max_segment_seconds
+    assert longest <= stored < longest + 0.1 + 1e-9
+    rows = read_csv_rows(output / "data" / "test.csv")
+    pieces = []
+    for row in rows:
+        audio, rate = sf.read(row["wav"], dtype="float32")
+        pieces.append(torch.from_numpy(audio))
+    continuous = torch.cat(pieces)  # utterances back to back, no pause
+    assert len(continuous) > 3 * stored * rate
+    segmented = asr.mods.encoder(continuous.unsqueeze(0), torch.ones(1))
+    segments = segmented.segments[0]
+    assert len(segments) >= 3
+    assert all((end - start) / rate <= stored + 1e-6 for start, end in segments)
+
+
+def test_evaluate_prints_cer_phone_and_syllable_errors(trained, small_corpus):
+    """evaluate.py scores the test set and the out-of-domain tests."""
+    output, _ = trained
+    extra = small_corpus.parent / "extra_tests"
+    manifests = [output / "data" / "test.csv", extra / "topic.csv"]
+    manifests.append(extra / "shuffled.csv")
+    command = [
+        sys.executable,
+        "evaluate.py",
+        str(output / "model"),
+        *map(str, manifests),
+        "--threads=1",
+        "--override",
+        "phone_ctc_weight=0.9",
+    ]
+    result = subprocess.run(
+        command, cwd=RECIPE_DIR, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = [line for line in result.stdout.splitlines() if "CER" in line]
+    assert len(lines) == 3
+    for manifest, line in zip(manifests, lines):
+        assert line.startswith(str(manifest))
+        assert "phone_ctc_weight=0.9" in line
+        for metric in ["CER", "PER", "SER", "RTF"]:
+            assert f"{metric} " in line
