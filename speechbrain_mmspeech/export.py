@@ -94,8 +94,13 @@ def yaml_scalar(value):
 
     Example
     -------
-    >>> yaml_scalar(True), yaml_scalar(0.5), yaml_scalar("a b")
-    ('True', '0.5', '"a b"')
+    >>> (
+    ...     yaml_scalar(True),
+    ...     yaml_scalar(0.5),
+    ...     yaml_scalar("a b"),
+    ...     yaml_scalar(None),
+    ... )
+    ('True', '0.5', '"a b"', 'null')
     >>> yaml_scalar([1.5, -2.0])
     '[1.5, -2.0]'
     """
@@ -105,7 +110,9 @@ def yaml_scalar(value):
 
 
 def _plain_scalar(value):
-    """Writes one bool, int, float or str (see ``yaml_scalar``)."""
+    """Writes one None, bool, int, float or str (see ``yaml_scalar``)."""
+    if value is None:
+        return "null"
     if isinstance(value, bool):
         return "True" if value else "False"
     if isinstance(value, (int, float)):

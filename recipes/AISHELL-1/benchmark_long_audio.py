@@ -18,6 +18,15 @@ the hypothesis' and the references' character counts, and the CER of the
 whole hypothesis against the references joined in order (one sentence,
 characters as tokens).
 
+``--pause 0 0 --trim`` puts the utterances back to back without any pause
+(continuous speech: the speech detector finds no cut, and the folder cuts
+at the quietest points within its ``max_segment_seconds``); with
+``--limit 1`` it is one utterance repeated::
+
+    python benchmark_long_audio.py results/mini_aishell/model \\
+        results/mini_aishell/data/test.csv --minutes 1 --pause 0 0 --trim \\
+        --limit 1
+
 Command (from ``recipes/AISHELL-1``, on an otherwise idle machine)::
 
     python benchmark_long_audio.py results/mini_aishell/model \\
@@ -46,6 +55,7 @@ from speechbrain_mmspeech.training import read_csv_rows
 SAMPLE_RATE = 16000
 PAUSE_SECONDS = (0.3, 1.5)
 NOISE_STD = 1e-3  # about -60 dBFS
+TRIM_THRESHOLD = 0.02  # of the peak: the edges of an utterance's speech
 KIB_PER_MIB = 1024  # ru_maxrss is in KiB on Linux
 
 
@@ -57,6 +67,20 @@ def parse_args(argv=None):
     parser.add_argument("--minutes", type=float, default=10.0)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--pause",
+        type=float,
+        nargs=2,
+        default=PAUSE_SECONDS,
+        metavar=("MIN", "MAX"),
+        help="seconds of noise before each utterance (0 0: none)",
+    )
+    parser.add_argument(
+        "--trim",
+        action="store_true",
+        help="cut each utterance's silent margins (continuous speech)",
+    )
+    parser.add_argument("--limit", type=int, default=None, help="first N rows")
     parser.add_argument("--device", default="cpu")
     return parser.parse_args(argv)
 
@@ -87,7 +111,24 @@ def utterance_order(n_rows, rng):
         yield from rng.permutation(n_rows).tolist()
 
 
-def write_long_recording(rows, path, seconds, seed=0):
+def trim_silence(speech, threshold=TRIM_THRESHOLD):
+    """The speech between its first and last sample above ``threshold``
+    times its peak.
+
+    Example
+    -------
+    >>> trim_silence(np.array([0.0, 0.001, 0.5, -1.0, 0.2, 0.0])).tolist()
+    [0.5, -1.0, 0.2]
+    """
+    loud = np.flatnonzero(np.abs(speech) > threshold * np.abs(speech).max())
+    if not len(loud):
+        return speech
+    return speech[loud[0] : loud[-1] + 1]
+
+
+def write_long_recording(
+    rows, path, seconds, seed=0, pause=PAUSE_SECONDS, trim=False
+):
     """Writes the utterances of ``rows`` with pauses of noise to ``path``.
 
     Pieces are written as they are read, so that building the recording
@@ -104,6 +145,10 @@ def write_long_recording(rows, path, seconds, seed=0):
         Length of the recording.
     seed : int
         Seed of the order, the pauses and the noise.
+    pause : tuple of float
+        Range of the pause before each utterance, in seconds.
+    trim : bool
+        Cut each utterance's silent margins (``trim_silence``).
 
     Returns
     -------
@@ -125,13 +170,15 @@ def write_long_recording(rows, path, seconds, seed=0):
         str(path), "w", SAMPLE_RATE, 1, subtype="PCM_16"
     ) as out:
         for index in utterance_order(len(rows), rng):
-            pause = round(rng.uniform(*PAUSE_SECONDS) * SAMPLE_RATE)
+            gap = round(rng.uniform(*pause) * SAMPLE_RATE)
             speech = load_audio(rows[index]["wav"]).numpy().clip(-1, 1)
-            if references and written + pause + len(speech) > total:
+            if trim:
+                speech = trim_silence(speech)
+            if references and written + gap + len(speech) > total:
                 break
-            out.write(noise(pause))
+            out.write(noise(gap))
             out.write(speech)
-            written += pause + len(speech)
+            written += gap + len(speech)
             references.append(normalize_text(rows[index]["transcript"]))
         if written < total:
             out.write(noise(total - written))
@@ -177,11 +224,11 @@ def main(argv=None):
     """Builds the recording, loads the model, transcribes, prints."""
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
-    rows = read_csv_rows(args.manifest)
+    rows = read_csv_rows(args.manifest, args.limit)
     with tempfile.TemporaryDirectory(prefix="mmspeech_long_") as tmp:
         wav = Path(tmp) / "long.wav"
         seconds, references = write_long_recording(
-            rows, wav, 60 * args.minutes, args.seed
+            rows, wav, 60 * args.minutes, args.seed, args.pause, args.trim
         )
         start = time.perf_counter()
         asr = EncoderDecoderASR.from_hparams(
