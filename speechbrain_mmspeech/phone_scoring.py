@@ -539,8 +539,9 @@ class CTCScorer(BaseScorerInterface):
         # sums below; no result on a real frame ever reads them.
         self.log_probs = log_probs.masked_fill(~valid.unsqueeze(-1), 0.0)
         self.valid = valid
-        blank = self.log_probs[:, :, self.phone_blank_index]
-        self.blank_cumsum = _prepend_row(blank.cumsum(dim=0), 0.0)
+        # Cumulative log posteriors of every class, from frame 0 on.
+        self.emission_cumsum = _prepend_row(self.log_probs.cumsum(dim=0), 0.0)
+        self.blank_cumsum = self.emission_cumsum[:, :, self.phone_blank_index]
         self.table = self.char_phone_table.to(x.device)
         if self._trie is None or self._trie.char_nodes.device != x.device:
             self._trie = ReadingTrie.from_table(self.table).to(x.device)
@@ -941,7 +942,7 @@ class CTCScorer(BaseScorerInterface):
         """``_extend_by_phone`` from the prefixes' ``_phi``: ``[T, columns]``
         log r^n and log r^b of the extended prefixes."""
         minus = float("-inf")
-        emit = _prepend_row(self.log_probs[:, utterances, phone].cumsum(0), 0.0)
+        emit = self.emission_cumsum[:, utterances, phone]
         nonblank = emit + _prepend_row(
             torch.logcumsumexp(phi - emit[:-1], dim=0), minus
         )

@@ -3,7 +3,8 @@
 # trains: generate the corpus -> stage-1 P2T on the text pool (every People's
 # Daily clause but the dev/test sentences) -> fine-tuning with S2T + PP on the
 # labeled speech and P2T on the text pool -> test CER (phone-aware decoding and
-# the text pool's character trigram) -> transcribe one test utterance.
+# the text pool's character trigram) -> CER, PER and decoded-syllable error on
+# test and on the out-of-domain tests -> transcribe one test utterance.
 #
 #   bash run_mini_aishell.sh [extra train.py overrides, e.g. --number_of_epochs=2]
 #
@@ -41,6 +42,12 @@ python3 train.py hparams/finetune.yaml --data_folder="$data/data_aishell" \
     --output_folder="$out" --pretrained_model="$out/stage1/model.ckpt" \
     --number_of_epochs="$ft_epochs" --valid_search_interval="$ft_epochs" \
     --device=cpu --noprogressbar "$@"
+
+# CER, the phone head's error rate (PER) and the decoded text's syllable
+# error (SER) on the test set, then on the out-of-domain tests (a topic held
+# out of all training text; the test sentences with shuffled words).
+python3 evaluate.py "$out/model" "$out/data/test.csv" \
+    "$data"/extra_tests/topic.csv "$data"/extra_tests/shuffled.csv
 
 wav=$(find "$out/data" -name test.csv -exec sed -n 2p {} \; | cut -d, -f3)
 utt=$(basename "$wav" .wav)
