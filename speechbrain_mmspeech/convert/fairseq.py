@@ -90,7 +90,7 @@ FAIRSEQ_SETTINGS = {
 PHONE_DICT_SIZE_KEY = "phone_dict_size"
 # fairseq cfg["task"]: the decoder vocabulary is built by the task.
 AUDIO_CODES_SETTING = Setting("audio_code_dict_size", int, NOT_SET)
-# cfg["task"]: None (or empty) -> the task adds <blank> to the phone table.
+# cfg["task"]: None -> the task adds <blank> to the phone table.
 TEXT2PHONE_KEY = "text2phone_path"
 UNSUPPORTED_CODE_SETTINGS = (
     Setting("code_dict_size", int, 0, (0,)),
