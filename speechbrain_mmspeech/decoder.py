@@ -83,7 +83,9 @@ def relative_position_buckets(bucket_size, max_positions):
     distance = offset.abs()
     # Distances up to `half` are exact; beyond, log-spaced buckets reach
     # `half + (half - 1)` at `max_positions - 1`.
-    # float64: in float32 the farthest offset can round into a bucket too far.
+    # float64: in float32 the farthest offset can round into a bucket too far
+    # (OFA computes in float32: for some bucket sizes, 74 among them, its
+    # bucket of offset 1023 lies outside the table; all other entries agree).
     far = distance.clamp(min=half).double()
     log_span = math.log((max_positions - 1) / half)
     log_bucket = (
@@ -360,6 +362,12 @@ class TextDecoder(torch.nn.Module):
         Longest token sequence (1024 officially).
     rel_pos_bucket_size : int
         Relative-position bucket size (256 officially: 511 buckets).
+    rel_pos_max_positions : int, optional
+        Positions the relative-position bucket table is built for: its
+        log-spaced buckets end at the largest offset below it. None: the
+        table spans ``max_positions``. The official code always builds it
+        for 1024, whatever ``max_positions`` is; the decoder then handles
+        at most the smaller of the two lengths.
     dropout : float
         Dropout.
     attention_dropout : float
@@ -406,6 +414,7 @@ class TextDecoder(torch.nn.Module):
         d_ffn=3072,
         max_positions=1024,
         rel_pos_bucket_size=256,
+        rel_pos_max_positions=None,
         dropout=0.1,
         attention_dropout=0.0,
         activation_dropout=0.0,
@@ -417,7 +426,11 @@ class TextDecoder(torch.nn.Module):
     ):
         super().__init__()
         self.nhead = nhead
-        self.max_positions = max_positions
+        if rel_pos_max_positions is None:
+            rel_pos_max_positions = max_positions
+        # The longest sequence both the learned positions and the relative
+        # buckets cover.
+        self.max_positions = min(max_positions, rel_pos_max_positions)
         self.embed_scale = math.sqrt(d_model) if scale_embedding else 1.0
         self.entangle_position_embedding = entangle_position_embedding
         self.position_scaling = (
@@ -444,7 +457,9 @@ class TextDecoder(torch.nn.Module):
             torch.nn.init.zeros_(table.weight)
         self.register_buffer(
             "token_rp_bucket",
-            relative_position_buckets(rel_pos_bucket_size, max_positions),
+            relative_position_buckets(
+                rel_pos_bucket_size, rel_pos_max_positions
+            ),
             persistent=False,
         )
         steps = max(num_layers - 1, 1)

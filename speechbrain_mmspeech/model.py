@@ -58,10 +58,14 @@ ARCHITECTURE_KEYS = (
     "scale_embedding",
     "entangle_position_embedding",
 )
+# Keys an architecture may leave out, and the value they then take.
+OPTIONAL_ARCHITECTURE_KEYS = {"rel_pos_max_positions": None}
 
 
 def check_architecture(architecture):
     """Checks that an architecture mapping has exactly ``ARCHITECTURE_KEYS``.
+
+    It may also have ``OPTIONAL_ARCHITECTURE_KEYS``.
 
     Arguments
     ---------
@@ -81,7 +85,8 @@ def check_architecture(architecture):
     ValueError: The architecture lacks n_mels, nhead, ...
     """
     missing = [key for key in ARCHITECTURE_KEYS if key not in architecture]
-    unknown = sorted(set(architecture) - set(ARCHITECTURE_KEYS))
+    known = (*ARCHITECTURE_KEYS, *OPTIONAL_ARCHITECTURE_KEYS)
+    unknown = sorted(set(architecture) - set(known))
     problems = []
     if missing:
         problems.append("lacks " + ", ".join(missing))
@@ -90,7 +95,7 @@ def check_architecture(architecture):
             "has unknown keys "
             + ", ".join(unknown)
             + " (known keys: "
-            + ", ".join(ARCHITECTURE_KEYS)
+            + ", ".join(known)
             + ")"
         )
     if problems:
@@ -171,6 +176,10 @@ def build_text_decoder(architecture, dropout=0.0, drop_path=0.0):
         d_ffn=architecture["d_ffn"],
         max_positions=architecture["max_positions"],
         rel_pos_bucket_size=architecture["rel_pos_bucket_size"],
+        rel_pos_max_positions=architecture.get(
+            "rel_pos_max_positions",
+            OPTIONAL_ARCHITECTURE_KEYS["rel_pos_max_positions"],
+        ),
         dropout=dropout,
         drop_path=drop_path,
         scale_embedding=architecture["scale_embedding"],
@@ -305,7 +314,8 @@ class MMSpeech(torch.nn.Module):
         Arguments
         ---------
         architecture : dict
-            Every key of ``ARCHITECTURE_KEYS``, nothing else.
+            Every key of ``ARCHITECTURE_KEYS`` (and maybe some of
+            ``OPTIONAL_ARCHITECTURE_KEYS``), nothing else.
         dropout : float
             Dropout of the encoder and decoder layers.
         layerdrop : float

@@ -8,6 +8,15 @@ vocabularies, the front end and the decoding settings; it cannot check that
 the real files use these names and values (see the README section "Using
 the official MMSpeech weights").
 
+The checkpoints are written as the official scripts train them (OFA
+``run_scripts/mmspeech/mmspeech_cn_base_stage*.sh``): the decoder's
+``code_layernorm_embedding`` on and saved, a ``text2phone_path`` in the
+task, the relative-position buckets saved for 1024 positions (the source
+model is built with that table), and ``fbank_config.yaml`` with a ``test``
+split. The writers take configuration overrides for the variants the tests
+convert (a 142-row phone table, ``disable_entangle``,
+``encoder_normalize_before``, beam keys left out).
+
 The test files import this module by name, as ``tiny_models``; the
 ``converted`` fixture of ``tests/conftest.py`` calls ``convert_both``.
 
@@ -24,9 +33,13 @@ from speechbrain.inference.ASR import EncoderDecoderASR
 
 from speechbrain_mmspeech.convert.fairseq import convert_fairseq
 from speechbrain_mmspeech.convert.modelscope import convert_modelscope
-from speechbrain_mmspeech.convert.official import unused_official_tensors
+from speechbrain_mmspeech.convert.official import (
+    REL_POS_MAX_POSITIONS,
+    unused_official_tensors,
+)
+from speechbrain_mmspeech.model import MMSpeech
 from speechbrain_mmspeech.tokenizers import default_phone_dict_symbols
-from tiny_models import model_from_template
+from tiny_models import folder_values
 
 # A tiny BERT-style vocabulary (the official one has 21128 lines).
 BERT_LINES = ["[PAD]", "[unused1]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
@@ -45,11 +58,14 @@ TINY = {
     "pos_conv_kernel": 3,  # max(3, conv_pos 7 // depth 2)
     "pos_conv_groups": 2,
     "max_positions": 16,
-    "rel_pos_bucket_size": 4,
+    # Half of it exact, the rest log-spaced: the table's span matters.
+    "rel_pos_bucket_size": 8,
     "text_vocab_size": TEXT_VOCAB,
     "code_vocab_size": AUDIO_CODES,
 }
 CONV_POS = 7
+# The phone table of OFA's task without text2phone_path: + <blank>.
+PHONES_WITH_BLANK = 142
 MODELSCOPE_CONFIG = {
     "model_type": "mmspeech",
     "architectures": ["MMSpeechModel"],
@@ -63,7 +79,12 @@ MODELSCOPE_CONFIG = {
     "decoder_ffn_dim": 32,
     "scale_embedding": True,
     "entangle_position_embedding": True,
-    "code_layernorm_embedding": False,
+    "disable_entangle": False,
+    "code_layernorm_embedding": False,  # the tensor is saved all the same
+    "encoder_normalize_before": True,
+    "decoder_normalize_before": True,
+    "share_attn_bias": False,
+    "use_ofasys": False,
     "normformer": True,
     "phone_vocab_size": 141,
     "phone_dict_size": 124,
@@ -71,7 +92,7 @@ MODELSCOPE_CONFIG = {
     "encoder_conv_pos": CONV_POS,
     "encoder_conv_pos_groups": 2,
     "max_position_embeddings": 16,
-    "token_bucket_size": 4,
+    "token_bucket_size": 8,
     "image_bucket_size": 42,
 }
 CONFIGURATION = {
@@ -107,7 +128,10 @@ FAIRSEQ_MODEL_CFG = {
     "decoder_ffn_embed_dim": 32,
     "no_scale_embedding": False,
     "layernorm_embedding": True,
-    "code_layernorm_embedding": False,
+    "code_layernorm_embedding": True,  # --code-layernorm-embedding
+    "entangle_position_embedding": True,
+    "disable_entangle": False,
+    "phone_dict_size": None,
     "scale_attn": True,
     "scale_fc": True,
     "scale_heads": True,
@@ -119,7 +143,7 @@ FAIRSEQ_MODEL_CFG = {
     "conv_pos": CONV_POS,
     "conv_pos_groups": 2,
     "max_target_positions": 16,
-    "token_bucket_size": 4,
+    "token_bucket_size": 8,
     "dropout": 0.1,
 }
 FAIRSEQ_TASK_CFG = {
@@ -127,6 +151,9 @@ FAIRSEQ_TASK_CFG = {
     "audio_code_dict_size": AUDIO_CODES,
     "code_dict_size": 0,
     "num_bins": 0,
+    "phone_dict_path": "../../utils/phone/zh/phone_dict.txt",
+    "text2phone_path": "../../utils/phone/zh/text2phone_dict.txt",
+    "config_yaml_path": "../../dataset/aishell1/fbank_config.yaml",
 }
 FBANK_CONFIG = """\
 input_channels: 1
@@ -144,6 +171,8 @@ transforms:
   _train:
   - utterance_cmvn
   - specaugment
+  test:
+  - utterance_cmvn
 """
 # ModelScope name -> fairseq name, inside decoder.layers.N.
 FAIRSEQ_LAYER_NAMES = {
@@ -154,11 +183,24 @@ FAIRSEQ_LAYER_NAMES = {
     "ffn_layer_norm": "ffn_layernorm",
 }
 TIED_KEY = "decoder.output_projection.weight"
+# Marks a configuration key the writers leave out.
+OMIT = object()
 
 
-def source_model():
-    """A random tiny MMSpeech (every parameter random, LayerNorms too)."""
-    model = model_from_template(TINY, seed=None)
+def source_architecture(**overrides):
+    """``TINY`` as an architecture mapping, with the official bucket table."""
+    architecture = folder_values(TINY)["architecture"]
+    architecture["rel_pos_max_positions"] = REL_POS_MAX_POSITIONS
+    return {**architecture, **overrides}
+
+
+def source_model(**overrides):
+    """A random tiny MMSpeech (every parameter random, LayerNorms too).
+
+    ``overrides`` are architecture keys (``phone_vocab_size``,
+    ``entangle_position_embedding`` ...).
+    """
+    model = MMSpeech.from_architecture(source_architecture(**overrides))
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for parameter in model.parameters():
@@ -201,8 +243,13 @@ def write_phone_dict(path):
     return write_lines(path, lines)
 
 
-def write_modelscope(folder, model):
-    """A ModelScope model folder: HF state dict under ``model.``."""
+def write_modelscope(folder, model, config=None, beam_search=None):
+    """A ModelScope model folder: HF state dict under ``model.``.
+
+    ``config`` updates ``config.json``; ``beam_search`` replaces
+    ``model.beam_search`` of ``configuration.json`` (None: keep it; a key
+    set to ``OMIT`` is left out, the whole block too).
+    """
     folder.mkdir(parents=True)
     state = {k: v for k, v in model.state_dict().items() if k != TIED_KEY}
     state.update(official_extras(model, fairseq=False))
@@ -210,8 +257,14 @@ def write_modelscope(folder, model):
         {f"model.{key}": value for key, value in state.items()},
         folder / "pytorch_model.bin",
     )
-    (folder / "config.json").write_text(json.dumps(MODELSCOPE_CONFIG))
-    (folder / "configuration.json").write_text(json.dumps(CONFIGURATION))
+    config = {**MODELSCOPE_CONFIG, **(config or {})}
+    (folder / "config.json").write_text(json.dumps(config))
+    configuration = json.loads(json.dumps(CONFIGURATION))
+    if beam_search is OMIT:
+        del configuration["model"]["beam_search"]
+    elif beam_search is not None:
+        configuration["model"]["beam_search"] = beam_search
+    (folder / "configuration.json").write_text(json.dumps(configuration))
     write_lines(folder / "vocab.txt", [*SPECIALS, *BERT_LINES, "<mask>"])
     write_phone_dict(folder / "phone_dict.txt")
     (folder / "fbank_config.yaml").write_text(FBANK_CONFIG)
@@ -219,8 +272,16 @@ def write_modelscope(folder, model):
     return folder
 
 
-def write_fairseq(folder, model, use_args=False):
-    """A fairseq checkpoint with its vocabulary files."""
+def without_omitted(values):
+    return {key: value for key, value in values.items() if value is not OMIT}
+
+
+def write_fairseq(folder, model, use_args=False, model_cfg=None, task_cfg=None):
+    """A fairseq checkpoint with its vocabulary files.
+
+    ``model_cfg`` and ``task_cfg`` update ``cfg.model`` and ``cfg.task`` (a
+    key set to ``OMIT`` is left out).
+    """
     folder.mkdir(parents=True)
     state = dict(model.state_dict())
     state.update(official_extras(model, fairseq=True))
@@ -229,11 +290,13 @@ def write_fairseq(folder, model, use_args=False):
         "extra_state": {"previous_best": np.float64(1.5), "epoch": 3},
         "optimizer_history": [{"num_updates": 10}],
     }
+    model_cfg = without_omitted({**FAIRSEQ_MODEL_CFG, **(model_cfg or {})})
+    task_cfg = without_omitted({**FAIRSEQ_TASK_CFG, **(task_cfg or {})})
     if use_args:
-        fields = {**FAIRSEQ_TASK_CFG, **FAIRSEQ_MODEL_CFG}
+        fields = {**task_cfg, **model_cfg}
         checkpoint.update(args=argparse.Namespace(**fields), cfg=None)
     else:
-        cfg = {"model": FAIRSEQ_MODEL_CFG, "task": FAIRSEQ_TASK_CFG}
+        cfg = {"model": model_cfg, "task": task_cfg}
         checkpoint.update(args=None, cfg=cfg)
     torch.save(checkpoint, folder / "ofa_mmspeech_tiny.pt")
     write_lines(folder / "vocab.txt", BERT_LINES)
@@ -275,6 +338,36 @@ def load_asr(folder, savedir):
     return EncoderDecoderASR.from_hparams(
         source=str(folder), savedir=str(savedir), run_opts={"device": "cpu"}
     )
+
+
+LOGIT_TOKENS = torch.tensor([[0, 5, 9, 12], [0, 7, 7, 20]])
+
+
+def logits(asr):
+    """Decoder logits of a loaded folder on fixed noise and tokens."""
+    wavs = torch.stack([noise(16000, 1), noise(16000, 2)])
+    lens = torch.tensor([1.0, 0.7])
+    with torch.no_grad():
+        feats = asr.hparams.compute_features(wavs, lens)
+        feats = asr.hparams.normalize(feats, lens)
+        memory = asr.mods.transformer.encode(feats, lens)
+        hidden, _ = asr.mods.transformer.decode(LOGIT_TOKENS, memory)
+        converted = asr.mods.transformer.output_projection(hidden)
+    return converted, feats, lens
+
+
+def source_logits(model, feats, lens):
+    """The unconverted network's logits on the same features."""
+    with torch.no_grad():
+        memory = model.encode(feats, lens)
+        hidden, _ = model.decode(LOGIT_TOKENS, memory)
+        return model.output_projection(hidden)
+
+
+def assert_same_logits(folder, model, savedir):
+    """The converted folder gives the source model's logits, bit for bit."""
+    converted, feats, lens = logits(load_asr(folder, savedir))
+    assert torch.equal(converted, source_logits(model, feats, lens))
 
 
 def noise(n_samples, seed):

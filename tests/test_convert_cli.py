@@ -24,8 +24,9 @@ def test_command_line(converted, tmp_path, capsys):
     argv += ["--fbank-config", str(inputs["fbank_config"])]
     assert main(argv) == 0
     printed = capsys.readouterr().out
-    assert "Skipped 13 tensor(s)" in printed
+    assert "Skipped 15 tensor(s)" in printed
     assert "decoder.embed_image_positions.weight (1765, 16)" in printed
+    assert "decoder.code_layernorm_embedding.bias (16,)" in printed
     assert main(argv) == 1
     assert "already exists" in capsys.readouterr().err
     ms_folder = str(converted["root"] / "ms")

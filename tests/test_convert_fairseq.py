@@ -10,14 +10,19 @@ import pytest
 import torch
 
 from official_layouts import (
+    OMIT,
+    PHONES_WITH_BLANK,
     TIED_KEY,
+    assert_same_logits,
     fairseq_inputs,
+    source_model,
     transpose_fc1,
     truncate,
     write_fairseq,
 )
 from speechbrain_mmspeech.convert.fairseq import convert_fairseq
 from speechbrain_mmspeech.convert.reading import ConversionError
+from speechbrain_mmspeech.tokenizers import PinyinTokenizer
 
 
 def test_old_checkpoints_with_args_namespace(converted, tmp_path):
@@ -32,10 +37,72 @@ def test_old_checkpoints_with_args_namespace(converted, tmp_path):
     assert all(torch.equal(state[k], v) for k, v in reference.items())
 
 
+# Variants the official code can produce, each with the network it runs:
+# (source model overrides, cfg.model changes, cfg.task changes).
+BLANK = {"phone_vocab_size": PHONES_WITH_BLANK}
+FAIRSEQ_VARIANTS = {
+    "disable_entangle": (
+        {"entangle_position_embedding": False},
+        {"disable_entangle": True},
+        {},
+    ),
+    "entangle flag off (never read)": (
+        {},
+        {"entangle_position_embedding": False},
+        {},
+    ),
+    "code layernorm off": ({}, {"code_layernorm_embedding": False}, {}),
+    "no text2phone_path": (BLANK, {}, {"text2phone_path": None}),
+    "<blank> row told by the table": (BLANK, {}, {"text2phone_path": OMIT}),
+    "no <blank> row told by the table": ({}, {}, {"text2phone_path": OMIT}),
+    "phone head size given": ({}, {"phone_dict_size": 124}, {}),
+}
+
+
+@pytest.mark.parametrize("case", sorted(FAIRSEQ_VARIANTS))
+def test_fairseq_variants_give_the_source_logits(case, tmp_path):
+    overrides, model_cfg, task_cfg = FAIRSEQ_VARIANTS[case]
+    model = source_model(**overrides)
+    folder = write_fairseq(
+        tmp_path / "fs", model, model_cfg=model_cfg, task_cfg=task_cfg
+    )
+    report = convert_fairseq(**fairseq_inputs(folder), output=tmp_path / "o")
+    assert_same_logits(tmp_path / "o", model, tmp_path / "save")
+    architecture = report["hyperparameters"]["architecture"]
+    for key, value in overrides.items():
+        assert architecture[key] == value
+    with_blank = overrides == BLANK
+    assert report["phone_table"]["blank_row"] == with_blank
+    phones = PinyinTokenizer()
+    phones.load(tmp_path / "o" / "phone_tokenizer.ckpt")
+    assert len(phones) == architecture["phone_vocab_size"]
+    assert phones.mask_index == 124
+    if with_blank:
+        assert phones.id_to_token(141) == "<blank>"
+
+
+def test_fairseq_phone_table_must_match_the_task(tmp_path):
+    model = source_model(**BLANK)
+    folder = write_fairseq(tmp_path / "fs", model)  # with text2phone_path
+    with pytest.raises(
+        ConversionError,
+        match=r"cfg.task.text2phone_path = '.*text2phone_dict.txt' means 141 "
+        r"phone rows .* but encoder.phone_item_embedding.weight has 142",
+    ):
+        convert_fairseq(**fairseq_inputs(folder), output=tmp_path / "o")
+
+
 def rename_arch(folder):
     path = folder / "ofa_mmspeech_tiny.pt"
     checkpoint = torch.load(path, weights_only=False)
     checkpoint["cfg"]["model"]["arch"] = "ofa_large"
+    torch.save(checkpoint, path)
+
+
+def edit_fairseq_cfg(folder, part, **changes):
+    path = folder / "ofa_mmspeech_tiny.pt"
+    checkpoint = torch.load(path, weights_only=False)
+    checkpoint["cfg"][part].update(changes)
     torch.save(checkpoint, path)
 
 
@@ -78,6 +145,17 @@ FAIRSEQ_FAILURES = {
     "missing vocab": (
         lambda f: (f / "vocab.txt").unlink(),
         r"Missing input file\(s\): .*vocab.txt \(vocabulary\)",
+    ),
+    "phone head size": (
+        lambda f: edit_fairseq_cfg(f, "model", phone_dict_size=100),
+        r"phone_dict_size = 100, but phone_dict.txt gives 124",
+    ),
+    "feature_transforms only": (
+        lambda f: (f / "fbank_config.yaml").write_text(
+            "feature_transforms:\n  '*': [utterance_cmvn]\n"
+        ),
+        r"expected exactly one CMVN transform at inference .*found \[\]; "
+        r"'feature_transforms' is not read by OFA's fairseq",
     ),
     "missing phone dict": (
         lambda f: (f / "phone_dict.txt").unlink(),

@@ -4,11 +4,16 @@ Strict matching, through both official layouts (see ``official_layouts``).
 """
 
 import json
+import shutil
 
+import pytest
 import torch
 
-from official_layouts import load_asr, noise
+from official_layouts import TINY, load_asr, noise
+from speechbrain_mmspeech.convert.modelscope import convert_modelscope
 from speechbrain_mmspeech.convert.official import unused_official_tensors
+from speechbrain_mmspeech.convert.reading import ConversionError
+from speechbrain_mmspeech.decoder import relative_position_buckets
 
 
 def test_both_layouts_give_the_source_weights(converted):
@@ -74,3 +79,29 @@ def test_identical_logits_from_both_conversions(converted, tmp_path):
         hidden, _ = converted["model"].decode(tokens, memory)
         source = converted["model"].output_projection(hidden)
     assert torch.equal(outputs[1], source)
+
+
+def test_official_relative_position_table(converted, tmp_path):
+    # Built for 1024 positions, as OFA does, though max_positions is 16.
+    asr = load_asr(converted["fairseq"], tmp_path / "save")
+    decoder = asr.mods.transformer.decoder
+    official = relative_position_buckets(TINY["rel_pos_bucket_size"], 1024)
+    assert torch.equal(decoder.token_rp_bucket, official)
+    assert decoder.max_positions == TINY["max_positions"]
+    architecture = converted["reports"]["fairseq"]["hyperparameters"][
+        "architecture"
+    ]
+    assert architecture["rel_pos_max_positions"] == 1024
+    # A saved table that spans max_positions only is not OFA's: refused.
+    folder = tmp_path / "ms"
+    shutil.copytree(converted["root"] / "ms", folder)
+    state = torch.load(folder / "pytorch_model.bin")
+    own = relative_position_buckets(TINY["rel_pos_bucket_size"], 16)
+    state["model.decoder.token_rp_bucket"] = own
+    torch.save(state, folder / "pytorch_model.bin")
+    with pytest.raises(
+        ConversionError,
+        match=r"decoder.token_rp_bucket: the checkpoint's relative-position "
+        r"buckets differ",
+    ):
+        convert_modelscope(folder, tmp_path / "out")

@@ -65,6 +65,24 @@ def test_relative_position_buckets_stay_in_range(bucket_size, max_positions):
     assert dec(tokens, memory, positions).shape == (2, max_positions, D_MODEL)
 
 
+def test_relative_position_table_span():
+    # The official table spans 1024 positions whatever max_positions is;
+    # the decoder then stops at the shorter of the two.
+    dec = tiny_decoder(
+        rel_pos_bucket_size=8, max_positions=12, rel_pos_max_positions=1024
+    )
+    assert torch.equal(dec.token_rp_bucket, relative_position_buckets(8, 1024))
+    assert dec.max_positions == 12
+    own = tiny_decoder(rel_pos_bucket_size=8, max_positions=12)
+    assert torch.equal(own.token_rp_bucket, relative_position_buckets(8, 12))
+    assert not torch.equal(own.token_rp_bucket, dec.token_rp_bucket[:12, :12])
+    short = tiny_decoder(max_positions=12, rel_pos_max_positions=10)
+    assert short.max_positions == 10
+    memory, positions = memory_inputs()
+    with pytest.raises(ValueError, match="at most 10 tokens"):
+        short(torch.zeros(2, 11, dtype=torch.long), memory, positions)
+
+
 def test_causality():
     dec = tiny_decoder()
     memory, positions = memory_inputs()

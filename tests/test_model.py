@@ -1,10 +1,11 @@
 """Tests for speechbrain_mmspeech.model: MMSpeech and its packed memory."""
 
+import pytest
 import torch
 
 import tiny_models
 from speechbrain_mmspeech.encoder import EncoderOutput
-from speechbrain_mmspeech.model import pack_memory, unpack_memory
+from speechbrain_mmspeech.model import MMSpeech, pack_memory, unpack_memory
 
 D_MODEL = tiny_models.D_MODEL
 VOCAB = 20
@@ -110,3 +111,14 @@ def test_forward_time_mask_prob_only_changes_training_inputs():
         masked, _, enc_masked = model(feats, lens, tokens, time_mask_prob=0.5)
     assert not enc_clean.time_mask.any() and enc_masked.time_mask.any()
     assert not torch.allclose(clean, masked)
+
+
+def test_architecture_may_give_the_relative_position_span(tiny_architecture):
+    architecture = {**tiny_architecture, "rel_pos_max_positions": 64}
+    model = MMSpeech.from_architecture(architecture)
+    assert model.decoder.token_rp_bucket.shape == (64, 64)
+    default = MMSpeech.from_architecture(tiny_architecture)
+    span = tiny_architecture["max_positions"]
+    assert default.decoder.token_rp_bucket.shape == (span, span)
+    with pytest.raises(ValueError, match="unknown keys rel_pos_span"):
+        MMSpeech.from_architecture({**tiny_architecture, "rel_pos_span": 64})

@@ -87,7 +87,8 @@ def test_unused_official_tensors():
     assert "decoder.image_rel_pos_table_list.6.weight" not in shapes
     assert shapes["encoder.final_proj.weight"] == (768, 768)
     assert shapes["encoder.encoder.phone_layer_norm.bias"] == (768,)
-    assert len(shapes) == 7 + 6
+    assert shapes["decoder.code_layernorm_embedding.weight"] == (768,)
+    assert len(shapes) == 9 + 6
     large = unused_official_tensors(1024, 16, 12)
     assert large["decoder.image_rel_pos_table_list.11.weight"] == (6892, 16)
-    assert len(large) == 7 + 12
+    assert len(large) == 9 + 12

@@ -23,7 +23,7 @@ from speechbrain_mmspeech.convert.modelscope import convert_modelscope
 from speechbrain_mmspeech.convert.reading import ConversionError
 from speechbrain_mmspeech.hub import prepare_hub_folder, publish
 
-# Our flags for what the fairseq decoder always does: scale the token
+# Our flags for what the released fairseq decoders do: scale the token
 # embeddings by sqrt(d_model) and add absolute positions to them.
 FAIRSEQ_BEHAVIOUR_FLAGS = ("scale_embedding", "entangle_position_embedding")
 
@@ -194,7 +194,8 @@ def summary(content, output):
     defaulted = content.get("defaulted_config_keys") or {}
     if defaulted:
         lines.append(f"Absent config keys, defaults used: {defaulted}")
-    if not all(values.get(flag, True) for flag in FAIRSEQ_BEHAVIOUR_FLAGS):
+    fairseq_like = all(values.get(f, True) for f in FAIRSEQ_BEHAVIOUR_FLAGS)
+    if content["layout"] == "modelscope" and not fairseq_like:
         lines.append(
             "Note: scale_embedding/entangle_position_embedding are not both "
             "True, unlike the fairseq model (see README: parity checks)"

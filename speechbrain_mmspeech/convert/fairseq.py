@@ -4,7 +4,15 @@ The ``.pt`` file (``ofa_mmspeech_*.pt``) holds the configuration (``cfg``,
 or ``args`` in older files) and the state dict (``model``) under fairseq
 names; the BERT-Chinese ``vocab.txt``, ``phone_dict.txt`` and
 ``fbank_config.yaml`` of the release are separate files. The official
-decoding settings are those of the fairseq evaluation script.
+decoding settings are those of the fairseq evaluation script, and its front
+end is that of the ``test`` split (read with OFA's own fairseq, which knows
+only the ``transforms`` key).
+
+Two settings are read the way OFA's code uses them, not by their names:
+the decoder adds absolute positions to the token embeddings unless
+``disable_entangle`` (``entangle_position_embedding`` is never checked for
+anything but None), and the phone table has a ``<blank>`` row more than
+``phone_dict.txt`` when the task ran without ``text2phone_path``.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -18,6 +26,7 @@ from speechbrain_mmspeech.convert.fbank import read_fbank_config
 from speechbrain_mmspeech.convert.folder import OfficialCheckpoint, write_folder
 from speechbrain_mmspeech.convert.official import (
     EMBED_TOKENS_KEY,
+    PHONE_TABLE_KEY,
     rename_fairseq_key,
 )
 from speechbrain_mmspeech.convert.reading import (
@@ -41,6 +50,7 @@ from speechbrain_mmspeech.convert.vocabulary import (
     code_vocab_size,
     phone_tokenizer_from_dict,
     text_tokenizer_from_vocab,
+    with_phone_blank,
 )
 
 FAIRSEQ_ARCHITECTURES = ("ofa_speech", "ofa_speech_base", "ofa_speech_large")
@@ -55,9 +65,9 @@ FAIRSEQ_SETTINGS = {
     "encoder_ffn": Setting("encoder_ffn_embed_dim", int),
     "decoder_ffn": Setting("decoder_ffn_embed_dim", int),
     "no_scale_embedding": Setting("no_scale_embedding", bool, False),
-    "code_layernorm_embedding": Setting(
-        "code_layernorm_embedding", bool, False, (False,)
-    ),
+    # Any value: OFA applies it to image-code positions only (ASR: none).
+    "code_layernorm_embedding": Setting("code_layernorm_embedding", bool, True),
+    "disable_entangle": Setting("disable_entangle", bool, False),
     "layernorm_embedding": Setting("layernorm_embedding", bool, True, (True,)),
     "scale_attn": Setting("scale_attn", bool, True, (True,)),
     "scale_fc": Setting("scale_fc", bool, True, (True,)),
@@ -75,8 +85,13 @@ FAIRSEQ_SETTINGS = {
     "max_positions": Setting("max_target_positions", int, 1024),
     "rel_pos_bucket_size": Setting("token_bucket_size", int, 256),
 }
+# cfg["model"]: the last phone row + 1 the phone head scores (None: the
+# id of <mask> in the phone dictionary).
+PHONE_DICT_SIZE_KEY = "phone_dict_size"
 # fairseq cfg["task"]: the decoder vocabulary is built by the task.
 AUDIO_CODES_SETTING = Setting("audio_code_dict_size", int, NOT_SET)
+# cfg["task"]: None -> the task adds <blank> to the phone table.
+TEXT2PHONE_KEY = "text2phone_path"
 UNSUPPORTED_CODE_SETTINGS = (
     Setting("code_dict_size", int, 0, (0,)),
     Setting("num_bins", int, 0, (0,)),
@@ -180,7 +195,13 @@ def read_fairseq(checkpoint_path, vocab, phone_dict, fbank_config):
     state = fairseq_state(checkpoint, path)
     if EMBED_TOKENS_KEY not in state:
         raise ConversionError(f"{path}: missing tensor {EMBED_TOKENS_KEY}")
-    arch["phone_vocab_size"] = check_phone_sizes({}, phone_tokenizer, path)
+    phone_blank = fairseq_phone_blank(task_cfg, state, phone_tokenizer)
+    if phone_blank["blank_row"]:
+        phone_tokenizer = with_phone_blank(phone_tokenizer)
+    sizes = {}
+    if model_cfg.get(PHONE_DICT_SIZE_KEY) is not None:
+        sizes[PHONE_DICT_SIZE_KEY] = model_cfg[PHONE_DICT_SIZE_KEY]
+    arch["phone_vocab_size"] = check_phone_sizes(sizes, phone_tokenizer, origin)
     arch["text_vocab_size"] = len(tokenizer)
     codes = code_vocab_size(
         state[EMBED_TOKENS_KEY].shape[0], len(tokenizer), path
@@ -192,7 +213,10 @@ def read_fairseq(checkpoint_path, vocab, phone_dict, fbank_config):
         "architecture": architecture,
         "defaulted_config_keys": defaulted,
         "task_keys": task_keys,
-        "unread_config_keys": sorted(set(model_cfg) - read_keys),
+        "phone_table": phone_blank,
+        "unread_config_keys": sorted(
+            set(model_cfg) - read_keys - {PHONE_DICT_SIZE_KEY}
+        ),
         "vocab_layout": vocab_layout,
         "front_end": frontend_notes,
         "decoding_source": "fairseq evaluation script defaults",
@@ -292,8 +316,9 @@ def check_fairseq_architecture(model_cfg, origin):
 def fairseq_architecture(model_cfg, origin):
     """Reads a fairseq ``cfg["model"]`` (or old ``args``).
 
-    The fairseq decoder always scales token embeddings by ``sqrt(d)`` unless
-    ``no_scale_embedding``, and always adds absolute positions.
+    The fairseq decoder scales token embeddings by ``sqrt(d)`` unless
+    ``no_scale_embedding``, and adds absolute positions unless
+    ``disable_entangle``.
 
     Arguments
     ---------
@@ -323,7 +348,9 @@ def fairseq_architecture(model_cfg, origin):
     )
     result = architecture_values(values, d_model, FAIRSEQ_SETTINGS, origin)
     result["scale_embedding"] = not values["no_scale_embedding"]
-    result["entangle_position_embedding"] = True
+    # unify_transformer.py: `entangle_position_embedding is not None and
+    # not disable_entangle`; the first is a bool, so only the second counts.
+    result["entangle_position_embedding"] = not values["disable_entangle"]
     return result, defaulted
 
 
@@ -352,6 +379,56 @@ def fairseq_state(checkpoint, path):
         raise ConversionError(f"{path}: no 'model' entry (the state dict)")
     state = tensor_dict(checkpoint["model"], path, "'model'")
     return {rename_fairseq_key(key): value for key, value in state.items()}
+
+
+def fairseq_phone_blank(task_cfg, state, phone_tokenizer):
+    """Whether the phone table ends with OFA's ``<blank>`` row.
+
+    The task adds ``<blank>`` to the phone dictionary when it runs without
+    ``text2phone_path`` (the released scripts give one). The task
+    configuration says which, and the row count of
+    ``encoder.phone_item_embedding.weight`` must agree; a checkpoint without
+    it is told by that row count.
+
+    Arguments
+    ---------
+    task_cfg : dict
+        The task configuration (may be empty).
+    state : dict
+        The checkpoint's tensors.
+    phone_tokenizer : PinyinTokenizer
+        The inventory of ``phone_dict.txt``.
+
+    Returns
+    -------
+    dict
+        ``blank_row`` (bool) and ``source`` (what told it), for the report.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.tokenizers import PinyinTokenizer
+    >>> fairseq_phone_blank({"text2phone_path": None}, {}, PinyinTokenizer())
+    {'blank_row': True, 'source': 'cfg.task.text2phone_path = None'}
+    """
+    table = state.get(PHONE_TABLE_KEY)
+    rows = None if table is None else table.shape[0]
+    ids = len(phone_tokenizer)
+    if TEXT2PHONE_KEY not in task_cfg:
+        return {
+            "blank_row": rows == ids + 1,
+            "source": f"{PHONE_TABLE_KEY} has {rows} rows "
+            f"(phone_dict.txt: {ids} ids)",
+        }
+    path = task_cfg[TEXT2PHONE_KEY]
+    source = f"cfg.task.{TEXT2PHONE_KEY} = {path!r}"
+    blank_row = path is None
+    if rows is not None and rows != ids + blank_row:
+        raise ConversionError(
+            f"{source} means {ids + blank_row} phone rows (phone_dict.txt: "
+            f"{ids} ids{' + <blank>' if blank_row else ''}), but "
+            f"{PHONE_TABLE_KEY} has {rows}"
+        )
+    return {"blank_row": blank_row, "source": source}
 
 
 def check_fairseq_codes(task_cfg, codes, origin):

@@ -1,12 +1,16 @@
 """``fbank_config.yaml`` (a fairseq speech-to-text data config) -> our front end.
 
 The official front end is an 80-bin Kaldi fbank followed by one CMVN
-transform. fairseq picks a split's own transform list, else ``_eval`` or
-``_train``, else ``*``; a model folder is used on unseen data, so the
-``_eval`` list applies. It must hold exactly one CMVN: ``utterance_cmvn``
-(SpeechBrain's sentence normalisation) or ``global_cmvn`` (mean and std from
-a ``.npz`` file, SpeechBrain's global normalisation). SpecAugment and the
-other training transforms are recorded only.
+transform. Both official readers ask fairseq's ``S2TDataConfig`` for the
+``test`` split (OFA's evaluation script, ModelScope's preprocessor), which
+takes the ``transforms`` entry of that split, else ``_eval``, else ``*``
+(an entry left empty counts as absent). OFA's own copy of fairseq reads
+only ``transforms``; the fairseq ModelScope installs (0.12.3) also reads
+``feature_transforms`` the same way and appends its list. The list must
+hold exactly one CMVN: ``utterance_cmvn`` (SpeechBrain's sentence
+normalisation) or ``global_cmvn`` (mean and std from a ``.npz`` file,
+SpeechBrain's global normalisation). SpecAugment and the other training
+transforms (split ``train``, else ``_train``, else ``*``) are recorded only.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -18,9 +22,14 @@ from speechbrain_mmspeech.convert.reading import ConversionError, read_mapping
 from speechbrain_mmspeech.frontend import GLOBAL_NORM, SENTENCE_NORM
 
 OFFICIAL_N_MELS = 80
-TRANSFORM_KEYS = ("transforms", "feature_transforms")
-EVAL_TRANSFORM_SPLITS = ("_eval", "*")
-TRAIN_TRANSFORM_SPLITS = ("_train", "*")
+TRANSFORMS_KEY = "transforms"
+FEATURE_TRANSFORMS_KEY = "feature_transforms"
+# The splits the official readers ask for, and fairseq's wildcards.
+EVAL_SPLIT = "test"
+TRAIN_SPLIT = "train"
+EVAL_WILDCARD = "_eval"
+TRAIN_WILDCARD = "_train"
+ANY_SPLIT = "*"
 UTTERANCE_CMVN = "utterance_cmvn"
 GLOBAL_CMVN = "global_cmvn"
 SPECAUGMENT = "specaugment"
@@ -31,7 +40,7 @@ STATS_PATH_KEY = "stats_npz_path"
 STATS_ARRAYS = ("mean", "std")
 
 
-def read_fbank_config(path):
+def read_fbank_config(path, feature_transforms=False):
     """Reads the official front-end configuration (``fbank_config.yaml``).
 
     Supported at inference: exactly one CMVN (``utterance_cmvn`` with its
@@ -42,6 +51,9 @@ def read_fbank_config(path):
     ---------
     path : Path
         The file.
+    feature_transforms : bool
+        Whether the official reader also reads ``feature_transforms``
+        (ModelScope's fairseq 0.12.3; OFA's own fairseq does not).
 
     Returns
     -------
@@ -59,7 +71,9 @@ def read_fbank_config(path):
     speechbrain_mmspeech.convert.reading.ConversionError: missing/fbank_config.yaml: no such file
     """
     config = read_mapping(path)
-    eval_transforms, train_transforms = transform_lists(config, path)
+    keys = [TRANSFORMS_KEY] + [FEATURE_TRANSFORMS_KEY] * feature_transforms
+    eval_transforms = official_transforms(config, keys, EVAL_SPLIT, path)
+    train_transforms = official_transforms(config, keys, TRAIN_SPLIT, path)
     unknown = [t for t in eval_transforms if t not in CMVN_TRANSFORMS]
     if unknown:
         raise ConversionError(
@@ -67,9 +81,16 @@ def read_fbank_config(path):
             "(only one of " + ", ".join(CMVN_TRANSFORMS) + ")"
         )
     if len(eval_transforms) != 1:
+        unread = ""
+        if FEATURE_TRANSFORMS_KEY in config and not feature_transforms:
+            unread = (
+                f"; '{FEATURE_TRANSFORMS_KEY}' is not read by OFA's fairseq "
+                f"(only '{TRANSFORMS_KEY}')"
+            )
         raise ConversionError(
-            f"{path}: expected exactly one CMVN transform at inference, found "
-            f"{eval_transforms}"
+            f"{path}: expected exactly one CMVN transform at inference (the "
+            f"'{EVAL_SPLIT}' split of " + " + ".join(keys) + "), found "
+            f"{eval_transforms}{unread}"
         )
     n_mels = config.get(FEATURE_SIZE_KEY, OFFICIAL_N_MELS)
     values = {
@@ -88,6 +109,8 @@ def read_fbank_config(path):
         mean, std = global_stats(config, path, n_mels)
         values.update(global_mean=mean, global_std=std)
     notes = {
+        "transform_keys_read": keys,
+        "eval_split": EVAL_SPLIT,
         "eval_transforms": eval_transforms,
         "train_transforms": train_transforms,
         SPECAUGMENT: config.get(SPECAUGMENT),
@@ -95,47 +118,92 @@ def read_fbank_config(path):
     return values, notes
 
 
-def transform_lists(config, origin):
-    """The eval and train feature transforms of an S2T data config.
+def split_transforms(table, split, origin):
+    """One transforms table's list for a split, as fairseq looks it up.
 
-    fairseq picks the split's own list, else ``_eval``/``_train``, else
-    ``*``; a model folder is used on unseen data, so ``_eval`` applies.
+    fairseq's ``S2TDataConfig`` takes the split's own entry, else ``_train``
+    (training splits) or ``_eval`` (others), else ``*``; an entry that is
+    absent or empty (``None``) falls through.
+
+    Arguments
+    ---------
+    table : dict or None
+        A ``transforms`` (or ``feature_transforms``) mapping.
+    split : str
+        ``"test"`` (inference) or ``"train"``.
+    origin : str
+        Where the table comes from (for messages).
+
+    Returns
+    -------
+    list of str or None
+        The transforms; None when no entry applies.
+
+    Example
+    -------
+    >>> table = {"test": None, "_eval": ["global_cmvn"], "*": ["x"]}
+    >>> split_transforms(table, "test", "c")
+    ['global_cmvn']
+    >>> split_transforms(table, "train", "c")
+    ['x']
+    """
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise ConversionError(f"{origin}: a transforms entry is not a mapping")
+    wildcard = TRAIN_WILDCARD if split == TRAIN_SPLIT else EVAL_WILDCARD
+    found = None
+    for name in (split, wildcard, ANY_SPLIT):
+        found = table.get(name)
+        if found is not None:
+            break
+    if found is not None and not (
+        isinstance(found, list) and all(isinstance(t, str) for t in found)
+    ):
+        raise ConversionError(
+            f"{origin}: the transforms of '{name}' are not a list of names"
+        )
+    return found
+
+
+def official_transforms(config, keys, split, origin):
+    """The feature transforms the official reader applies to a split.
 
     Arguments
     ---------
     config : dict
         The parsed ``fbank_config.yaml``.
+    keys : list of str
+        ``["transforms"]`` (OFA), or with ``"feature_transforms"``, whose
+        list fairseq 0.12.3 appends (ModelScope).
+    split : str
+        ``"test"`` or ``"train"``.
     origin : str
-        Its path (for messages).
+        The file's path (for messages).
 
     Returns
     -------
-    eval_transforms : list of str
-        Transforms applied at inference.
-    train_transforms : list of str
-        Transforms applied in training (recorded only).
+    list of str
+        Transform names, in the order they run.
 
     Example
     -------
-    >>> transform_lists({"transforms": {"*": ["utterance_cmvn"]}}, "c")
-    (['utterance_cmvn'], ['utterance_cmvn'])
+    >>> config = {"transforms": {"*": ["utterance_cmvn"]}}
+    >>> official_transforms(config, ["transforms"], "test", "c")
+    ['utterance_cmvn']
+    >>> config["feature_transforms"] = {"_eval": ["specaugment"]}
+    >>> keys = ["transforms", "feature_transforms"]
+    >>> official_transforms(config, keys, "test", "c")
+    ['utterance_cmvn', 'specaugment']
     """
-    present = [key for key in TRANSFORM_KEYS if key in config]
-    if len(present) != 1:
-        raise ConversionError(
-            f"{origin}: expected exactly one of "
-            + ", ".join(TRANSFORM_KEYS)
-            + f", found {present or 'none'}"
-        )
-    transforms = config[present[0]] or {}
-
-    def pick(splits):
-        for split in splits:
-            if split in transforms:
-                return list(transforms[split] or [])
-        return []
-
-    return pick(EVAL_TRANSFORM_SPLITS), pick(TRAIN_TRANSFORM_SPLITS)
+    found = None
+    for key in keys:
+        listed = split_transforms(config.get(key), split, f"{origin} {key}")
+        if found is None:
+            found = listed
+        elif listed:
+            found = [*found, *listed]
+    return list(found or [])
 
 
 def global_stats(config, config_path, n_mels):

@@ -6,6 +6,13 @@ the beam settings), ``pytorch_model.bin`` (the HF state dict, optionally
 under ``model.``), ``vocab.txt``, ``phone_dict.txt`` and
 ``fbank_config.yaml``; ``text2phone_dict.txt`` is not needed.
 
+Settings are read as ModelScope's code uses them: the decoder adds absolute
+positions when ``entangle_position_embedding`` and not ``disable_entangle``;
+beam settings ``configuration.json`` leaves out take the fallbacks of
+``OfaForAllTasks`` (``max_len_b`` 16, ``no_repeat_ngram_size`` 3), and every
+other ``beam_search`` key is an argument of its ``SequenceGenerator``
+(``len_penalty``, not fairseq's ``lenpen``).
+
 Authors
  * MMSpeech plugin contributors 2026
 """
@@ -45,6 +52,7 @@ from speechbrain_mmspeech.convert.vocabulary import (
     code_vocab_size,
     phone_tokenizer_from_dict,
     text_tokenizer_from_vocab,
+    with_phone_blank,
 )
 from speechbrain_mmspeech.tokenizers import FAIRSEQ_SPECIALS
 
@@ -52,6 +60,8 @@ MODELSCOPE_MULTIMODAL_TYPE = "mmspeech"
 # config.json (HF MMSpeechConfig). An absent key takes MMSpeechConfig's
 # default where it has one (scale/entangle False, code LN False), else the
 # official value; the strict weight matching checks those.
+# code_layernorm_embedding takes any value: OFADecoder applies it to
+# image-code positions only (ASR: none), and its tensor is skipped.
 MODELSCOPE_SETTINGS = {
     "vocab_size": Setting("vocab_size", int),
     "d_model": Setting("d_model", int),
@@ -65,9 +75,18 @@ MODELSCOPE_SETTINGS = {
     "entangle_position_embedding": Setting(
         "entangle_position_embedding", bool, False
     ),
+    "disable_entangle": Setting("disable_entangle", bool, False),
     "code_layernorm_embedding": Setting(
-        "code_layernorm_embedding", bool, False, (False,)
+        "code_layernorm_embedding", bool, False
     ),
+    "encoder_normalize_before": Setting(
+        "encoder_normalize_before", bool, True, (True,)
+    ),
+    "decoder_normalize_before": Setting(
+        "decoder_normalize_before", bool, True, (True,)
+    ),
+    "share_attn_bias": Setting("share_attn_bias", bool, False, (False,)),
+    "use_ofasys": Setting("use_ofasys", bool, False, (False,)),
     "normformer": Setting("normformer", bool, True, (True,)),
     "layernorm_embedding": Setting("layernorm_embedding", bool, True, (True,)),
     "attn_scale_factor": Setting("attn_scale_factor", int, 2, (2,)),
@@ -84,16 +103,39 @@ MODELSCOPE_SETTINGS = {
 # are then derived from phone_dict.txt.
 OPTIONAL_SETTINGS = ("phone_vocab_size", "phone_dict_size")
 
-# The beam settings of the official configuration.json, for the keys a
-# folder's model.beam_search leaves out.
+# The beam settings we map, with OfaForAllTasks' fallbacks for the ones
+# configuration.json leaves out.
 MODELSCOPE_DECODING = {
     "beam_size": 5,
-    "max_len_b": 128,
+    "max_len_b": 16,
     "min_len": 1,
-    "no_repeat_ngram_size": 5,
+    "no_repeat_ngram_size": 3,
 }
-SUPPORTED_MAX_LEN_A = 0
-SUPPORTED_LENPEN = 1.0
+CONSTRAINT_RANGE_KEY = "constraint_range"
+# Other arguments of ModelScope's SequenceGenerator, with the only value our
+# decoding reproduces (its default there).
+FIXED_BEAM_OPTIONS = {
+    "max_len_a": 0,
+    "normalize_scores": True,
+    "len_penalty": 1.0,
+    "unk_penalty": 0.0,
+    "temperature": 1.0,
+    "match_source_len": False,
+    "search_strategy": None,
+    "eos": None,
+    "symbols_to_strip_from_output": None,
+    "lm_model": None,
+    "constraint_trie": None,
+    "gen_code": False,
+    "gen_box": False,
+    "ignore_eos": False,
+    "zero_shot": False,
+}
+# Arguments that change nothing here: SequenceGenerator stores max_len but
+# never uses it, and lm_weight only weighs an lm_model.
+INERT_BEAM_OPTIONS = ("max_len", "lm_weight")
+# Names other generators use, for a hint.
+BEAM_OPTION_HINTS = {"lenpen": "len_penalty"}
 
 
 def convert_modelscope(folder, output, overwrite=False):
@@ -156,6 +198,10 @@ def read_modelscope(folder):
     arch, defaulted = modelscope_architecture(config, config_path)
     vocab_layout, tokenizer = text_tokenizer_from_vocab(paths[VOCAB_FILE])
     phone_tokenizer = phone_tokenizer_from_dict(paths[PHONE_DICT_FILE])
+    configured_phones = arch.get("phone_vocab_size")
+    blank_row = configured_phones == len(phone_tokenizer) + 1
+    if blank_row:
+        phone_tokenizer = with_phone_blank(phone_tokenizer)
     arch["phone_vocab_size"] = check_phone_sizes(
         arch, phone_tokenizer, config_path
     )
@@ -168,7 +214,9 @@ def read_modelscope(folder):
     search = configuration["model"].get("beam_search", {})
     absent_beam = [key for key in settings if key not in search]
     unread_beam = check_beam_extras(extra, len(tokenizer), configuration_path)
-    frontend, frontend_notes = read_fbank_config(paths[FBANK_CONFIG_FILE])
+    frontend, frontend_notes = read_fbank_config(
+        paths[FBANK_CONFIG_FILE], feature_transforms=True
+    )
     weights = tensor_dict(
         load_torch_file(paths[WEIGHTS_FILE]), paths[WEIGHTS_FILE], "weights"
     )
@@ -178,8 +226,13 @@ def read_modelscope(folder):
         "unread_config_keys": sorted(set(config) - read_keys),
         "unread_beam_search_keys": unread_beam,
         "vocab_layout": vocab_layout,
+        "phone_table": {
+            "blank_row": blank_row,
+            "source": f"phone_vocab_size = {configured_phones}",
+        },
         "front_end": frontend_notes,
-        "decoding_source": f"{configuration_path} (model.beam_search)",
+        "decoding_source": f"{configuration_path} (model.beam_search; "
+        "absent keys: OfaForAllTasks' fallbacks)",
         "defaulted_beam_search_keys": absent_beam,
     }
     return OfficialCheckpoint(
@@ -257,9 +310,9 @@ def modelscope_architecture(config, origin):
         values, values["d_model"], MODELSCOPE_SETTINGS, origin
     )
     result["scale_embedding"] = values["scale_embedding"]
-    result["entangle_position_embedding"] = values[
-        "entangle_position_embedding"
-    ]
+    result["entangle_position_embedding"] = (
+        values["entangle_position_embedding"] and not values["disable_entangle"]
+    )
     result["vocab_size"] = values["vocab_size"]
     for name in OPTIONAL_SETTINGS:
         if name in values:
@@ -287,7 +340,7 @@ def beam_settings(configuration, origin):
     Example
     -------
     >>> beam_settings({"model": {"beam_search": {"beam_size": 4}}}, "c")
-    ({'beam_size': 4, 'max_len_b': 128, 'min_len': 1, 'no_repeat_ngram_size': 5}, {})
+    ({'beam_size': 4, 'max_len_b': 16, 'min_len': 1, 'no_repeat_ngram_size': 3}, {})
     """
     model = configuration.get("model", {})
     search = model.get("beam_search", {}) if isinstance(model, dict) else {}
@@ -305,6 +358,11 @@ def beam_settings(configuration, origin):
 
 def check_beam_extras(extra, text_vocab_size, origin):
     """Refuses beam options we cannot honour; returns the ones not read.
+
+    Every key must be an argument of ModelScope's ``SequenceGenerator``
+    (the pipeline fails on any other); ``constraint_range`` must restrict
+    decoding to the text ids, as ours does; the other arguments must keep
+    their default, except the ones that change nothing.
 
     Arguments
     ---------
@@ -328,21 +386,40 @@ def check_beam_extras(extra, text_vocab_size, origin):
     Traceback (most recent call last):
     ...
     speechbrain_mmspeech.convert.reading.ConversionError: c: constraint_range '4,100' does not match the vocabulary (expected '4,21134')
+    >>> check_beam_extras({"constraint_range": "4,9", "lenpen": 1}, 9, "c")
+    Traceback (most recent call last):
+    ...
+    speechbrain_mmspeech.convert.reading.ConversionError: c: model.beam_search.lenpen is not an argument of ModelScope's SequenceGenerator (the pipeline would fail); its length penalty is len_penalty
     """
     extra = dict(extra)
     expected = f"{len(FAIRSEQ_SPECIALS)},{text_vocab_size}"
-    constraint = extra.pop("constraint_range", expected)
+    if CONSTRAINT_RANGE_KEY not in extra:
+        raise ConversionError(
+            f"{origin}: model.beam_search has no {CONSTRAINT_RANGE_KEY}: "
+            "ModelScope then decodes over every id, audio codes included; "
+            f"only decoding restricted to the text ids ('{expected}') is "
+            "supported"
+        )
+    constraint = extra.pop(CONSTRAINT_RANGE_KEY)
     if str(constraint).replace(" ", "") != expected:
         raise ConversionError(
             f"{origin}: constraint_range {constraint!r} does not match the "
             f"vocabulary (expected {expected!r})"
         )
-    fixed = {"max_len_a": SUPPORTED_MAX_LEN_A, "lenpen": SUPPORTED_LENPEN}
-    for key, supported in fixed.items():
-        value = extra.pop(key, supported)
-        if value != supported:
+    unread = {}
+    for key, value in extra.items():
+        if key in INERT_BEAM_OPTIONS:
+            unread[key] = value
+        elif key not in FIXED_BEAM_OPTIONS:
+            hint = BEAM_OPTION_HINTS.get(key)
+            raise ConversionError(
+                f"{origin}: model.beam_search.{key} is not an argument of "
+                "ModelScope's SequenceGenerator (the pipeline would fail)"
+                + (f"; its length penalty is {hint}" if hint else "")
+            )
+        elif value != FIXED_BEAM_OPTIONS[key]:
             raise ConversionError(
                 f"{origin}: {key} = {value!r} is not supported (only "
-                f"{supported})"
+                f"{FIXED_BEAM_OPTIONS[key]!r})"
             )
-    return extra
+    return unread

@@ -5,7 +5,9 @@
   ``model.`` prefix, and fairseq names five decoder-layer modules
   differently (``FAIRSEQ_RENAMES``).
 - Tensors the checkpoints carry but ASR never uses (OFA's image position
-  tables, wav2vec 2.0's ``final_proj``, an unused phone LayerNorm). Our
+  tables, wav2vec 2.0's ``final_proj``, an unused phone LayerNorm, the
+  decoder's ``code_layernorm_embedding``, which OFA applies to image-code
+  positions only and the released training scripts switch on). Our
   model does not build them; ``unused_official_tensors`` lists their names
   and shapes, so that the converter skips exactly these and nothing else,
   and so that parameter counts can be compared with the published model
@@ -58,8 +60,12 @@ TIED_WEIGHTS = {
     "decoder.output_projection.weight": "decoder.embed_tokens.weight"
 }
 EMBED_TOKENS_KEY = TIED_WEIGHTS["decoder.output_projection.weight"]
+PHONE_TABLE_KEY = "encoder.phone_item_embedding.weight"
 # OFA's image positions: a 42 x 42 grid.
 IMAGE_BUCKET_SIZE = 42
+# OFA builds the token relative-position buckets for 1024 positions,
+# whatever max_target_positions is (make_token_bucket_position's default).
+REL_POS_MAX_POSITIONS = 1024
 
 
 def unused_official_tensors(d_model, nhead, num_decoder_layers):
@@ -92,6 +98,8 @@ def unused_official_tensors(d_model, nhead, num_decoder_layers):
         "encoder.final_proj.bias": (d_model,),
         "encoder.encoder.phone_layer_norm.weight": (d_model,),
         "encoder.encoder.phone_layer_norm.bias": (d_model,),
+        "decoder.code_layernorm_embedding.weight": (d_model,),
+        "decoder.code_layernorm_embedding.bias": (d_model,),
         "decoder.embed_image_positions.weight": (image_positions, d_model),
         "decoder.image_pos_ln.weight": (d_model,),
         "decoder.image_pos_ln.bias": (d_model,),

@@ -14,6 +14,7 @@ Authors
 
 from dataclasses import dataclass
 
+from speechbrain_mmspeech.convert.official import REL_POS_MAX_POSITIONS
 from speechbrain_mmspeech.convert.reading import ConversionError
 
 NOT_SET = object()
@@ -245,7 +246,8 @@ def architecture_values(values, d_model, settings, origin):
     -------
     dict
         The "Model" keys of ``hparams/inference.yaml`` that the architecture
-        fixes (vocabulary sizes are added later).
+        fixes (vocabulary sizes are added later), with the official
+        relative-position table (``rel_pos_max_positions`` 1024).
 
     Example
     -------
@@ -300,6 +302,7 @@ def architecture_values(values, d_model, settings, origin):
         ),
         "max_positions": values["max_positions"],
         "rel_pos_bucket_size": values["rel_pos_bucket_size"],
+        "rel_pos_max_positions": REL_POS_MAX_POSITIONS,
     }
 
 

@@ -3,7 +3,9 @@
 The decoder vocabulary comes from ``vocab.txt`` (BERT-Chinese lines, or
 ModelScope's with the fairseq specials first) and the phone inventory from
 ``phone_dict.txt``; the configured or stored sizes must agree with them.
-The decoder's rows after the text ids are audio codes.
+The decoder's rows after the text ids are audio codes. A phone table one row
+longer than ``phone_dict.txt`` ends with OFA's ``<blank>`` (its task adds it
+when trained without ``text2phone_path``).
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -93,6 +95,36 @@ def phone_tokenizer_from_dict(path):
         return PinyinTokenizer.from_phone_dict(path)
     except (ValueError, UnicodeDecodeError) as error:
         raise ConversionError(f"{path}: {error}") from None
+
+
+def with_phone_blank(phone_tokenizer):
+    """The phone inventory with ``<blank>`` appended, as OFA's task adds it.
+
+    Without ``text2phone_path`` the official task adds ``<blank>`` and
+    ``<mask>`` to the phone dictionary; ``<mask>`` is already in
+    ``phone_dict.txt``, so the table gets one row more (id 141), and every
+    other id keeps its row.
+
+    Arguments
+    ---------
+    phone_tokenizer : PinyinTokenizer
+        The inventory read from ``phone_dict.txt``.
+
+    Returns
+    -------
+    PinyinTokenizer
+        The same ids plus ``<blank>`` last (unchanged if it has one).
+
+    Example
+    -------
+    >>> phones = with_phone_blank(PinyinTokenizer())
+    >>> len(phones), phones.id_to_token(141), phones.mask_index
+    (142, '<blank>', 124)
+    """
+    symbols = phone_tokenizer.tokens[len(FAIRSEQ_SPECIALS) :]
+    if BLANK_TOKEN in symbols:
+        return phone_tokenizer
+    return PinyinTokenizer([*symbols, BLANK_TOKEN])
 
 
 def check_phone_sizes(values, phone_tokenizer, origin):
