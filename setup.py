@@ -35,7 +35,7 @@ setup(
     entry_points={
         "console_scripts": [
             "mmspeech-convert=speechbrain_mmspeech.convert.cli:main",
-            "mmspeech-transcribe=speechbrain_mmspeech.transcribe:main",
+            "mmspeech-transcribe=speechbrain_mmspeech.inference.cli:main",
             "mmspeech-mini-aishell=speechbrain_mmspeech.mini_aishell.cli:main",
         ],
     },

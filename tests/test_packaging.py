@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_mmspeech import export
+from speechbrain_mmspeech.export import folders as export
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = "speechbrain_mmspeech/hparams/inference.yaml"
@@ -33,7 +33,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.inference.ASR import EncoderDecoderASR
 
 import speechbrain_mmspeech
-from speechbrain_mmspeech import export
+from speechbrain_mmspeech.export import folders as export
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 
 architecture = {
@@ -105,7 +105,7 @@ def test_wheel_holds_the_template_and_the_commands(wheel):
         (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
         commands = archive.read(entry_points).decode("utf-8")
     assert packaged == (REPO / TEMPLATE).read_text(encoding="utf-8")
-    assert "mmspeech-transcribe = speechbrain_mmspeech.transcribe:main" in (
+    assert "mmspeech-transcribe = speechbrain_mmspeech.inference.cli:main" in (
         commands
     )
     assert "mmspeech-convert = speechbrain_mmspeech.convert.cli:main" in (

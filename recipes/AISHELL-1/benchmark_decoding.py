@@ -64,13 +64,17 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.utils.metric_stats import ErrorRateStats
 
-from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
-from speechbrain_mmspeech.frontend import load_audio
-from speechbrain_mmspeech.inference import MMSpeechASR
-from speechbrain_mmspeech.quantization import quantize_model
+from speechbrain_mmspeech.export.folders import (
+    HPARAMS,
+    INFERENCE_TEMPLATE,
+    render_hparams,
+)
+from speechbrain_mmspeech.inference.ASR import MMSpeechASR
+from speechbrain_mmspeech.inference.quantization import quantize_model
+from speechbrain_mmspeech.lobes.features import load_audio
 from speechbrain_mmspeech.text import normalize_text
 
-PRESET_DIR = Path(__file__).resolve().parent / "hparams" / "presets"
+PRESET_DIR = Path(str(HPARAMS))
 SAMPLE_RATE = 16000
 MIB = 1024  # ru_maxrss is in KiB on Linux
 COLUMNS = (

@@ -25,7 +25,7 @@ from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.metric_stats import ErrorRateStats
 
 from speechbrain_mmspeech.text import normalize_text
-from speechbrain_mmspeech.training import read_csv_rows
+from speechbrain_mmspeech.training.brain import read_csv_rows
 
 KIB_PER_GIB = 1024**2
 

@@ -39,9 +39,9 @@ import torch
 from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.metric_stats import ErrorRateStats
 
-from speechbrain_mmspeech.frontend import load_audio
+from speechbrain_mmspeech.lobes.features import load_audio
 from speechbrain_mmspeech.text import normalize_text
-from speechbrain_mmspeech.training import read_csv_rows
+from speechbrain_mmspeech.training.brain import read_csv_rows
 
 SAMPLE_RATE = 16000
 PAUSE_SECONDS = (0.3, 1.5)

@@ -48,10 +48,13 @@ import speechbrain as sb
 import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_mmspeech.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.distributed import end_process_group
-from speechbrain_mmspeech.export import MODEL_FILE
-from speechbrain_mmspeech.training import (
+from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.dataio.unpaired import (
+    prepare_codes,
+    prepare_unpaired_speech,
+)
+from speechbrain_mmspeech.export.folders import MODEL_FILE
+from speechbrain_mmspeech.training.brain import (
     PAIRED,
     SPEECH,
     TEXT,
@@ -66,7 +69,7 @@ from speechbrain_mmspeech.training import (
     speech_dataset,
     text_dataset,
 )
-from speechbrain_mmspeech.unpaired import prepare_codes, prepare_unpaired_speech
+from speechbrain_mmspeech.training.distributed import end_process_group
 
 logger = logging.getLogger(__name__)
 

@@ -29,11 +29,15 @@ import time
 import torch
 from speechbrain.utils.metric_stats import ErrorRateStats
 
-from speechbrain_mmspeech.frontend import load_audio
-from speechbrain_mmspeech.inference import MMSpeechASR
-from speechbrain_mmspeech.lm import LM_MODE_FUSION, LM_MODE_NONE, LM_MODES
+from speechbrain_mmspeech.inference.ASR import MMSpeechASR
+from speechbrain_mmspeech.lobes.features import load_audio
+from speechbrain_mmspeech.lobes.models.transformer_lm import (
+    LM_MODE_FUSION,
+    LM_MODE_NONE,
+    LM_MODES,
+)
 from speechbrain_mmspeech.text import normalize_text
-from speechbrain_mmspeech.training import read_csv_column
+from speechbrain_mmspeech.training.brain import read_csv_column
 
 DEFAULT_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 0.7)
 
@@ -74,7 +78,7 @@ def read_utterances(csv_path):
     Arguments
     ---------
     csv_path : str
-        A CSV written by ``speechbrain_mmspeech.aishell_prepare``.
+        A CSV written by ``speechbrain_mmspeech.dataio.aishell_prepare``.
 
     Returns
     -------
@@ -121,7 +125,7 @@ def decode(asr, utterances, batch_size):
 
     Arguments
     ---------
-    asr : speechbrain_mmspeech.inference.MMSpeechASR
+    asr : speechbrain_mmspeech.inference.ASR.MMSpeechASR
         The loaded model.
     utterances : list of tuple
         ``(id, waveform, reference)``.

@@ -6,7 +6,7 @@ characters the decoder predicts (S2T) and whose pinyin phones the encoder's
 phone head learns with CTC (PP), and about half as many sentences of
 unpaired text (``text_files``, ``text_batch_ratio``), whose masked phones
 the decoder turns into characters (P2T). The Brain and the losses are the
-package's (``speechbrain_mmspeech.training``, ``speechbrain_mmspeech.tasks``).
+package's (``speechbrain_mmspeech.training.brain``, ``speechbrain_mmspeech.training.tasks``).
 At the end, the checkpoints with the best validation accuracy are averaged,
 evaluated on the test set (CER), and written as a model folder that
 ``EncoderDecoderASR.from_hparams`` loads.
@@ -42,15 +42,17 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_mmspeech.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.distributed import end_process_group
-from speechbrain_mmspeech.export import values_from_hparams, write_model_folder
-from speechbrain_mmspeech.lm import (
+from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.export.folders import (
+    values_from_hparams,
+    write_model_folder,
+)
+from speechbrain_mmspeech.lobes.models.transformer_lm import (
     LM_MODE_NONE,
     LM_MODES,
     load_language_model,
 )
-from speechbrain_mmspeech.training import (
+from speechbrain_mmspeech.training.brain import (
     TEXT,
     TOKENIZER_FILE,
     MMSpeechBrain,
@@ -65,6 +67,7 @@ from speechbrain_mmspeech.training import (
     report_unknown_characters,
     text_dataset,
 )
+from speechbrain_mmspeech.training.distributed import end_process_group
 
 logger = logging.getLogger(__name__)
 

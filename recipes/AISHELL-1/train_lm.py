@@ -38,18 +38,18 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import compute_length_mask
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_mmspeech.distributed import (
+from speechbrain_mmspeech.text import normalize_text, split_clauses
+from speechbrain_mmspeech.training.brain import (
+    ScheduledBrain,
+    heldout_sentences,
+    read_csv_column,
+)
+from speechbrain_mmspeech.training.distributed import (
     all_reduce_sum,
     end_process_group,
     shard_evaluation,
     unwrap,
     world_size,
-)
-from speechbrain_mmspeech.text import normalize_text, split_clauses
-from speechbrain_mmspeech.training import (
-    ScheduledBrain,
-    heldout_sentences,
-    read_csv_column,
 )
 
 logger = logging.getLogger(__name__)

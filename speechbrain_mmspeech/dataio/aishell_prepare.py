@@ -32,8 +32,8 @@ import logging
 import tarfile
 from pathlib import Path
 
-from speechbrain_mmspeech.fileio import write_csv
-from speechbrain_mmspeech.frontend import audio_duration
+from speechbrain_mmspeech.dataio.fileio import write_csv
+from speechbrain_mmspeech.lobes.features import audio_duration
 
 logger = logging.getLogger(__name__)
 
@@ -322,7 +322,7 @@ def log_split(split, n_rows, counts):
 
 
 def parse_arguments(argv=None):
-    """Parses the command line of ``python -m speechbrain_mmspeech.aishell_prepare``.
+    """Parses the command line of ``python -m speechbrain_mmspeech.dataio.aishell_prepare``.
 
     Arguments
     ---------

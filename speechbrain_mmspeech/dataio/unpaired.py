@@ -15,7 +15,7 @@ forms and writes ``<save_folder>/unpaired.csv`` with the columns
 - a folder: every ``.wav``/``.flac`` below it, named by its file stem.
 
 Unreadable or empty audio is skipped, counted and logged (as in
-``speechbrain_mmspeech.aishell_prepare``). A transcript, if the source has one, is
+``speechbrain_mmspeech.dataio.aishell_prepare``). A transcript, if the source has one, is
 ignored: this is speech *without* text.
 
 Example
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import torch
 
-from speechbrain_mmspeech.fileio import write_csv
-from speechbrain_mmspeech.frontend import audio_duration, load_audio
-from speechbrain_mmspeech.training import read_csv_rows
+from speechbrain_mmspeech.dataio.fileio import write_csv
+from speechbrain_mmspeech.lobes.features import audio_duration, load_audio
+from speechbrain_mmspeech.training.brain import read_csv_rows
 
 logger = logging.getLogger(__name__)
 

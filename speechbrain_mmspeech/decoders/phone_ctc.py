@@ -47,7 +47,7 @@ import torch
 from pypinyin import Style, pinyin
 from speechbrain.decoders.scorer import BaseScorerInterface
 
-from speechbrain_mmspeech.model import unpack_memory
+from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
 from speechbrain_mmspeech.pinyin import syllable_to_phones
 from speechbrain_mmspeech.tokenizers import (
     CTC_BLANK_INDEX,
@@ -400,7 +400,7 @@ class CTCScorer(BaseScorerInterface):
         ---------
         x : torch.Tensor
             Packed encoder memory ``[hidden; positions; valid]`` of
-            ``speechbrain_mmspeech.model``.
+            ``speechbrain_mmspeech.lobes.models.mmspeech``.
         enc_lens : torch.Tensor
             Unused: the exact lengths come from the ``valid`` channel.
 

@@ -20,7 +20,7 @@ things the official MMSpeech decoding adds:
 It also decodes incrementally (``use_cache``, the default): the searcher's
 memory, which SpeechBrain reorders with the beams through ``permute_mem``,
 is a ``SearchMemory`` holding the token history (read by the n-gram ban)
-and a ``speechbrain_mmspeech.decoder.DecoderCache`` (the self-attention keys
+and a ``speechbrain_mmspeech.lobes.models.decoder.DecoderCache`` (the self-attention keys
 and values of every earlier token, the cross-attention ones computed once
 per utterance). Each step then runs the decoder on one token per hypothesis
 instead of the whole prefix; the hypotheses are the same as without the
@@ -29,7 +29,7 @@ cache. Scorers keep their own memories, so LM fusion works either way.
 The width of the log-probabilities (``n_out``) is the number of text ids
 without a scorer. With a scorer it is the decoder's whole vocabulary, the
 text ids followed by the audio codes at minus infinity, the width
-SpeechBrain scorers are built for (``speechbrain_mmspeech.lm``'s LM scorer
+SpeechBrain scorers are built for (``speechbrain_mmspeech.lobes.models.transformer_lm``'s LM scorer
 pads to it).
 
 Authors
@@ -41,7 +41,7 @@ from typing import NamedTuple
 import torch
 from speechbrain.decoders.seq2seq import S2STransformerBeamSearcher
 
-from speechbrain_mmspeech.decoder import DecoderCache
+from speechbrain_mmspeech.lobes.models.decoder import DecoderCache
 
 
 def banned_ngram_tokens(history, ngram_size):
@@ -85,7 +85,7 @@ class SearchMemory(NamedTuple):
     ---------
     tokens : torch.Tensor
         ``[hyps, length]`` long token history, starting with ``<s>``.
-    cache : speechbrain_mmspeech.decoder.DecoderCache
+    cache : speechbrain_mmspeech.lobes.models.decoder.DecoderCache
         The decoder cache, or None when decoding without one.
     """
 
@@ -98,7 +98,7 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
 
     Arguments
     ---------
-    model : speechbrain_mmspeech.model.MMSpeech
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
         The model (``start_decoding``/``decode_step`` with the cache,
         ``decode`` without, and ``decoder.project`` are used).
     text_vocab_size : int
@@ -137,9 +137,9 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
 
     Example
     -------
-    >>> from speechbrain_mmspeech.encoder import SpeechEncoder
-    >>> from speechbrain_mmspeech.decoder import TextDecoder
-    >>> from speechbrain_mmspeech.model import MMSpeech
+    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
+    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
+    >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
     >>> model = MMSpeech(
     ...     SpeechEncoder(
     ...         d_model=16,

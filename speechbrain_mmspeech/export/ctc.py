@@ -1,7 +1,7 @@
 """Character CTC on the MMSpeech encoder with SpeechBrain's CTC tools.
 
 ``recipes/AISHELL-1/train_ctc.py`` trains a SpeechBrain ``Linear`` CTC head
-on ``speechbrain_mmspeech.lobes.MMSpeechEncoder`` (frozen or fine-tuned)
+on ``speechbrain_mmspeech.lobes.wrappers.MMSpeechEncoder`` (frozen or fine-tuned)
 and decodes with ``speechbrain.decoders.ctc``. This module holds what that
 needs beyond SpeechBrain:
 
@@ -17,22 +17,20 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
-from importlib.resources import files
 from pathlib import Path
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_mmspeech.export import (
+from speechbrain_mmspeech.dataio.fileio import write_atomically
+from speechbrain_mmspeech.export.folders import (
+    HPARAMS,
     core_file_writers,
     read_template,
     render_hparams,
 )
-from speechbrain_mmspeech.fileio import write_atomically
 
-CTC_INFERENCE_TEMPLATE = (
-    files("speechbrain_mmspeech") / "hparams" / "ctc_inference.yaml"
-)
+CTC_INFERENCE_TEMPLATE = HPARAMS / "ctc_inference.yaml"
 # The template line that receives the MMSpeech folder's hyperparams text.
 # It is the lobe's argument itself, not a top-level key that the lobe
 # references: HyperPyYAML would resolve the "<...>" inside a referenced text.
@@ -172,7 +170,7 @@ def write_ctc_model_folder(
     ---------
     folder : str or pathlib.Path
         Output folder (created if needed; written all or nothing).
-    encoder : speechbrain_mmspeech.lobes.MMSpeechEncoder
+    encoder : speechbrain_mmspeech.lobes.wrappers.MMSpeechEncoder
         The (trained) lobe.
     ctc_lin : torch.nn.Module
         The CTC head.

@@ -31,12 +31,13 @@ import ruamel.yaml
 import torch
 from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
 
-from speechbrain_mmspeech.fileio import write_atomically
+from speechbrain_mmspeech.dataio.fileio import write_atomically
 
-# Shipped inside the package, so it is there after any kind of install.
-INFERENCE_TEMPLATE = (
-    files("speechbrain_mmspeech") / "hparams" / "inference.yaml"
-)
+# The repository's top-level hparams/ (the architecture presets and the
+# inference templates), shipped inside the package as speechbrain_mmspeech/
+# hparams (a link in the sources), so it is there after any kind of install.
+HPARAMS = files("speechbrain_mmspeech") / "hparams"
+INFERENCE_TEMPLATE = HPARAMS / "inference.yaml"
 HPARAMS_FILE = "hyperparams.yaml"
 MODEL_FILE = "model.ckpt"
 TOKENIZER_FILE = "tokenizer.ckpt"
@@ -419,7 +420,7 @@ def write_model_folder(
     ---------
     folder : str
         Output folder (created if needed).
-    model : speechbrain_mmspeech.model.MMSpeech
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
         The trained model.
     tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
         Its text tokenizer.
@@ -433,7 +434,7 @@ def write_model_folder(
     language_model : torch.nn.Module
         A language model for decoding (written as ``lm.ckpt``, with the
         template's ``lm`` sections), or None for a folder without one.
-    ngram_lm : speechbrain_mmspeech.ngram.NgramLM
+    ngram_lm : speechbrain_mmspeech.lm.ngram.NgramLM
         A character n-gram LM for decoding (written as ``ngram_lm.ckpt``,
         with the template's ``ngram`` sections), or None.
 

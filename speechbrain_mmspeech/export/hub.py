@@ -26,13 +26,13 @@ from speechbrain_mmspeech.convert.folder import (
     PHONE_TOKENIZER_FILE,
     REPORT_FILE,
 )
-from speechbrain_mmspeech.export import (
+from speechbrain_mmspeech.dataio.fileio import write_atomically
+from speechbrain_mmspeech.export.folders import (
     HPARAMS_FILE,
     LM_FILE,
     MODEL_FILE,
     TOKENIZER_FILE,
 )
-from speechbrain_mmspeech.fileio import write_atomically
 
 MODEL_CARD_FILE = "README.md"
 REQUIRED_FILES = (HPARAMS_FILE, MODEL_FILE, TOKENIZER_FILE)

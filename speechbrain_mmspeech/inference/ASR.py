@@ -14,14 +14,14 @@ length, and audio without speech gives ``""``.
 
 - stricter file handling: errors name the file and the problem;
 - ``transcribe_file(path, return_details=True)`` returns a
-  ``speechbrain_mmspeech.results.Transcription``: segments with their times,
+  ``speechbrain_mmspeech.inference.results.Transcription``: segments with their times,
   and per character its times (CTC forced alignment against the phone head,
-  ``speechbrain_mmspeech.alignment``), its pinyin and a confidence;
+  ``speechbrain_mmspeech.inference.alignment``), its pinyin and a confidence;
 - ``transcribe_waveforms`` for several waveforms at once;
 - N-best rescoring: with a folder whose language model section says
   ``lm_mode: rescoring``, the ``rescoring_decoder`` (no LM) returns its top-k
   hypotheses and the ``rescorer`` re-ranks them
-  (``speechbrain_mmspeech.lm.rescore_nbest``). The stock class has no
+  (``speechbrain_mmspeech.lobes.models.transformer_lm.rescore_nbest``). The stock class has no
   rescoring hook: on a folder with a language model it always decodes with
   shallow fusion (the ``decoder``);
 - folders written before long-audio support (their ``modules`` have no
@@ -39,25 +39,28 @@ from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.data_utils import split_path
 from speechbrain.utils.fetching import fetch
 
-from speechbrain_mmspeech.alignment import TokenAligner
-from speechbrain_mmspeech.frontend import (
+from speechbrain_mmspeech.inference.alignment import TokenAligner
+from speechbrain_mmspeech.inference.results import (
+    TranscribedSegment,
+    Transcription,
+)
+from speechbrain_mmspeech.inference.segment_decoding import SegmentTranscriber
+from speechbrain_mmspeech.inference.segmentation import (
+    SegmentedBatch,
+    SpeechSegmenter,
+    unpad,
+)
+from speechbrain_mmspeech.lobes.features import (
     SAMPLE_RATE,
     ValidatingAudioNormalizer,
     is_silent,
     load_audio,
 )
-from speechbrain_mmspeech.lm import (
+from speechbrain_mmspeech.lobes.models.transformer_lm import (
     LM_MODE_FUSION,
     LM_MODE_RESCORING,
 )
-from speechbrain_mmspeech.results import TranscribedSegment, Transcription
-from speechbrain_mmspeech.segmentation import (
-    SegmentedBatch,
-    SpeechSegmenter,
-    unpad,
-)
 from speechbrain_mmspeech.tokenizers import PinyinTokenizer
-from speechbrain_mmspeech.transcriber import SegmentTranscriber
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +259,7 @@ class MMSpeechASR(EncoderDecoderASR):
 
         Returns
         -------
-        speechbrain_mmspeech.alignment.TokenAligner
+        speechbrain_mmspeech.inference.alignment.TokenAligner
 
         Raises
         ------

@@ -22,8 +22,8 @@ import logging
 import torch
 from torchaudio.functional import forced_align, merge_tokens
 
-from speechbrain_mmspeech.encoder import N_SUBSAMPLING_CONVS
-from speechbrain_mmspeech.results import TimedChar
+from speechbrain_mmspeech.inference.results import TimedChar
+from speechbrain_mmspeech.lobes.models.encoder import N_SUBSAMPLING_CONVS
 
 logger = logging.getLogger(__name__)
 

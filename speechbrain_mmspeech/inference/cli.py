@@ -19,7 +19,7 @@ Outputs (``--format``):
 
 - ``text``: one ``<id>\\t<text>`` line per file;
 - ``jsonl``: one JSON object per file: ``id``, ``path``, and the
-  ``Transcription`` (``speechbrain_mmspeech.results``): text, pinyin,
+  ``Transcription`` (``speechbrain_mmspeech.inference.results``): text, pinyin,
   duration and the segments with their times, their characters' times,
   pinyin and confidences;
 - ``srt``: one SubRip file per input in the ``--output`` folder.
@@ -44,8 +44,8 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from speechbrain_mmspeech.export import HPARAMS_FILE, LM_FILE
-from speechbrain_mmspeech.results import to_srt
+from speechbrain_mmspeech.export.folders import HPARAMS_FILE, LM_FILE
+from speechbrain_mmspeech.inference.results import to_srt
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3")
 FORMATS = ("text", "jsonl", "srt")
@@ -440,9 +440,9 @@ def load_model(args, workdir):
 
     Returns
     -------
-    speechbrain_mmspeech.inference.MMSpeechASR
+    speechbrain_mmspeech.inference.ASR.MMSpeechASR
     """
-    from speechbrain_mmspeech.inference import MMSpeechASR
+    from speechbrain_mmspeech.inference.ASR import MMSpeechASR
 
     source = args.model
     overrides = decoding_overrides(args, folder_keys(source))
@@ -467,7 +467,7 @@ def transcribe_inputs(asr, items, writer, batch_size, progress=True):
 
     Arguments
     ---------
-    asr : speechbrain_mmspeech.inference.MMSpeechASR
+    asr : speechbrain_mmspeech.inference.ASR.MMSpeechASR
         The model.
     items : list of AudioInput
         The files.

@@ -43,14 +43,14 @@ def keep_output_rows(decoder, num_ids):
 
     Arguments
     ---------
-    decoder : speechbrain_mmspeech.decoder.TextDecoder
+    decoder : speechbrain_mmspeech.lobes.models.decoder.TextDecoder
         The decoder, changed in place.
     num_ids : int
         Rows to keep (the text ids).
 
     Example
     -------
-    >>> from speechbrain_mmspeech.decoder import TextDecoder
+    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
     >>> dec = TextDecoder(vocab_size=20, d_model=16, nhead=2, num_layers=1)
     >>> keep_output_rows(dec, 12)
     >>> dec.output_projection.out_features
@@ -67,7 +67,7 @@ def quantize_model(model, mode=QUANTIZE_INT8, num_output_ids=None):
 
     Arguments
     ---------
-    model : speechbrain_mmspeech.model.MMSpeech
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
         The model, on the CPU, with its weights loaded.
     mode : str
         ``"int8"``, or ``"none"`` to leave the model as it is.
@@ -76,14 +76,14 @@ def quantize_model(model, mode=QUANTIZE_INT8, num_output_ids=None):
 
     Returns
     -------
-    speechbrain_mmspeech.model.MMSpeech
+    speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
         The same model.
 
     Example
     -------
-    >>> from speechbrain_mmspeech.encoder import SpeechEncoder
-    >>> from speechbrain_mmspeech.decoder import TextDecoder
-    >>> from speechbrain_mmspeech.model import MMSpeech
+    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
+    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
+    >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
     >>> model = MMSpeech(
     ...     SpeechEncoder(
     ...         d_model=16,
@@ -143,7 +143,7 @@ def load_model(model, path, quantize=QUANTIZE_NONE, num_output_ids=None):
 
     Arguments
     ---------
-    model : speechbrain_mmspeech.model.MMSpeech
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
         The model built from the hparams.
     path : str or pathlib.Path
         Its ``model.ckpt``.
@@ -154,9 +154,9 @@ def load_model(model, path, quantize=QUANTIZE_NONE, num_output_ids=None):
 
     Example
     -------
-    >>> from speechbrain_mmspeech.decoder import TextDecoder
-    >>> from speechbrain_mmspeech.encoder import SpeechEncoder
-    >>> from speechbrain_mmspeech.model import MMSpeech
+    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
+    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
+    >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
     >>> def build():
     ...     torch.manual_seed(0)
     ...     encoder = SpeechEncoder(

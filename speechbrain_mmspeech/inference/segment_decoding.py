@@ -1,7 +1,7 @@
 """Decoding segmented audio in batches, and joining the text per file.
 
 ``SegmentTranscriber`` takes the segments of a ``SegmentedBatch``
-(``speechbrain_mmspeech.segmentation``), decodes them ``batch_size`` at a
+(``speechbrain_mmspeech.inference.segmentation``), decodes them ``batch_size`` at a
 time (longest first, so that little padding is decoded), and returns the
 hypotheses of each file in order. Only one batch of segments is in memory at
 a time: memory does not grow with the length of a file beyond the audio.
@@ -24,9 +24,9 @@ from typing import List, Optional
 
 import torch
 
-from speechbrain_mmspeech.lm import rescore_nbest
-from speechbrain_mmspeech.model import unpack_memory
-from speechbrain_mmspeech.results import TimedChar
+from speechbrain_mmspeech.inference.results import TimedChar
+from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
+from speechbrain_mmspeech.lobes.models.transformer_lm import rescore_nbest
 
 
 @dataclass
@@ -94,16 +94,16 @@ class SegmentTranscriber(torch.nn.Module):
         Waveforms to features (``MMSpeechFbank``).
     normalize : torch.nn.Module
         Feature normalisation (``FeatureNormalization``).
-    model : speechbrain_mmspeech.model.MMSpeech
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
         The model.
-    searcher : speechbrain_mmspeech.decoding.MMSpeechBeamSearcher
+    searcher : speechbrain_mmspeech.decoders.seq2seq.MMSpeechBeamSearcher
         The beam search.
     batch_size : int
         Segments decoded together.
 
     Example
     -------
-    >>> from speechbrain_mmspeech.segmentation import SegmentedBatch
+    >>> from speechbrain_mmspeech.inference.segmentation import SegmentedBatch
     >>> calls = []
     >>> def search(memory, lens):
     ...     calls.append(memory.shape[0])
@@ -146,7 +146,7 @@ class SegmentTranscriber(torch.nn.Module):
 
         Arguments
         ---------
-        segmented : speechbrain_mmspeech.segmentation.SegmentedBatch
+        segmented : speechbrain_mmspeech.inference.segmentation.SegmentedBatch
             What ``SpeechSegmenter`` returned.
         wav_lens : torch.Tensor
             Ignored (the segments carry the lengths); accepted because
@@ -185,7 +185,7 @@ class SegmentTranscriber(torch.nn.Module):
 
         Arguments
         ---------
-        segmented : speechbrain_mmspeech.segmentation.SegmentedBatch
+        segmented : speechbrain_mmspeech.inference.segmentation.SegmentedBatch
             The files and their segments.
         searcher : callable
             Replaces ``self.searcher`` (with ``rescorer``: a searcher that
@@ -195,7 +195,7 @@ class SegmentTranscriber(torch.nn.Module):
         tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
             Gives the rescorer the hypotheses' texts (needed with
             ``rescorer``).
-        aligner : speechbrain_mmspeech.alignment.TokenAligner
+        aligner : speechbrain_mmspeech.inference.alignment.TokenAligner
             Adds per-token times, pinyin and confidences.
 
         Returns
@@ -329,13 +329,13 @@ def token_confidences(model, memory, hyps, searcher):
 
     Arguments
     ---------
-    model : speechbrain_mmspeech.model.MMSpeech
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
         The model.
     memory : torch.Tensor
         ``[batch, time, channels]`` packed encoder memory.
     hyps : list of list of int
         One hypothesis per row of ``memory``.
-    searcher : speechbrain_mmspeech.decoding.MMSpeechBeamSearcher
+    searcher : speechbrain_mmspeech.decoders.seq2seq.MMSpeechBeamSearcher
         Gives ``bos_index``, ``text_vocab_size`` and ``banned_indices``.
 
     Returns

@@ -4,7 +4,7 @@ MMSpeech decodes at most its learned number of positions per utterance and
 was trained on utterances of a few seconds (the official limit is 20 s), so
 long audio is decoded segment by segment:
 
-1. a speech detector (``speechbrain_mmspeech.vad``) finds the speech
+1. a speech detector (``speechbrain_mmspeech.inference.vad``) finds the speech
    regions; audio without any (silence, noise) has no segment at all;
 2. audio no longer than ``max_segment_seconds`` that has speech is one
    segment, the whole file, exactly as it was decoded before segmentation
@@ -17,7 +17,7 @@ long audio is decoded segment by segment:
 ``SpeechSegmenter`` does this for a padded batch. In a model folder's
 ``hyperparams.yaml`` it is the ``encoder`` module, so that the stock
 ``EncoderDecoderASR.transcribe_batch`` hands the segments to the
-``decoder`` module (``speechbrain_mmspeech.transcriber.SegmentTranscriber``).
+``decoder`` module (``speechbrain_mmspeech.inference.segment_decoding.SegmentTranscriber``).
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -28,7 +28,7 @@ from typing import List, Tuple
 
 import torch
 
-from speechbrain_mmspeech.vad import (
+from speechbrain_mmspeech.inference.vad import (
     DETECTORS,
     FRAME_SAMPLES,
     SAMPLE_RATE,

@@ -3,7 +3,7 @@
 A speech detector scores every 32 ms frame (512 samples, silero-vad's
 window) of a waveform with a speech probability; ``speech_regions`` turns the
 scores into speech regions (hysteresis, short pauses bridged, short blips
-dropped). ``speechbrain_mmspeech.segmentation`` cuts long audio there.
+dropped). ``speechbrain_mmspeech.inference.segmentation`` cuts long audio there.
 
  * ``SileroSpeechDetector`` runs the silero-vad model that the ``silero-vad``
    package ships inside itself (TorchScript, no download). Long audio is

@@ -43,7 +43,10 @@ Authors
 import torch
 from speechbrain.decoders import scorer as sb_scorer
 
-from speechbrain_mmspeech.lm import MINUS_INF, pad_to_vocabulary
+from speechbrain_mmspeech.lobes.models.transformer_lm import (
+    MINUS_INF,
+    pad_to_vocabulary,
+)
 from speechbrain_mmspeech.tokenizers import SymbolTable
 
 BOS_INDEX = SymbolTable.bos_index

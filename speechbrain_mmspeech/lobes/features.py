@@ -57,7 +57,7 @@ def check_samples(audio, source="audio"):
     >>> check_samples(torch.tensor([0.0, float("nan")]), "a.wav")
     Traceback (most recent call last):
     ...
-    speechbrain_mmspeech.frontend.AudioError: a.wav: the audio contains NaN or infinite samples
+    speechbrain_mmspeech.lobes.features.AudioError: a.wav: the audio contains NaN or infinite samples
     """
     if audio.numel() == 0:
         raise AudioError(f"{source}: the audio is empty (0 samples)")
@@ -89,7 +89,7 @@ def check_waveform(signal, sample_rate, source="audio"):
     >>> check_waveform(torch.zeros(0), 16000, "a.wav")
     Traceback (most recent call last):
     ...
-    speechbrain_mmspeech.frontend.AudioError: a.wav: the audio is empty (0 samples)
+    speechbrain_mmspeech.lobes.features.AudioError: a.wav: the audio is empty (0 samples)
     """
     check_samples(signal, source)
     duration = signal.shape[0] / sample_rate

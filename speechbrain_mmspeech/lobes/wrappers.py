@@ -35,10 +35,10 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.lobes.models.transformer.Transformer import PositionalEncoding
 from speechbrain.utils.fetching import FetchConfig, fetch
 
-from speechbrain_mmspeech.encoder import EncoderOutput
-from speechbrain_mmspeech.export import HPARAMS_FILE, MODEL_FILE
-from speechbrain_mmspeech.masking import lengths_to_padding_mask
-from speechbrain_mmspeech.model import unpack_memory
+from speechbrain_mmspeech.export.folders import HPARAMS_FILE, MODEL_FILE
+from speechbrain_mmspeech.lobes.models.encoder import EncoderOutput
+from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
+from speechbrain_mmspeech.nnet.masking import lengths_to_padding_mask
 
 # What a model folder's hyperparams must define for the lobe.
 FOLDER_KEYS = ("model", "compute_features", "normalize", "pretrainer")
@@ -268,7 +268,7 @@ class MMSpeechEncoder(torch.nn.Module):
     A tiny model folder, then the lobe on it:
 
     >>> from speechbrain_mmspeech.convert.weights import build_model
-    >>> from speechbrain_mmspeech.export import write_model_folder
+    >>> from speechbrain_mmspeech.export.folders import write_model_folder
     >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
     >>> values = getfixture("tiny_template_values")  # 7 layers, d_model 16
     >>> tokenizer = CharTokenizer()
@@ -451,8 +451,8 @@ class MemoryHead(torch.nn.Module):
 
     >>> from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
     >>> from speechbrain.nnet.linear import Linear
-    >>> from speechbrain_mmspeech.decoding import MMSpeechBeamSearcher
-    >>> from speechbrain_mmspeech.model import MMSpeech
+    >>> from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
+    >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
     >>> sizes = {**getfixture("tiny_architecture"), "code_vocab_size": 0}
     >>> model = MMSpeech.from_architecture(sizes).eval()  # 20 text ids
     >>> ctc_lin = Linear(input_size=16, n_neurons=20)  # the decoder's ids
@@ -542,9 +542,9 @@ class ForeignEncoder(torch.nn.Module):
     ...     EncoderWrapper,
     ...     TransformerASR,
     ... )
-    >>> from speechbrain_mmspeech.decoder import TextDecoder
-    >>> from speechbrain_mmspeech.decoding import MMSpeechBeamSearcher
-    >>> from speechbrain_mmspeech.model import MMSpeech
+    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
+    >>> from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
+    >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
     >>> _ = torch.manual_seed(0)
     >>> transformer = TransformerASR(
     ...     tgt_vocab=1,
@@ -612,7 +612,7 @@ class ForeignEncoder(torch.nn.Module):
 
         Returns
         -------
-        speechbrain_mmspeech.encoder.EncoderOutput
+        speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
             States, sinusoidal positions, padding and lengths.
         """
         if (

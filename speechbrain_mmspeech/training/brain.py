@@ -9,7 +9,7 @@ Every training batch is a ``MixedBatch``: one ``PaddedBatch`` per data pool,
 - ``text``: unpaired text -> P2T (phone-to-text).
 
 ``MMSpeechBrain`` runs the forward pass of each pool present and sums the
-tasks' losses (``speechbrain_mmspeech.tasks``, the only place losses are
+tasks' losses (``speechbrain_mmspeech.training.tasks``, the only place losses are
 computed) with ``task_weights``, divided by the number of sentences of the
 batch (the official ``--sentence-avg``). The official stages differ only in
 which pools their batches hold:
@@ -29,7 +29,7 @@ Under DDP (``torchrun``), every process trains on its own share of the
 batches (Brain's ``DistributedSamplerWrapper``; ``schedule_length`` counts
 one process' batches) and evaluates its share of the validation and test
 batches, whose metrics are then gathered so that each utterance counts once
-(``speechbrain_mmspeech.distributed``).
+(``speechbrain_mmspeech.training.distributed``).
 
 This module also holds the data side of the recipes: the datasets of the
 three pools, the character vocabulary, held-out sentence filtering, the
@@ -58,7 +58,18 @@ from speechbrain.dataio.sampler import (
     ReproducibleRandomSampler,
 )
 
-from speechbrain_mmspeech.distributed import (
+from speechbrain_mmspeech.dataio.fileio import write_atomically
+from speechbrain_mmspeech.export.folders import TOKENIZER_FILE
+from speechbrain_mmspeech.lobes.features import load_audio
+from speechbrain_mmspeech.lobes.models.mmspeech import pack_memory
+from speechbrain_mmspeech.lobes.models.transformer_lm import (
+    LM_MODE_FUSION,
+    LM_MODE_NONE,
+    LM_MODE_RESCORING,
+    rescore_nbest,
+)
+from speechbrain_mmspeech.text import normalize_text
+from speechbrain_mmspeech.training.distributed import (
     DistributedBatchSamplerWrapper,
     ModelRunner,
     all_reduce_sum,
@@ -67,18 +78,7 @@ from speechbrain_mmspeech.distributed import (
     unwrap,
     world_size,
 )
-from speechbrain_mmspeech.export import TOKENIZER_FILE
-from speechbrain_mmspeech.fileio import write_atomically
-from speechbrain_mmspeech.frontend import load_audio
-from speechbrain_mmspeech.lm import (
-    LM_MODE_FUSION,
-    LM_MODE_NONE,
-    LM_MODE_RESCORING,
-    rescore_nbest,
-)
-from speechbrain_mmspeech.model import pack_memory
-from speechbrain_mmspeech.tasks import restrict_to_vocabulary
-from speechbrain_mmspeech.text import normalize_text
+from speechbrain_mmspeech.training.tasks import restrict_to_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -605,7 +605,7 @@ def prepare_ngram_lm(hparams):
 
     Returns
     -------
-    speechbrain_mmspeech.ngram.NgramLM or None
+    speechbrain_mmspeech.lm.ngram.NgramLM or None
         The fitted LM, or None when the weight is 0.
     """
     if hparams["ngram_lm_weight"] <= 0:
@@ -1184,7 +1184,7 @@ class MMSpeechBrain(ScheduledBrain):
 
         Returns
         -------
-        speechbrain_mmspeech.decoding.MMSpeechBeamSearcher
+        speechbrain_mmspeech.decoders.seq2seq.MMSpeechBeamSearcher
         """
         mode = self.hparams.lm_mode if stage == sb.Stage.TEST else None
         key = (stage, mode)
@@ -1451,7 +1451,7 @@ def average_best_checkpoints(
 
     Example
     -------
-    >>> from speechbrain_mmspeech.checkpoints import AtomicCheckpointer
+    >>> from speechbrain_mmspeech.training.checkpoints import AtomicCheckpointer
     >>> model = torch.nn.Linear(1, 1, bias=False)
     >>> checkpointer = AtomicCheckpointer(
     ...     getfixture("tmpdir"), {"model": model}

@@ -156,14 +156,14 @@ class EncoderUnitFeatures:
 
     Arguments
     ---------
-    encoder : speechbrain_mmspeech.encoder.SpeechEncoder
+    encoder : speechbrain_mmspeech.lobes.models.encoder.SpeechEncoder
         The encoder (same architecture as the checkpoint).
     checkpoint : str or pathlib.Path
         Optional MMSpeech state dict to load.
 
     Example
     -------
-    >>> from speechbrain_mmspeech.encoder import SpeechEncoder
+    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
     >>> encoder = SpeechEncoder(
     ...     d_model=16,
     ...     nhead=2,

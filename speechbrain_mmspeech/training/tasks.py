@@ -10,7 +10,7 @@ One small class per task, as in the official code (OFA
   original characters; the output is restricted to the text vocabulary.
 - ``SpeechToCodeTask`` (S2C, unpaired speech): speech masked in time
   (probability 0.7, spans of 10 frames) is decoded into its pseudo-code
-  sequence (see ``speechbrain_mmspeech.codes``); codes follow the text ids
+  sequence (see ``speechbrain_mmspeech.training.codes``); codes follow the text ids
   in the decoder vocabulary.
 - ``MaskedSpeechPredictionTask`` (MSP, same forward pass as S2C): the phone
   posteriors of the masked input (student) are pulled towards those of the
@@ -125,11 +125,11 @@ def teacher_forced_logits(model, tokens_bos, encoder_output):
 
     Arguments
     ---------
-    model : speechbrain_mmspeech.model.MMSpeech
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
         The network.
     tokens_bos : torch.Tensor
         ``[batch, length]`` decoder inputs (``<s>`` then the target).
-    encoder_output : speechbrain_mmspeech.encoder.EncoderOutput
+    encoder_output : speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
         What the encoder returned.
 
     Returns
@@ -279,7 +279,7 @@ class PhoneToTextTask(TextTargetTask):
 
         Arguments
         ---------
-        model : speechbrain_mmspeech.model.MMSpeech
+        model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
             The network.
         phones : torch.Tensor
             ``[batch, n_phones]`` masked phone ids.
@@ -363,7 +363,7 @@ class SpeechToCodeTask:
 
         Arguments
         ---------
-        model : speechbrain_mmspeech.model.MMSpeech
+        model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
             The network.
         feats : torch.Tensor
             ``[batch, frames, n_mels]`` normalised features.
@@ -376,7 +376,7 @@ class SpeechToCodeTask:
         -------
         logits : torch.Tensor
             ``[batch, length, vocab]``.
-        encoder_output : speechbrain_mmspeech.encoder.EncoderOutput
+        encoder_output : speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
             The student states and the time mask (for MSP).
         """
         encoded = model.encoder(
@@ -414,7 +414,7 @@ class MaskedSpeechPredictionTask:
 
     Example
     -------
-    >>> from speechbrain_mmspeech.encoder import SpeechEncoder
+    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
     >>> encoder = SpeechEncoder(
     ...     d_model=16,
     ...     nhead=2,
@@ -443,7 +443,7 @@ class MaskedSpeechPredictionTask:
 
         Arguments
         ---------
-        encoder : speechbrain_mmspeech.encoder.SpeechEncoder
+        encoder : speechbrain_mmspeech.lobes.models.encoder.SpeechEncoder
             The (shared) encoder.
         feats : torch.Tensor
             ``[batch, frames, n_mels]`` normalised features.
@@ -471,9 +471,9 @@ class MaskedSpeechPredictionTask:
 
         Arguments
         ---------
-        encoder : speechbrain_mmspeech.encoder.SpeechEncoder
+        encoder : speechbrain_mmspeech.lobes.models.encoder.SpeechEncoder
             The encoder (its phone head scores the student states).
-        student_output : speechbrain_mmspeech.encoder.EncoderOutput
+        student_output : speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
             The encoder run on the masked input (S2C's forward pass).
         teacher_logits : torch.Tensor
             From ``teacher_logits``.
@@ -586,7 +586,7 @@ class SpeechToTextTask(TextTargetTask):
 
         Arguments
         ---------
-        model : speechbrain_mmspeech.model.MMSpeech
+        model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
             The network.
         feats : torch.Tensor
             ``[batch, frames, n_mels]`` normalised features.
@@ -601,7 +601,7 @@ class SpeechToTextTask(TextTargetTask):
             ``[batch, length, vocab]``.
         phone_logits : torch.Tensor
             ``[batch, time, phone_classes]`` (for PP).
-        encoder_output : speechbrain_mmspeech.encoder.EncoderOutput
+        encoder_output : speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
             Everything the encoder produced.
         """
         return model(

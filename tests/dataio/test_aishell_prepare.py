@@ -1,4 +1,4 @@
-"""Tests of the AISHELL-1 data preparation (``speechbrain_mmspeech.aishell_prepare``).
+"""Tests of the AISHELL-1 data preparation (``speechbrain_mmspeech.dataio.aishell_prepare``).
 
 They run on the tiny mini-AISHELL corpus, in its downloaded form (tars) and
 in its extracted form.
@@ -15,7 +15,7 @@ import shutil
 import pytest
 import soundfile as sf
 
-from speechbrain_mmspeech import aishell_prepare
+from speechbrain_mmspeech.dataio import aishell_prepare
 
 HEADER = ["ID", "duration", "wav", "spk_id", "transcript"]
 

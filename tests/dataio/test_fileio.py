@@ -1,8 +1,8 @@
-"""Tests for speechbrain_mmspeech.fileio: all-or-nothing writes."""
+"""Tests for speechbrain_mmspeech.dataio.fileio: all-or-nothing writes."""
 
 import pytest
 
-from speechbrain_mmspeech.fileio import write_atomically
+from speechbrain_mmspeech.dataio.fileio import write_atomically
 
 
 def write_text(text):

@@ -6,7 +6,7 @@ Authors
 
 import os
 
-from speechbrain_mmspeech.unpaired import prepare_unpaired_speech
+from speechbrain_mmspeech.dataio.unpaired import prepare_unpaired_speech
 
 
 def test_unpaired_speech_from_a_folder_or_a_wav_scp(

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.phone_scoring: prefix scores and search.
+"""Tests for speechbrain_mmspeech.decoders.phone_ctc: prefix scores and search.
 
 The prefix scores are checked against references that share no code with
 the scorer: a sum over every alignment (all label paths of a few frames),
@@ -18,13 +18,16 @@ import torch
 from hyperpyyaml import load_hyperpyyaml
 from speechbrain.decoders.scorer import ScorerBuilder
 
-from speechbrain_mmspeech.decoding import MMSpeechBeamSearcher
-from speechbrain_mmspeech.lm import TransformerLM, TransformerLMScorer
-from speechbrain_mmspeech.phone_scoring import (
+from speechbrain_mmspeech.decoders.phone_ctc import (
     MINUS_INF,
     CharPhoneTable,
     CTCScorer,
     phone_ctc_log_likelihood,
+)
+from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
+from speechbrain_mmspeech.lobes.models.transformer_lm import (
+    TransformerLM,
+    TransformerLMScorer,
 )
 from speechbrain_mmspeech.pinyin import LETTER_READINGS
 from speechbrain_mmspeech.tokenizers import CharTokenizer, PinyinTokenizer
@@ -556,8 +559,8 @@ def test_full_scorer_equals_partial_scorer_over_every_id():
 YAML = """
 tokenizer: !new:speechbrain_mmspeech.tokenizers.CharTokenizer
 
-model: !new:speechbrain_mmspeech.model.MMSpeech
-    encoder: !new:speechbrain_mmspeech.encoder.SpeechEncoder
+model: !new:speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
+    encoder: !new:speechbrain_mmspeech.lobes.models.encoder.SpeechEncoder
         d_model: 16
         nhead: 2
         num_layers: 2
@@ -567,7 +570,7 @@ model: !new:speechbrain_mmspeech.model.MMSpeech
         pos_conv_depth: 1
         pos_conv_kernel: 3
         pos_conv_groups: 2
-    decoder: !new:speechbrain_mmspeech.decoder.TextDecoder
+    decoder: !new:speechbrain_mmspeech.lobes.models.decoder.TextDecoder
         vocab_size: 30
         d_model: 16
         nhead: 2
@@ -576,7 +579,7 @@ model: !new:speechbrain_mmspeech.model.MMSpeech
         max_positions: 16
         rel_pos_bucket_size: 4
 
-lm_model: !new:speechbrain_mmspeech.lm.TransformerLM
+lm_model: !new:speechbrain_mmspeech.lobes.models.transformer_lm.TransformerLM
     vocab: 20
     d_model: 16
     nhead: 2
@@ -585,11 +588,11 @@ lm_model: !new:speechbrain_mmspeech.lm.TransformerLM
 
 scorer: !new:speechbrain.decoders.scorer.ScorerBuilder
     full_scorers:
-        - !new:speechbrain_mmspeech.lm.TransformerLMScorer
+        - !new:speechbrain_mmspeech.lobes.models.transformer_lm.TransformerLMScorer
             language_model: !ref <lm_model>
             vocab_size: 30
     partial_scorers:
-        - !new:speechbrain_mmspeech.phone_scoring.CTCScorer
+        - !new:speechbrain_mmspeech.decoders.phone_ctc.CTCScorer
             phone_head: !ref <model>
             char_phones: !ref <tokenizer>
             eos_index: 2
@@ -598,7 +601,7 @@ scorer: !new:speechbrain.decoders.scorer.ScorerBuilder
         ctc: 0.4
     scorer_beam_scale: 2
 
-decoder: !new:speechbrain_mmspeech.decoding.MMSpeechBeamSearcher
+decoder: !new:speechbrain_mmspeech.decoders.seq2seq.MMSpeechBeamSearcher
     model: !ref <model>
     text_vocab_size: 20
     banned_indices: [0, 1]

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.decoding: n-gram bans and beam search.
+"""Tests for speechbrain_mmspeech.decoders.seq2seq: n-gram bans and beam search.
 
 Beam search with and without the decoder cache, with and without an LM,
 one utterance at a time and in padded batches.
@@ -8,11 +8,14 @@ import pytest
 import torch
 from speechbrain.decoders.scorer import ScorerBuilder
 
-from speechbrain_mmspeech.decoding import (
+from speechbrain_mmspeech.decoders.seq2seq import (
     MMSpeechBeamSearcher,
     banned_ngram_tokens,
 )
-from speechbrain_mmspeech.lm import TransformerLM, TransformerLMScorer
+from speechbrain_mmspeech.lobes.models.transformer_lm import (
+    TransformerLM,
+    TransformerLMScorer,
+)
 from tiny_models import tiny_model
 
 VOCAB = 30

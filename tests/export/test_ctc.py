@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.ctc: CTC model folders for EncoderASR.
+"""Tests for speechbrain_mmspeech.export.ctc: CTC model folders for EncoderASR.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -13,14 +13,14 @@ from speechbrain.decoders.ctc import CTCBeamSearcher
 from speechbrain.inference.ASR import EncoderASR
 from speechbrain.nnet.linear import Linear
 
-from speechbrain_mmspeech.ctc import (
+from speechbrain_mmspeech.export.ctc import (
     ctc_vocab_list,
     render_ctc_hparams,
     write_ctc_model_folder,
     yaml_block_scalar,
 )
-from speechbrain_mmspeech.export import write_model_folder
-from speechbrain_mmspeech.lobes import MMSpeechEncoder
+from speechbrain_mmspeech.export.folders import write_model_folder
+from speechbrain_mmspeech.lobes.wrappers import MMSpeechEncoder
 from speechbrain_mmspeech.tokenizers import PAD_INDEX, CharTokenizer
 from tiny_models import (
     FOLDER_SETTINGS,

@@ -1,10 +1,10 @@
-"""Tests for speechbrain_mmspeech.export: inference YAML and model folders."""
+"""Tests for speechbrain_mmspeech.export.folders: inference YAML and model folders."""
 
 import pytest
 import torch
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_mmspeech.export import (
+from speechbrain_mmspeech.export.folders import (
     INFERENCE_TEMPLATE,
     render_hparams,
     write_model_folder,
@@ -129,7 +129,7 @@ def test_write_model_folder_overwrites_and_fails_cleanly(tmp_path):
 def test_folder_with_phone_aware_decoding_loads_and_uses_it(tmp_path):
     from speechbrain.inference.ASR import EncoderDecoderASR
 
-    from speechbrain_mmspeech.phone_scoring import CTCScorer
+    from speechbrain_mmspeech.decoders.phone_ctc import CTCScorer
     from tiny_models import TEMPLATE_SIZES, model_from_template
 
     tokenizer = CharTokenizer()
@@ -191,7 +191,7 @@ def test_folder_with_phone_aware_decoding_loads_and_uses_it(tmp_path):
 def test_folder_with_an_ngram_lm_loads_and_uses_it(tmp_path, phone_ctc_weight):
     from speechbrain.inference.ASR import EncoderDecoderASR
 
-    from speechbrain_mmspeech.ngram import NgramLM, NgramLMScorer
+    from speechbrain_mmspeech.lm.ngram import NgramLM, NgramLMScorer
     from tiny_models import TEMPLATE_SIZES, model_from_template
 
     texts = ["今天天气很好", "我们去公园"]

@@ -1,32 +1,30 @@
-"""Tests for speechbrain_mmspeech.hub: model card, upload, loading by repo id.
+"""Tests for speechbrain_mmspeech.export.hub: model card, upload, loading by repo id.
 
 Nothing can reach the hub here: the upload is recorded through a stand-in
 ``HfApi``, and loading by repo id runs offline against a hub cache the test
 builds itself in the standard ``huggingface_hub`` layout.
 """
 
-import hashlib
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from hub_cache import COMMIT, add_to_hub_cache
 from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.fetching import FetchConfig
 
-from speechbrain_mmspeech import hub
 from speechbrain_mmspeech.convert.cli import main
-from speechbrain_mmspeech.export import write_model_folder
+from speechbrain_mmspeech.export import hub
+from speechbrain_mmspeech.export.folders import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import TEMPLATE_SIZES, folder_values, model_from_template
 
 # The subprocess imports this checkout, whatever is pip-installed.
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 REPO_ID = "mmspeech-test/tiny-model"
-COMMIT = "0123456789abcdef0123456789abcdef01234567"
 TINY = {
     **TEMPLATE_SIZES,
     "max_positions": 16,
@@ -44,38 +42,6 @@ def model_folder(tmp_path_factory):
     model = model_from_template(TINY)
     folder = tmp_path_factory.mktemp("model")
     return write_model_folder(folder, model, tokenizer, folder_values(TINY))
-
-
-def add_to_hub_cache(cache, repo_id, folder, commit):
-    """Puts a folder in a hub cache as ``hf_hub_download`` would have.
-
-    Layout: ``models--org--name/blobs/<sha256>``,
-    ``snapshots/<commit>/<file>`` (symlinks to the blobs) and ``refs/main``
-    holding the commit hash.
-    """
-    repo = cache / ("models--" + repo_id.replace("/", "--"))
-    blobs, snapshot = repo / "blobs", repo / "snapshots" / commit
-    blobs.mkdir(parents=True)
-    snapshot.mkdir(parents=True)
-    for path in sorted(folder.iterdir()):
-        data = path.read_bytes()
-        blob = blobs / hashlib.sha256(data).hexdigest()
-        blob.write_bytes(data)
-        (snapshot / path.name).symlink_to(os.path.relpath(blob, snapshot))
-    (repo / "refs").mkdir()
-    (repo / "refs" / "main").write_text(commit)
-    return repo
-
-
-@pytest.fixture
-def no_network(monkeypatch):
-    """Any attempt to open a network connection fails the test."""
-
-    def refuse(*args, **kwargs):
-        raise AssertionError("network access attempted")
-
-    monkeypatch.setattr(socket.socket, "connect", refuse)
-    monkeypatch.setattr(socket, "create_connection", refuse)
 
 
 def test_model_card(model_folder, tmp_path):

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.transcribe: the mmspeech-transcribe CLI."""
+"""Tests for speechbrain_mmspeech.inference.cli: the mmspeech-transcribe CLI."""
 
 import json
 import re
@@ -8,10 +8,10 @@ import pytest
 import torch
 
 from speech_audio import PHRASES, SAMPLE_RATE, speak, white_noise, write_wav
-from speechbrain_mmspeech import transcribe
-from speechbrain_mmspeech.export import LM_FILE, write_model_folder
+from speechbrain_mmspeech.export.folders import LM_FILE, write_model_folder
+from speechbrain_mmspeech.inference import cli as transcribe
+from speechbrain_mmspeech.inference.cli import main, parse_args
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from speechbrain_mmspeech.transcribe import main, parse_args
 from tiny_models import FOLDER_SETTINGS as TINY
 from tiny_models import FOLDER_TEXT_VOCAB as TEXT_VOCAB
 from tiny_models import FOLDER_TEXTS as TEXTS

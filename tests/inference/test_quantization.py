@@ -1,13 +1,16 @@
-"""Tests for speechbrain_mmspeech.quantization: int8 inference option."""
+"""Tests for speechbrain_mmspeech.inference.quantization: int8 inference option."""
 
 import pytest
 import torch
 from speechbrain.inference.ASR import EncoderDecoderASR
 
 from speech_audio import speech_batch
-from speechbrain_mmspeech.export import write_model_folder
-from speechbrain_mmspeech.inference import encode_whole
-from speechbrain_mmspeech.quantization import load_model, quantize_model
+from speechbrain_mmspeech.export.folders import write_model_folder
+from speechbrain_mmspeech.inference.ASR import encode_whole
+from speechbrain_mmspeech.inference.quantization import (
+    load_model,
+    quantize_model,
+)
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import TEMPLATE_SIZES, folder_values, model_from_template
 

@@ -1,10 +1,10 @@
-"""Tests for speechbrain_mmspeech.segmentation: cutting long audio."""
+"""Tests for speechbrain_mmspeech.inference.segmentation: cutting long audio."""
 
 import pytest
 import torch
 
 from speech_audio import SAMPLE_RATE, recording, speak, white_noise
-from speechbrain_mmspeech.segmentation import SpeechSegmenter
+from speechbrain_mmspeech.inference.segmentation import SpeechSegmenter
 
 FIVE_MINUTES = 300.0
 

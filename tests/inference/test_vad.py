@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.vad: speech detectors and speech regions."""
+"""Tests for speechbrain_mmspeech.inference.vad: speech detectors and speech regions."""
 
 import builtins
 
@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from speech_audio import brown_noise, recording, white_noise
-from speechbrain_mmspeech import vad
-from speechbrain_mmspeech.vad import (
+from speechbrain_mmspeech.inference import vad
+from speechbrain_mmspeech.inference.vad import (
     FRAME_SECONDS,
     EnergySpeechDetector,
     SileroSpeechDetector,

@@ -1,12 +1,12 @@
-"""Tests for speechbrain_mmspeech.ngram: Kneser-Ney counts, scorer, search."""
+"""Tests for speechbrain_mmspeech.lm.ngram: Kneser-Ney counts, scorer, search."""
 
 import pytest
 import torch
 from speechbrain.decoders.scorer import ScorerBuilder
 
-from speechbrain_mmspeech.decoding import MMSpeechBeamSearcher
-from speechbrain_mmspeech.ngram import NgramLM, NgramLMScorer
-from speechbrain_mmspeech.phone_scoring import CTCScorer
+from speechbrain_mmspeech.decoders.phone_ctc import CTCScorer
+from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
+from speechbrain_mmspeech.lm.ngram import NgramLM, NgramLMScorer
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import tiny_model
 

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.decoder: the OFA text decoder."""
+"""Tests for speechbrain_mmspeech.lobes.models.decoder: the OFA text decoder."""
 
 import math
 
@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import tiny_models
-from speechbrain_mmspeech.decoder import relative_position_buckets
+from speechbrain_mmspeech.lobes.models.decoder import relative_position_buckets
 
 VOCAB = 20
 D_MODEL = tiny_models.D_MODEL

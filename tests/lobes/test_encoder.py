@@ -1,10 +1,10 @@
-"""Tests for speechbrain_mmspeech.encoder: the MMSpeech speech encoder."""
+"""Tests for speechbrain_mmspeech.lobes.models.encoder: the MMSpeech speech encoder."""
 
 import pytest
 import torch
 
 import tiny_models
-from speechbrain_mmspeech.encoder import (
+from speechbrain_mmspeech.lobes.models.encoder import (
     Conv2dSubsampling,
     ConvPositionalEmbedding,
     conv_output_length,

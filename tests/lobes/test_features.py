@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.frontend: audio checks and fbank features."""
+"""Tests for speechbrain_mmspeech.lobes.features: audio checks and fbank features."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import soundfile
 import torch
 import torchaudio.compliance.kaldi as kaldi
 
-from speechbrain_mmspeech.frontend import (
+from speechbrain_mmspeech.lobes.features import (
     AudioError,
     FeatureNormalization,
     MMSpeechFbank,

@@ -1,10 +1,13 @@
-"""Tests for speechbrain_mmspeech.model: MMSpeech and its packed memory."""
+"""Tests for speechbrain_mmspeech.lobes.models.mmspeech: MMSpeech and its packed memory."""
 
 import torch
 
 import tiny_models
-from speechbrain_mmspeech.encoder import EncoderOutput
-from speechbrain_mmspeech.model import pack_memory, unpack_memory
+from speechbrain_mmspeech.lobes.models.encoder import EncoderOutput
+from speechbrain_mmspeech.lobes.models.mmspeech import (
+    pack_memory,
+    unpack_memory,
+)
 
 D_MODEL = tiny_models.D_MODEL
 VOCAB = 20

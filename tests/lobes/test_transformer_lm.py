@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.lm: training, fusion, rescoring, folders.
+"""Tests for speechbrain_mmspeech.lobes.models.transformer_lm: training, fusion, rescoring, folders.
 
 A "rigged" MMSpeech whose decoder gives the same next-token scores whatever
 the input (it slightly prefers ``ASR_CHOICE`` to ``LM_CHOICE``) and a rigged
@@ -16,16 +16,16 @@ from speechbrain.decoders.scorer import RescorerBuilder, ScorerBuilder
 from speechbrain.inference.ASR import EncoderDecoderASR
 
 from speech_audio import speech_batch
-from speechbrain_mmspeech.decoding import MMSpeechBeamSearcher
-from speechbrain_mmspeech.export import (
+from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
+from speechbrain_mmspeech.export.folders import (
     INFERENCE_TEMPLATE,
     LM_FILE,
     LM_SECTION,
     render_hparams,
     write_model_folder,
 )
-from speechbrain_mmspeech.inference import MMSpeechASR, encode_whole
-from speechbrain_mmspeech.lm import (
+from speechbrain_mmspeech.inference.ASR import MMSpeechASR, encode_whole
+from speechbrain_mmspeech.lobes.models.transformer_lm import (
     MINUS_INF,
     TransformerLMRescorer,
     TransformerLMScorer,

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.lobes: the MMSpeech encoder as a lobe.
+"""Tests for speechbrain_mmspeech.lobes.wrappers: the MMSpeech encoder as a lobe.
 
 The lobe must give the states ``MMSpeech.encode`` computes inside a model
 folder's model, load every kind of model folder (recipe-style, converted,
@@ -13,18 +13,18 @@ Authors
 
 import pytest
 import torch
+from hub_cache import COMMIT, add_to_hub_cache
 from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
 from speechbrain.utils.fetching import FetchConfig
-from test_hub import COMMIT, add_to_hub_cache, no_network  # noqa: F401
 
-from speechbrain_mmspeech.decoding import MMSpeechBeamSearcher
-from speechbrain_mmspeech.export import write_model_folder
-from speechbrain_mmspeech.lobes import (
+from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
+from speechbrain_mmspeech.export.folders import write_model_folder
+from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
+from speechbrain_mmspeech.lobes.wrappers import (
     MemoryHead,
     MMSpeechEncoder,
     load_model_folder,
 )
-from speechbrain_mmspeech.model import unpack_memory
 from speechbrain_mmspeech.tokenizers import EOS_INDEX, PAD_INDEX, CharTokenizer
 from tiny_models import (
     FOLDER_SETTINGS,

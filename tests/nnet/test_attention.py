@@ -1,11 +1,11 @@
-"""Tests for speechbrain_mmspeech.attention: multi-head attention and biases."""
+"""Tests for speechbrain_mmspeech.nnet.attention: multi-head attention and biases."""
 
 import math
 
 import pytest
 import torch
 
-from speechbrain_mmspeech.attention import (
+from speechbrain_mmspeech.nnet.attention import (
     MultiheadAttention,
     causal_bias,
     padding_to_bias,

@@ -6,7 +6,7 @@ Authors
 
 import torch
 
-from speechbrain_mmspeech.layers import DropPath
+from speechbrain_mmspeech.nnet.layers import DropPath
 
 
 def test_drop_path_module():

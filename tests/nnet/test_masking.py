@@ -1,10 +1,10 @@
-"""Tests for speechbrain_mmspeech.masking: padding masks and span masks."""
+"""Tests for speechbrain_mmspeech.nnet.masking: padding masks and span masks."""
 
 import math
 
 import torch
 
-from speechbrain_mmspeech.masking import (
+from speechbrain_mmspeech.nnet.masking import (
     compute_span_mask,
     lengths_to_padding_mask,
 )

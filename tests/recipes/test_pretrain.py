@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from speechbrain_mmspeech import training
+from speechbrain_mmspeech.training import brain as training
 from tiny_recipe_model import STAGE1, TEXT_VOCAB, tiny_architecture
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
@@ -228,7 +228,7 @@ def test_mixed_batches(corpus, tmp_path):
 
 
 def test_text_pool_drops_dev_and_test_sentences(corpus, tmp_path):
-    from speechbrain_mmspeech.aishell_prepare import prepare_aishell
+    from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
 
     prepare_aishell(corpus / "data_aishell", tmp_path)
     dev = (tmp_path / "dev.csv").read_text(encoding="utf-8").splitlines()[1]

@@ -17,9 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_mmspeech.lm import TransformerLM, load_language_model
+from speechbrain_mmspeech.lobes.models.transformer_lm import (
+    TransformerLM,
+    load_language_model,
+)
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from speechbrain_mmspeech.training import read_csv_column
+from speechbrain_mmspeech.training.brain import read_csv_column
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 LM_HPARAMS = RECIPE_DIR / "hparams" / "lm.yaml"
@@ -36,7 +39,7 @@ TINY_LM_OVERRIDE = (
 @pytest.fixture(scope="module")
 def asr_output(tiny_corpus, tmp_path_factory):
     """What the LM recipe reads from an ASR run: CSVs and tokenizer.ckpt."""
-    from speechbrain_mmspeech.aishell_prepare import prepare_aishell
+    from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
 
     output = tmp_path_factory.mktemp("asr_output")
     prepare_aishell(tiny_corpus / "data_aishell", output / "data")

@@ -1,11 +1,11 @@
-"""Tests for speechbrain_mmspeech.training: batches, samplers, settings."""
+"""Tests for speechbrain_mmspeech.training.brain: batches, samplers, settings."""
 
 import pytest
 import torch
 from speechbrain.dataio.sampler import DynamicBatchSampler
 
-from speechbrain_mmspeech import training
 from speechbrain_mmspeech.tokenizers import CharTokenizer
+from speechbrain_mmspeech.training import brain as training
 
 
 def test_text_mixing_sampler_adds_half_as_many_sentences_per_epoch():
@@ -104,7 +104,7 @@ def test_collate_groups_examples_by_pool():
 
 
 def test_ngram_lm_is_fitted_on_the_pool_without_heldout_sentences(tmp_path):
-    from speechbrain_mmspeech.ngram import NgramLM
+    from speechbrain_mmspeech.lm.ngram import NgramLM
 
     header = "ID,duration,wav,transcript\n"
     (tmp_path / "dev.csv").write_text(header + "d1,1.0,a.wav,天气\n")
@@ -142,7 +142,9 @@ def test_ngram_lm_is_fitted_on_the_pool_without_heldout_sentences(tmp_path):
 
 def test_text_mixing_sampler_is_sharded_per_process_by_epoch():
     """Under DDP each process gets every other batch of the same epoch."""
-    from speechbrain_mmspeech.distributed import DistributedBatchSamplerWrapper
+    from speechbrain_mmspeech.training.distributed import (
+        DistributedBatchSamplerWrapper,
+    )
 
     paired = training.ReproducibleRandomSampler(list(range(12)), seed=4)
 
@@ -180,7 +182,9 @@ def test_text_mixing_sampler_is_sharded_per_process_by_epoch():
 
 
 def test_distributed_wrapper_with_one_batch_per_process():
-    from speechbrain_mmspeech.distributed import DistributedBatchSamplerWrapper
+    from speechbrain_mmspeech.training.distributed import (
+        DistributedBatchSamplerWrapper,
+    )
 
     wrapper = DistributedBatchSamplerWrapper(
         [[0, 1, 2], [3, 4]], num_replicas=2, rank=0, shuffle=False

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.checkpoints: a killed save is never loaded.
+"""Tests for speechbrain_mmspeech.training.checkpoints: a killed save is never loaded.
 
 A save is "killed" by a recoverable whose save hook raises in the middle of
 the save, after the model's file is written: what is left on disk is what a
@@ -18,7 +18,10 @@ from speechbrain.utils.checkpoints import (
     register_checkpoint_hooks,
 )
 
-from speechbrain_mmspeech.checkpoints import STAGING_PREFIX, AtomicCheckpointer
+from speechbrain_mmspeech.training.checkpoints import (
+    STAGING_PREFIX,
+    AtomicCheckpointer,
+)
 
 
 class Killed(Exception):

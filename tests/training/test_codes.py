@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.codes: the S2C pseudo-code quantizer.
+"""Tests for speechbrain_mmspeech.training.codes: the S2C pseudo-code quantizer.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -8,7 +8,7 @@ import pytest
 import torch
 from speechbrain.utils.checkpoints import Checkpointer
 
-from speechbrain_mmspeech.codes import (
+from speechbrain_mmspeech.training.codes import (
     EncoderUnitFeatures,
     FbankUnitFeatures,
     KMeans,

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.tasks: the five pre-training tasks.
+"""Tests for speechbrain_mmspeech.training.tasks: the five pre-training tasks.
 
 Batch construction (masking ratios, phone masking, target shapes, the text
 vocabulary restriction), finite losses that decrease on a fixed tiny batch,
@@ -14,7 +14,8 @@ import pytest
 import torch
 
 import tiny_models
-from speechbrain_mmspeech.tasks import (
+from speechbrain_mmspeech.tokenizers import PinyinTokenizer
+from speechbrain_mmspeech.training.tasks import (
     P2T_MASK_RATIO,
     P2T_RANDOM_RATIO,
     PHONE_MASK_INDEX,
@@ -28,7 +29,6 @@ from speechbrain_mmspeech.tasks import (
     restrict_to_vocabulary,
     summed_nll,
 )
-from speechbrain_mmspeech.tokenizers import PinyinTokenizer
 
 TEXT_VOCAB = 12
 CODE_VOCAB = 8

@@ -39,12 +39,12 @@ import math
 
 import torch
 
-from speechbrain_mmspeech.attention import (
+from speechbrain_mmspeech.nnet.attention import (
     MultiheadAttention,
     causal_bias,
     padding_to_bias,
 )
-from speechbrain_mmspeech.layers import DropPath, init_embedding
+from speechbrain_mmspeech.nnet.layers import DropPath, init_embedding
 from speechbrain_mmspeech.tokenizers import PAD_INDEX
 
 DECODER_ATTENTION_SCALE_FACTOR = 2.0
@@ -554,7 +554,7 @@ class TextDecoder(torch.nn.Module):
         The output projection is tied to the token embeddings, so the text
         ids come first; scoring only them skips the audio codes' rows
         (slicing the weight, no copy). A quantized projection
-        (``speechbrain_mmspeech.quantization``) already holds only the rows
+        (``speechbrain_mmspeech.inference.quantization``) already holds only the rows
         it was built with.
 
         Arguments

@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import torch
 
-from speechbrain_mmspeech.attention import MultiheadAttention
-from speechbrain_mmspeech.layers import ChannelLayerNorm, init_embedding
-from speechbrain_mmspeech.masking import (
+from speechbrain_mmspeech.nnet.attention import MultiheadAttention
+from speechbrain_mmspeech.nnet.layers import ChannelLayerNorm, init_embedding
+from speechbrain_mmspeech.nnet.masking import (
     compute_span_mask,
     lengths_to_padding_mask,
 )

@@ -14,7 +14,7 @@ architecture keys (``ARCHITECTURE_KEYS``; the recipes' ``hparams/presets/``
 and every model folder's ``architecture``), so that the sizes are written in
 one place and the YAML files hold no copy of the network's wiring.
 
-For incremental decoding (``speechbrain_mmspeech.decoding``),
+For incremental decoding (``speechbrain_mmspeech.decoders.seq2seq``),
 ``start_decoding`` turns a memory into a decoder cache and ``decode_step``
 feeds one token per hypothesis.
 
@@ -33,8 +33,8 @@ Authors
 
 import torch
 
-from speechbrain_mmspeech.decoder import TextDecoder
-from speechbrain_mmspeech.encoder import SpeechEncoder
+from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
+from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
 from speechbrain_mmspeech.tokenizers import PAD_INDEX
 
 # What fixes the network's shapes: the keys of an ``architecture`` mapping.
@@ -111,7 +111,7 @@ def build_speech_encoder(architecture, dropout=0.0, layerdrop=0.0):
 
     Returns
     -------
-    speechbrain_mmspeech.encoder.SpeechEncoder
+    speechbrain_mmspeech.lobes.models.encoder.SpeechEncoder
 
     Example
     -------
@@ -153,7 +153,7 @@ def build_text_decoder(architecture, dropout=0.0, drop_path=0.0):
 
     Returns
     -------
-    speechbrain_mmspeech.decoder.TextDecoder
+    speechbrain_mmspeech.lobes.models.decoder.TextDecoder
 
     Example
     -------
@@ -184,7 +184,7 @@ def pack_memory(encoder_output):
 
     Arguments
     ---------
-    encoder_output : speechbrain_mmspeech.encoder.EncoderOutput
+    encoder_output : speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
         What ``SpeechEncoder.forward`` returned.
 
     Returns
@@ -194,7 +194,7 @@ def pack_memory(encoder_output):
 
     Example
     -------
-    >>> from speechbrain_mmspeech.encoder import EncoderOutput
+    >>> from speechbrain_mmspeech.lobes.models.encoder import EncoderOutput
     >>> out = EncoderOutput(
     ...     torch.rand(1, 3, 4),
     ...     torch.rand(1, 3, 4),
@@ -242,15 +242,15 @@ class MMSpeech(torch.nn.Module):
 
     Arguments
     ---------
-    encoder : speechbrain_mmspeech.encoder.SpeechEncoder
+    encoder : speechbrain_mmspeech.lobes.models.encoder.SpeechEncoder
         The speech encoder.
-    decoder : speechbrain_mmspeech.decoder.TextDecoder
+    decoder : speechbrain_mmspeech.lobes.models.decoder.TextDecoder
         The text decoder.
 
     Example
     -------
-    >>> from speechbrain_mmspeech.encoder import SpeechEncoder
-    >>> from speechbrain_mmspeech.decoder import TextDecoder
+    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
+    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
     >>> model = MMSpeech(
     ...     SpeechEncoder(
     ...         d_model=16,
@@ -300,7 +300,7 @@ class MMSpeech(torch.nn.Module):
         """Builds the encoder and the decoder of an architecture mapping.
 
         The recipe and inference YAML files build their model this way
-        (``!apply:speechbrain_mmspeech.model.MMSpeech.from_architecture``).
+        (``!apply:speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech.from_architecture``).
 
         Arguments
         ---------
@@ -353,7 +353,7 @@ class MMSpeech(torch.nn.Module):
             ``[batch, length, vocab]`` next-token scores.
         phone_logits : torch.Tensor
             ``[batch, time, phone_classes]`` phone-head scores (for CTC).
-        encoder_output : speechbrain_mmspeech.encoder.EncoderOutput
+        encoder_output : speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
             Everything the encoder produced.
         """
         enc = self.encoder(feats, feat_lens, time_mask_prob=time_mask_prob)
@@ -421,7 +421,7 @@ class MMSpeech(torch.nn.Module):
 
         Returns
         -------
-        speechbrain_mmspeech.decoder.DecoderCache
+        speechbrain_mmspeech.lobes.models.decoder.DecoderCache
             For ``decode_step``.
         """
         hidden, positions, padding_mask = unpack_memory(memory)
@@ -434,7 +434,7 @@ class MMSpeech(torch.nn.Module):
         ---------
         tokens : torch.Tensor
             ``[hyps]`` newest tokens.
-        cache : speechbrain_mmspeech.decoder.DecoderCache
+        cache : speechbrain_mmspeech.lobes.models.decoder.DecoderCache
             From ``start_decoding``; extended in place.
 
         Returns
