@@ -30,7 +30,7 @@ MOVED_MODULES = {
     "attention": ("nnet.attention",),
     "layers": ("nnet.layers",),
     "masking": ("nnet.masking",),
-    "frontend": ("lobes.features",),
+    "frontend": ("lobes.features", "dataio.audio"),
     "encoder": ("lobes.models.encoder",),
     "decoder": ("lobes.models.decoder",),
     "model": ("lobes.models.mmspeech",),
@@ -50,16 +50,35 @@ MOVED_MODULES = {
     "alignment": ("inference.alignment",),
     "results": ("inference.results",),
     "quantization": ("inference.quantization",),
-    "transcribe": ("inference.cli",),
+    "transcribe": (
+        "inference.cli",
+        "inference.inputs",
+        "inference.writers",
+        "export.folders",
+    ),
     "ctc": ("export.ctc",),
     "hub": ("export.hub",),
 }
 
 # Old module that is now a subpackage -> the new modules that hold its names.
 MOVED_INTO_SUBPACKAGE = {
-    "lm": ("lobes.models.transformer_lm",),
+    "lm": (
+        "lobes.models.transformer_lm",
+        "decoders.scorers",
+        "training.checkpoints",
+    ),
     "lobes": ("lobes.wrappers",),
-    "training": ("training.brain",),
+    "training": (
+        "training.brain",
+        "training.settings",
+        "training.checkpoints",
+        "training.distributed",
+        "dataio.batches",
+        "dataio.pools",
+        "dataio.manifests",
+        "dataio.text_pool",
+        "export.folders",
+    ),
     "inference": ("inference.ASR",),
     "export": ("export.folders",),
 }

@@ -43,31 +43,31 @@ import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.export.folders import (
-    values_from_hparams,
-    write_model_folder,
-)
-from speechbrain_mmspeech.lobes.models.transformer_lm import (
-    LM_MODE_NONE,
-    LM_MODES,
-    load_language_model,
-)
-from speechbrain_mmspeech.training.brain import (
+from speechbrain_mmspeech.dataio.batches import (
     TEXT,
-    TOKENIZER_FILE,
-    MMSpeechBrain,
     active_pools,
     finetuning_loader,
-    load_hparams,
-    load_pretrained,
-    paired_datasets,
     paired_loader_kwargs,
+)
+from speechbrain_mmspeech.dataio.pools import paired_datasets, text_dataset
+from speechbrain_mmspeech.dataio.text_pool import (
     prepare_ngram_lm,
     prepare_tokenizer,
     report_unknown_characters,
-    text_dataset,
+)
+from speechbrain_mmspeech.decoders.scorers import LM_MODE_NONE, LM_MODES
+from speechbrain_mmspeech.export.folders import (
+    TOKENIZER_FILE,
+    values_from_hparams,
+    write_model_folder,
+)
+from speechbrain_mmspeech.training.brain import MMSpeechBrain
+from speechbrain_mmspeech.training.checkpoints import (
+    load_language_model,
+    load_pretrained,
 )
 from speechbrain_mmspeech.training.distributed import end_process_group
+from speechbrain_mmspeech.training.settings import load_hparams
 
 logger = logging.getLogger(__name__)
 

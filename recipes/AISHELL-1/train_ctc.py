@@ -29,24 +29,22 @@ from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.dataio.batches import paired_loader_kwargs
+from speechbrain_mmspeech.dataio.pools import character_datasets
 from speechbrain_mmspeech.export.ctc import (
     CTC_INFERENCE_TEMPLATE,
     write_ctc_model_folder,
 )
 from speechbrain_mmspeech.export.folders import values_from_hparams
-from speechbrain_mmspeech.training.brain import (
-    ScheduledBrain,
-    average_best_checkpoints,
-    character_datasets,
-    gather_error_rate_stats,
-    load_hparams,
-    paired_loader_kwargs,
-)
+from speechbrain_mmspeech.training.brain import ScheduledBrain
+from speechbrain_mmspeech.training.checkpoints import average_best_checkpoints
 from speechbrain_mmspeech.training.distributed import (
     all_reduce_sum,
     end_process_group,
+    gather_error_rate_stats,
     world_size,
 )
+from speechbrain_mmspeech.training.settings import load_hparams
 
 
 class CTCBrain(ScheduledBrain):

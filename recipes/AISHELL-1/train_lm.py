@@ -38,12 +38,10 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import compute_length_mask
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
+from speechbrain_mmspeech.dataio.manifests import read_csv_column
+from speechbrain_mmspeech.dataio.text_pool import heldout_sentences
 from speechbrain_mmspeech.text import normalize_text, split_clauses
-from speechbrain_mmspeech.training.brain import (
-    ScheduledBrain,
-    heldout_sentences,
-    read_csv_column,
-)
+from speechbrain_mmspeech.training.brain import ScheduledBrain
 from speechbrain_mmspeech.training.distributed import (
     all_reduce_sum,
     end_process_group,

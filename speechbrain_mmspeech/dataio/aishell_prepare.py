@@ -32,8 +32,8 @@ import logging
 import tarfile
 from pathlib import Path
 
+from speechbrain_mmspeech.dataio.audio import audio_duration
 from speechbrain_mmspeech.dataio.fileio import write_csv
-from speechbrain_mmspeech.lobes.features import audio_duration
 
 logger = logging.getLogger(__name__)
 

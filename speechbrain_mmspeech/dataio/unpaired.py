@@ -35,9 +35,9 @@ from pathlib import Path
 
 import torch
 
+from speechbrain_mmspeech.dataio.audio import audio_duration, load_audio
 from speechbrain_mmspeech.dataio.fileio import write_csv
-from speechbrain_mmspeech.lobes.features import audio_duration, load_audio
-from speechbrain_mmspeech.training.brain import read_csv_rows
+from speechbrain_mmspeech.dataio.manifests import read_csv_rows
 
 logger = logging.getLogger(__name__)
 

@@ -47,6 +47,7 @@ import torch
 from pypinyin import Style, pinyin
 from speechbrain.decoders.scorer import BaseScorerInterface
 
+from speechbrain_mmspeech.decoders.scorers import MINUS_INF
 from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
 from speechbrain_mmspeech.pinyin import syllable_to_phones
 from speechbrain_mmspeech.tokenizers import (
@@ -57,7 +58,6 @@ from speechbrain_mmspeech.tokenizers import (
 
 logger = logging.getLogger(__name__)
 
-MINUS_INF = -1e20  # the value SpeechBrain's searchers use for "never"
 NO_PHONE = -1  # padding of the phone table
 NO_READING = -1  # the length of a missing reading in the phone table
 PHONE_BLANK_INDEX = CTC_BLANK_INDEX  # the phone head's CTC blank

@@ -289,6 +289,34 @@ def template_settings(template):
     return [key for key, node in tree.items() if _is_plain_data(node)]
 
 
+def folder_keys(folder):
+    """The top-level keys of a local model folder's ``hyperparams.yaml``.
+
+    Arguments
+    ---------
+    folder : str or pathlib.Path
+        The model folder.
+
+    Returns
+    -------
+    set of str
+        Empty when the folder is not local (a hub repository).
+
+    Example
+    -------
+    >>> folder = getfixture("tmp_path")
+    >>> _ = (folder / HPARAMS_FILE).write_text(
+    ...     "beam_size: 5\\nmodel: !new:torch.nn.Identity\\n  # a: 1\\n"
+    ... )
+    >>> sorted(folder_keys(folder)), folder_keys("org/name")
+    (['beam_size', 'model'], set())
+    """
+    path = Path(folder) / HPARAMS_FILE
+    if not path.is_file():
+        return set()
+    return set(ruamel.yaml.YAML().load(path.read_text(encoding="utf-8")))
+
+
 def values_from_hparams(hparams, template_path=INFERENCE_TEMPLATE):
     """A model folder's settings, taken from training hyperparameters.
 

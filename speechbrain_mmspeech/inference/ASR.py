@@ -21,7 +21,7 @@ length, and audio without speech gives ``""``.
 - N-best rescoring: with a folder whose language model section says
   ``lm_mode: rescoring``, the ``rescoring_decoder`` (no LM) returns its top-k
   hypotheses and the ``rescorer`` re-ranks them
-  (``speechbrain_mmspeech.lobes.models.transformer_lm.rescore_nbest``). The stock class has no
+  (``speechbrain_mmspeech.decoders.scorers.rescore_nbest``). The stock class has no
   rescoring hook: on a folder with a language model it always decodes with
   shallow fusion (the ``decoder``);
 - folders written before long-audio support (their ``modules`` have no
@@ -39,6 +39,16 @@ from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.data_utils import split_path
 from speechbrain.utils.fetching import fetch
 
+from speechbrain_mmspeech.dataio.audio import (
+    SAMPLE_RATE,
+    ValidatingAudioNormalizer,
+    is_silent,
+    load_audio,
+)
+from speechbrain_mmspeech.decoders.scorers import (
+    LM_MODE_FUSION,
+    LM_MODE_RESCORING,
+)
 from speechbrain_mmspeech.inference.alignment import TokenAligner
 from speechbrain_mmspeech.inference.results import (
     TranscribedSegment,
@@ -49,16 +59,6 @@ from speechbrain_mmspeech.inference.segmentation import (
     SegmentedBatch,
     SpeechSegmenter,
     unpad,
-)
-from speechbrain_mmspeech.lobes.features import (
-    SAMPLE_RATE,
-    ValidatingAudioNormalizer,
-    is_silent,
-    load_audio,
-)
-from speechbrain_mmspeech.lobes.models.transformer_lm import (
-    LM_MODE_FUSION,
-    LM_MODE_RESCORING,
 )
 from speechbrain_mmspeech.tokenizers import PinyinTokenizer
 

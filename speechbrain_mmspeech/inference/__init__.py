@@ -5,7 +5,10 @@
 - ``vad``, ``segmentation``, ``segment_decoding``: long audio cut at its
   pauses and decoded segment by segment.
 - ``alignment``: character times; ``results``: result objects.
-- ``quantization``: int8 loading; ``cli``: ``mmspeech-transcribe``.
+- ``quantization``: int8 loading.
+- ``cli``: ``mmspeech-transcribe``; ``inputs``: what it reads (files,
+  folders, ``wav.scp``, CSV); ``writers``: what it writes (text, JSON lines,
+  SRT).
 """
 
 from speechbrain_mmspeech._redirects import moved_names

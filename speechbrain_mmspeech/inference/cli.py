@@ -7,22 +7,13 @@
         --output test.jsonl
     mmspeech-transcribe model_folder test.csv --format srt --output subs/
 
-Inputs are audio files, folders (searched recursively for ``.wav``,
-``.flac`` and ``.mp3`` files that soundfile reads), Kaldi ``wav.scp`` files
-(``<id> <path>`` lines) and CSV manifests (an ``ID`` column and a ``wav``
-column, as the recipe's ``test.csv``). Relative paths in a list are relative
-to the list's folder. Audio of any length, sampling rate and channel count
+Inputs (``inference.inputs``) are audio files, folders, Kaldi ``wav.scp``
+files and CSV manifests. Audio of any length, sampling rate and channel count
 is transcribed through ``MMSpeechASR`` (long audio in segments; no speech,
 no text).
 
-Outputs (``--format``):
-
-- ``text``: one ``<id>\\t<text>`` line per file;
-- ``jsonl``: one JSON object per file: ``id``, ``path``, and the
-  ``Transcription`` (``speechbrain_mmspeech.inference.results``): text, pinyin,
-  duration and the segments with their times, their characters' times,
-  pinyin and confidences;
-- ``srt``: one SubRip file per input in the ``--output`` folder.
+Outputs (``--format``, ``inference.writers``): ``text`` lines, JSON lines
+with the segments, characters' times, pinyin and confidences, or SRT files.
 
 ``text`` and ``jsonl`` go to ``--output`` (a file) or to stdout. A progress
 bar runs on stderr. A file that cannot be read or transcribed is reported
@@ -34,310 +25,19 @@ Authors
 """
 
 import argparse
-import csv
-import json
 import sys
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm import tqdm
 
-from speechbrain_mmspeech.export.folders import HPARAMS_FILE, LM_FILE
-from speechbrain_mmspeech.inference.results import to_srt
+from speechbrain_mmspeech.export.folders import LM_FILE, folder_keys
+from speechbrain_mmspeech.inference.inputs import InputError, list_inputs
+from speechbrain_mmspeech.inference.writers import FORMATS, open_writer
 
-AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3")
-FORMATS = ("text", "jsonl", "srt")
-# Column names tried, in order, in a CSV manifest.
-ID_COLUMNS = ("ID", "id", "utt_id")
-PATH_COLUMNS = ("wav", "path", "audio", "file")
 EXIT_FAILED_FILES = 1
 EXIT_USAGE = 2
-
-
-class InputError(ValueError):
-    """An input list or a command-line option that cannot be used."""
-
-
-@dataclass
-class AudioInput:
-    """One audio file to transcribe.
-
-    Arguments
-    ---------
-    id : str
-        What the outputs call it: the path as found for files and folders,
-        the utterance id for ``wav.scp`` and CSV entries.
-    path : str
-        The audio file.
-    name : str
-        Its SRT file name without the extension (relative to ``--output``).
-    """
-
-    id: str
-    path: str
-    name: str
-
-
-def find_audio(folder):
-    """Audio files under a folder, recursively, in sorted order.
-
-    Arguments
-    ---------
-    folder : str or pathlib.Path
-        The folder.
-
-    Returns
-    -------
-    list of AudioInput
-        Named by their path inside the folder.
-
-    Example
-    -------
-    >>> folder = getfixture("tmp_path")
-    >>> for name in ["b.flac", "sub/a.wav", "notes.txt"]:
-    ...     (folder / name).parent.mkdir(exist_ok=True)
-    ...     (folder / name).touch()
-    >>> [item.name for item in find_audio(folder)]
-    ['b', 'sub/a']
-    """
-    folder = Path(folder)
-    files = sorted(
-        path
-        for path in folder.rglob("*")
-        if path.suffix.lower() in AUDIO_EXTENSIONS and path.is_file()
-    )
-    return [
-        AudioInput(
-            str(path),
-            str(path),
-            path.relative_to(folder).with_suffix("").as_posix(),
-        )
-        for path in files
-    ]
-
-
-def list_path(list_file, path):
-    """A path from a list file: relative paths are relative to its folder."""
-    path = Path(path)
-    return str(path if path.is_absolute() else Path(list_file).parent / path)
-
-
-def read_wav_scp(path):
-    """The entries of a Kaldi ``wav.scp`` (``<id> <path>`` lines).
-
-    Arguments
-    ---------
-    path : str or pathlib.Path
-        The list.
-
-    Returns
-    -------
-    list of AudioInput
-
-    Raises
-    ------
-    InputError
-        For a piped command (``... |``) or a line without a path.
-
-    Example
-    -------
-    >>> scp = getfixture("tmp_path") / "wav.scp"
-    >>> _ = scp.write_text("u1 /data/u1.wav\\nu2 wav/u2.flac\\n")
-    >>> [(i.id, i.path.endswith("wav/u2.flac")) for i in read_wav_scp(scp)]
-    [('u1', False), ('u2', True)]
-    """
-    items = []
-    with open(path, encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            fields = line.strip().split(maxsplit=1)
-            if not fields:
-                continue
-            if len(fields) < 2 or fields[1].endswith("|"):
-                raise InputError(
-                    f"{path}:{number}: expected '<id> <audio file>' "
-                    "(piped commands are not supported)"
-                )
-            items.append(
-                AudioInput(fields[0], list_path(path, fields[1]), fields[0])
-            )
-    return items
-
-
-def read_csv_manifest(path):
-    """The entries of a CSV manifest with an id and an audio path column.
-
-    Arguments
-    ---------
-    path : str or pathlib.Path
-        The CSV file; its id column is the first of ``ID_COLUMNS`` and its
-        audio column the first of ``PATH_COLUMNS`` that it has.
-
-    Returns
-    -------
-    list of AudioInput
-
-    Example
-    -------
-    >>> manifest = getfixture("tmp_path") / "test.csv"
-    >>> _ = manifest.write_text("ID,duration,wav\\nu1,1.0,/data/u1.wav\\n")
-    >>> read_csv_manifest(manifest)
-    [AudioInput(id='u1', path='/data/u1.wav', name='u1')]
-    """
-    with open(path, encoding="utf-8", newline="") as f:
-        reader = csv.DictReader(f)
-        columns = reader.fieldnames or []
-        id_column = next((c for c in ID_COLUMNS if c in columns), None)
-        path_column = next((c for c in PATH_COLUMNS if c in columns), None)
-        if id_column is None or path_column is None:
-            raise InputError(
-                f"{path}: a CSV manifest needs an id column (one of "
-                f"{', '.join(ID_COLUMNS)}) and an audio column (one of "
-                f"{', '.join(PATH_COLUMNS)}); it has {', '.join(columns)}"
-            )
-        return [
-            AudioInput(
-                row[id_column],
-                list_path(path, row[path_column]),
-                row[id_column],
-            )
-            for row in reader
-        ]
-
-
-def list_inputs(inputs):
-    """Every audio file named by the command line, in order.
-
-    Arguments
-    ---------
-    inputs : list of str
-        Audio files, folders, ``*.scp`` lists and ``*.csv`` manifests.
-        A path that does not exist is listed as an audio file (and fails
-        when it is read).
-
-    Returns
-    -------
-    list of AudioInput
-
-    Example
-    -------
-    >>> list_inputs(["a.wav"])
-    [AudioInput(id='a.wav', path='a.wav', name='a')]
-    """
-    items = []
-    for argument in inputs:
-        path = Path(argument)
-        if path.is_dir():
-            items.extend(find_audio(path))
-        elif path.suffix == ".scp" and path.is_file():
-            items.extend(read_wav_scp(path))
-        elif path.suffix.lower() == ".csv" and path.is_file():
-            items.extend(read_csv_manifest(path))
-        else:
-            items.append(AudioInput(argument, argument, path.stem))
-    return items
-
-
-class TextWriter:
-    """Writes ``<id>\\t<text>`` lines.
-
-    Arguments
-    ---------
-    stream : file object
-        Where to write.
-
-    Example
-    -------
-    >>> import io
-    >>> stream = io.StringIO()
-    >>> TextWriter(stream).write(AudioInput("u1", "u1.wav", "u1"), "你好")
-    >>> stream.getvalue()
-    'u1\\t你好\\n'
-    """
-
-    details = False
-
-    def __init__(self, stream):
-        self.stream = stream
-
-    def write(self, item, result):
-        """Writes the text of one file."""
-        self.stream.write(f"{item.id}\t{result}\n")
-        self.stream.flush()
-
-
-class JsonLinesWriter(TextWriter):
-    """Writes one JSON object per file: id, path and the transcription.
-
-    Arguments
-    ---------
-    stream : file object
-        Where to write.
-    """
-
-    details = True
-
-    def write(self, item, result):
-        """Writes the ``Transcription`` of one file."""
-        record = {"id": item.id, "path": item.path, **result.to_dict()}
-        self.stream.write(json.dumps(record, ensure_ascii=False) + "\n")
-        self.stream.flush()
-
-
-class SrtWriter:
-    """Writes one SubRip file per input, under a folder.
-
-    Arguments
-    ---------
-    folder : str or pathlib.Path
-        The output folder (created if needed).
-    """
-
-    details = True
-
-    def __init__(self, folder):
-        self.folder = Path(folder)
-        self.written = set()
-
-    def write(self, item, result):
-        """Writes ``<folder>/<item.name>.srt``.
-
-        Raises
-        ------
-        InputError
-            If an earlier input already wrote that file.
-        """
-        path = self.folder / f"{item.name}.srt"
-        if path in self.written:
-            raise InputError(f"another input was already written to {path}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(to_srt(result), encoding="utf-8")
-        self.written.add(path)
-
-
-def folder_keys(folder):
-    """The top-level keys of a local model folder's ``hyperparams.yaml``.
-
-    Arguments
-    ---------
-    folder : str or pathlib.Path
-        The model folder.
-
-    Returns
-    -------
-    set of str
-        Empty when the folder is not local (a hub repository).
-    """
-    path = Path(folder) / HPARAMS_FILE
-    if not path.is_file():
-        return set()
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return {
-        line.split(":", 1)[0]
-        for line in lines
-        if line[:1].isalpha() and ":" in line
-    }
 
 
 def stage_language_model(folder, lm_path, workdir):
@@ -428,7 +128,7 @@ def decoding_overrides(args, keys):
     return overrides
 
 
-def load_model(args, workdir):
+def load_asr(args, workdir):
     """Loads the model folder with the command line's options.
 
     Arguments
@@ -597,18 +297,6 @@ def parse_args(argv=None):
     return args
 
 
-def open_writer(args):
-    """The writer for ``--format`` and ``--output``, and the file to close."""
-    if args.format == "srt":
-        return SrtWriter(args.output), None
-    stream = sys.stdout
-    if args.output is not None:
-        Path(args.output).parent.mkdir(parents=True, exist_ok=True)
-        stream = open(args.output, "w", encoding="utf-8")
-    writer = JsonLinesWriter if args.format == "jsonl" else TextWriter
-    return writer(stream), stream if args.output is not None else None
-
-
 def main(argv=None):
     """Entry point of ``mmspeech-transcribe``.
 
@@ -629,7 +317,7 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="mmspeech_") as workdir:
         try:
             items = list_inputs(args.inputs)
-            asr = load_model(args, Path(workdir))
+            asr = load_asr(args, Path(workdir))
         except (InputError, OSError, ValueError) as error:
             print(f"mmspeech-transcribe: {error}", file=sys.stderr)
             return EXIT_USAGE

@@ -24,9 +24,9 @@ from typing import List, Optional
 
 import torch
 
+from speechbrain_mmspeech.decoders.scorers import rescore_nbest
 from speechbrain_mmspeech.inference.results import TimedChar
 from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
-from speechbrain_mmspeech.lobes.models.transformer_lm import rescore_nbest
 
 
 @dataclass

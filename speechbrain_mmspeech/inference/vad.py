@@ -27,13 +27,12 @@ import warnings
 
 import torch
 
+from speechbrain_mmspeech.dataio.audio import SAMPLE_RATE, SILENCE_PEAK
+
 logger = logging.getLogger(__name__)
 
-SAMPLE_RATE = 16000
 FRAME_SAMPLES = 512  # 32 ms at 16 kHz: the window of silero-vad
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
-# Peaks below this (about -80 dBFS) are digital silence (frontend.is_silent).
-SILENCE_PEAK = 1e-4
 SILERO = "silero"
 ENERGY = "energy"
 DETECTORS = (SILERO, ENERGY)

@@ -43,15 +43,13 @@ Authors
 import torch
 from speechbrain.decoders import scorer as sb_scorer
 
-from speechbrain_mmspeech.lobes.models.transformer_lm import (
-    MINUS_INF,
-    pad_to_vocabulary,
+from speechbrain_mmspeech.decoders.scorers import MINUS_INF, pad_to_vocabulary
+from speechbrain_mmspeech.tokenizers import (
+    BOS_INDEX,
+    EOS_INDEX,
+    PAD_INDEX,
 )
-from speechbrain_mmspeech.tokenizers import SymbolTable
 
-BOS_INDEX = SymbolTable.bos_index
-PAD_INDEX = SymbolTable.pad_index
-EOS_INDEX = SymbolTable.eos_index
 FALLBACK_DISCOUNT = 0.5  # when the counts of counts cannot estimate one
 MAX_KEY = 2**63  # n-gram keys are int64
 

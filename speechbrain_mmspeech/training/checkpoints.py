@@ -14,6 +14,10 @@ flushes the files to disk and renames the folder to its final name, which
 is atomic. A killed save leaves only a staging folder, removed by the next
 save.
 
+Loading state dicts: ``load_pretrained`` (a pre-trained model, missing
+parameters allowed), ``load_language_model`` (an ``lm.ckpt``, strictly) and
+``average_best_checkpoints`` (the best checkpoints' mean, before testing).
+
 Authors
  * MMSpeech plugin contributors 2026
 """
@@ -22,6 +26,8 @@ import logging
 import os
 import shutil
 
+import speechbrain as sb
+import torch
 from speechbrain.utils.checkpoints import (
     DEFAULT_SAVE_HOOKS,
     METAFNAME,
@@ -150,3 +156,117 @@ class AtomicCheckpointer(Checkpointer):
             if path.name.startswith(STAGING_PREFIX) and path.is_dir():
                 logger.info("Removing an interrupted checkpoint save: %s", path)
                 shutil.rmtree(path)
+
+
+def load_pretrained(model, path):
+    """Starts from a pre-trained MMSpeech state dict (e.g. a model.ckpt).
+
+    Arguments
+    ---------
+    model : torch.nn.Module
+        The model to fill.
+    path : str or pathlib.Path
+        A ``torch.save``d state dict of the same architecture.
+
+    Raises
+    ------
+    ValueError
+        If the file holds parameters the model does not have.
+    """
+    state = torch.load(path, map_location="cpu")
+    missing, unexpected = model.load_state_dict(state, strict=False)
+    if unexpected:
+        raise ValueError(f"{path}: unexpected parameters {unexpected[:5]} ...")
+    logger.info(
+        "Loaded %s (%d parameters left as initialised)", path, len(missing)
+    )
+
+
+def average_best_checkpoints(
+    checkpointer, model, count, max_key=None, min_key=None
+):
+    """Loads the average of the best checkpoints' ``model`` into ``model``.
+
+    Arguments
+    ---------
+    checkpointer : speechbrain.utils.checkpoints.Checkpointer
+        Its checkpoints have a ``model`` recoverable.
+    model : torch.nn.Module
+        That recoverable (the bare module, not a DDP wrapper).
+    count : int
+        How many of the best checkpoints to average.
+    max_key : str
+        Meta key to maximise (e.g. ``"ACC"``).
+    min_key : str
+        Meta key to minimise (e.g. ``"CER"``).
+
+    Returns
+    -------
+    int
+        The number of checkpoints averaged (0: none found, model unchanged).
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.training.checkpoints import AtomicCheckpointer
+    >>> model = torch.nn.Linear(1, 1, bias=False)
+    >>> checkpointer = AtomicCheckpointer(
+    ...     getfixture("tmpdir"), {"model": model}
+    ... )
+    >>> for value, cer in [(1.0, 9.0), (2.0, 5.0), (4.0, 3.0)]:
+    ...     _ = model.weight.data.fill_(value)
+    ...     _ = checkpointer.save_checkpoint(meta={"CER": cer})
+    >>> average_best_checkpoints(checkpointer, model, 2, min_key="CER")
+    2
+    >>> model.weight.item()
+    3.0
+    """
+    checkpoints = checkpointer.find_checkpoints(
+        max_key=max_key, min_key=min_key, max_num_checkpoints=count
+    )
+    if not checkpoints:
+        return 0
+    averaged = sb.utils.checkpoints.average_checkpoints(
+        checkpoints, recoverable_name="model"
+    )
+    model.load_state_dict(averaged, strict=True)
+    logger.info("Averaged %d checkpoints for testing", len(checkpoints))
+    return len(checkpoints)
+
+
+def load_language_model(language_model, path):
+    """Loads an ``lm.ckpt`` (a state dict) into a language model, strictly.
+
+    Arguments
+    ---------
+    language_model : torch.nn.Module
+        The LM, built with the sizes it was trained with.
+    path : str or pathlib.Path
+        The ``lm.ckpt`` written by ``recipes/AISHELL-1/train_lm.py``.
+
+    Returns
+    -------
+    torch.nn.Module
+        The LM, in eval mode.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.lobes.models.transformer_lm import (
+    ...     TransformerLM,
+    ... )
+    >>> lm = TransformerLM(
+    ...     vocab=8, d_model=16, nhead=2, num_encoder_layers=1, d_ffn=32
+    ... )
+    >>> path = getfixture("tmp_path") / "lm.ckpt"
+    >>> torch.save(lm.state_dict(), path)
+    >>> load_language_model(lm, path).training
+    False
+    """
+    state = torch.load(path, map_location="cpu")
+    try:
+        language_model.load_state_dict(state, strict=True)
+    except RuntimeError as error:
+        raise ValueError(
+            f"{path} does not fit the language model built from the hparams "
+            f"(its sizes must be the ones it was trained with): {error}"
+        ) from error
+    return language_model.eval()

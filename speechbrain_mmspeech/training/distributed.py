@@ -302,3 +302,33 @@ def gather_objects(obj):
     gathered = [None] * world_size()
     torch.distributed.all_gather_object(gathered, obj)
     return gathered
+
+
+def gather_error_rate_stats(metric):
+    """Collects every process' utterances into an ``ErrorRateStats``.
+
+    Under DDP each process scored its own share of an evaluation set
+    (``shard_evaluation``); afterwards every process holds the details of
+    all utterances, in utterance-id order, so that ``summarize`` gives the
+    error rate of the whole set. Without DDP it only sorts them.
+
+    Arguments
+    ---------
+    metric : speechbrain.utils.metric_stats.ErrorRateStats
+        Updated in place.
+
+    Example
+    -------
+    >>> from speechbrain.utils.metric_stats import ErrorRateStats
+    >>> metric = ErrorRateStats()
+    >>> metric.append(["b", "a"], [["x"], ["y"]], [["x"], ["z"]])
+    >>> gather_error_rate_stats(metric)
+    >>> metric.ids, metric.summarize("error_rate")
+    (['a', 'b'], 50.0)
+    """
+    shards = gather_objects(list(zip(metric.ids, metric.scores)))
+    pairs = sorted(
+        (pair for shard in shards for pair in shard), key=lambda p: p[0]
+    )
+    metric.ids = [utterance for utterance, _ in pairs]
+    metric.scores = [score for _, score in pairs]

@@ -24,11 +24,9 @@ from speechbrain_mmspeech.decoders.phone_ctc import (
     CTCScorer,
     phone_ctc_log_likelihood,
 )
+from speechbrain_mmspeech.decoders.scorers import TransformerLMScorer
 from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
-from speechbrain_mmspeech.lobes.models.transformer_lm import (
-    TransformerLM,
-    TransformerLMScorer,
-)
+from speechbrain_mmspeech.lobes.models.transformer_lm import TransformerLM
 from speechbrain_mmspeech.pinyin import LETTER_READINGS
 from speechbrain_mmspeech.tokenizers import CharTokenizer, PinyinTokenizer
 from tiny_models import tiny_model
@@ -588,7 +586,7 @@ lm_model: !new:speechbrain_mmspeech.lobes.models.transformer_lm.TransformerLM
 
 scorer: !new:speechbrain.decoders.scorer.ScorerBuilder
     full_scorers:
-        - !new:speechbrain_mmspeech.lobes.models.transformer_lm.TransformerLMScorer
+        - !new:speechbrain_mmspeech.decoders.scorers.TransformerLMScorer
             language_model: !ref <lm_model>
             vocab_size: 30
     partial_scorers:

@@ -8,14 +8,12 @@ import pytest
 import torch
 from speechbrain.decoders.scorer import ScorerBuilder
 
+from speechbrain_mmspeech.decoders.scorers import TransformerLMScorer
 from speechbrain_mmspeech.decoders.seq2seq import (
     MMSpeechBeamSearcher,
     banned_ngram_tokens,
 )
-from speechbrain_mmspeech.lobes.models.transformer_lm import (
-    TransformerLM,
-    TransformerLMScorer,
-)
+from speechbrain_mmspeech.lobes.models.transformer_lm import TransformerLM
 from tiny_models import tiny_model
 
 VOCAB = 30

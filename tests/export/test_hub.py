@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from hub_cache import COMMIT, add_to_hub_cache
 from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.fetching import FetchConfig
 
+from hub_cache import COMMIT, add_to_hub_cache
 from speechbrain_mmspeech.convert.cli import main
 from speechbrain_mmspeech.export import hub
 from speechbrain_mmspeech.export.folders import write_model_folder

@@ -17,9 +17,9 @@ from speech_audio import (
     white_noise,
     write_wav,
 )
+from speechbrain_mmspeech.dataio.audio import AudioError
 from speechbrain_mmspeech.export.folders import write_model_folder
 from speechbrain_mmspeech.inference.ASR import MMSpeechASR
-from speechbrain_mmspeech.lobes.features import AudioError
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import FOLDER_SETTINGS as TINY
 from tiny_models import FOLDER_TEXT_VOCAB as TEXT_VOCAB

@@ -154,13 +154,13 @@ def test_decoding_options_reach_the_model(
     model_folder, tmp_path, capsys, monkeypatch
 ):
     loaded = []
-    load_model = transcribe.load_model
+    load_model = transcribe.load_asr
 
     def recording_load_model(args, workdir):
         loaded.append(load_model(args, workdir))
         return loaded[-1]
 
-    monkeypatch.setattr(transcribe, "load_model", recording_load_model)
+    monkeypatch.setattr(transcribe, "load_asr", recording_load_model)
     wav = write_wav(tmp_path / "a.wav", utterance(PHRASES[1]).numpy())
     assert run(capsys, model_folder, wav, "--beam-size", 3)[0] == 0
     assert loaded[-1].hparams.decoder.beam_size == 3

@@ -6,14 +6,16 @@ import soundfile
 import torch
 import torchaudio.compliance.kaldi as kaldi
 
-from speechbrain_mmspeech.lobes.features import (
+from speechbrain_mmspeech.dataio.audio import (
     AudioError,
-    FeatureNormalization,
-    MMSpeechFbank,
     ValidatingAudioNormalizer,
     check_waveform,
     is_silent,
     load_audio,
+)
+from speechbrain_mmspeech.lobes.features import (
+    FeatureNormalization,
+    MMSpeechFbank,
 )
 
 

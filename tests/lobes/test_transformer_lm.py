@@ -16,6 +16,12 @@ from speechbrain.decoders.scorer import RescorerBuilder, ScorerBuilder
 from speechbrain.inference.ASR import EncoderDecoderASR
 
 from speech_audio import speech_batch
+from speechbrain_mmspeech.decoders.scorers import (
+    MINUS_INF,
+    TransformerLMRescorer,
+    TransformerLMScorer,
+    rescore_nbest,
+)
 from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
 from speechbrain_mmspeech.export.folders import (
     INFERENCE_TEMPLATE,
@@ -25,14 +31,8 @@ from speechbrain_mmspeech.export.folders import (
     write_model_folder,
 )
 from speechbrain_mmspeech.inference.ASR import MMSpeechASR, encode_whole
-from speechbrain_mmspeech.lobes.models.transformer_lm import (
-    MINUS_INF,
-    TransformerLMRescorer,
-    TransformerLMScorer,
-    load_language_model,
-    rescore_nbest,
-)
 from speechbrain_mmspeech.tokenizers import CharTokenizer
+from speechbrain_mmspeech.training.checkpoints import load_language_model
 from tiny_models import (
     LM_TEMPLATE_SIZES,
     TEMPLATE_SIZES,

@@ -13,10 +13,10 @@ Authors
 
 import pytest
 import torch
-from hub_cache import COMMIT, add_to_hub_cache
 from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
 from speechbrain.utils.fetching import FetchConfig
 
+from hub_cache import COMMIT, add_to_hub_cache
 from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
 from speechbrain_mmspeech.export.folders import write_model_folder
 from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory

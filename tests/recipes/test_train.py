@@ -121,9 +121,9 @@ def test_phone_error_rate_scores_every_reference_phone(trained, tmp_path):
     from phone_error_rate import score_phones
     from speechbrain.inference.ASR import EncoderDecoderASR
 
+    from speechbrain_mmspeech.dataio.manifests import read_csv_rows
     from speechbrain_mmspeech.text import normalize_text
     from speechbrain_mmspeech.tokenizers import PinyinTokenizer
-    from speechbrain_mmspeech.training.brain import read_csv_rows
 
     output, _ = trained
     asr = EncoderDecoderASR.from_hparams(

@@ -18,9 +18,9 @@ import pytest
 import torch
 
 from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.dataio.manifests import read_csv_column
 from speechbrain_mmspeech.export.folders import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from speechbrain_mmspeech.training.brain import read_csv_column
 from tiny_models import FOLDER_SETTINGS, folder_values, model_from_template
 from tiny_recipe_model import RECIPE_DIR, TEXT_VOCAB, run_recipe
 
@@ -138,7 +138,7 @@ def test_folder_loads_with_stock_encoder_asr(sources, frozen, tmp_path):
     MMSpeech folder the encoder came from."""
     from speechbrain.inference.ASR import EncoderASR
 
-    from speechbrain_mmspeech.lobes.features import load_audio
+    from speechbrain_mmspeech.dataio.audio import load_audio
 
     output, _ = frozen
     folder = tmp_path / "model"

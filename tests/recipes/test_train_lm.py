@@ -17,12 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_mmspeech.lobes.models.transformer_lm import (
-    TransformerLM,
-    load_language_model,
-)
+from speechbrain_mmspeech.dataio.manifests import read_csv_column
+from speechbrain_mmspeech.lobes.models.transformer_lm import TransformerLM
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from speechbrain_mmspeech.training.brain import read_csv_column
+from speechbrain_mmspeech.training.checkpoints import load_language_model
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 LM_HPARAMS = RECIPE_DIR / "hparams" / "lm.yaml"

@@ -1,16 +1,30 @@
-"""Tests for speechbrain_mmspeech.training.brain: batches, samplers, settings."""
+"""Tests for the training data side and the Brain: batches, samplers, the
+vocabulary, the n-gram LM of the text pool, renamed settings, the schedule."""
 
 import pytest
 import torch
-from speechbrain.dataio.sampler import DynamicBatchSampler
+from speechbrain.dataio.sampler import (
+    DynamicBatchSampler,
+    ReproducibleRandomSampler,
+)
 
+from speechbrain_mmspeech.dataio.batches import (
+    TextMixingBatchSampler,
+    collate_pools,
+)
+from speechbrain_mmspeech.dataio.text_pool import (
+    prepare_ngram_lm,
+    prepare_tokenizer,
+)
+from speechbrain_mmspeech.export.folders import TOKENIZER_FILE
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from speechbrain_mmspeech.training import brain as training
+from speechbrain_mmspeech.training.brain import schedule_length
+from speechbrain_mmspeech.training.settings import load_hparams
 
 
 def test_text_mixing_sampler_adds_half_as_many_sentences_per_epoch():
     paired = [[0, 1, 2, 3], [4, 5], [6]]
-    sampler = training.TextMixingBatchSampler(
+    sampler = TextMixingBatchSampler(
         paired, text_size=5, text_offset=7, text_ratio=0.5, seed=3
     )
     sampler.set_epoch(1)
@@ -44,7 +58,7 @@ def test_text_mixing_sampler_passes_the_epoch_to_the_paired_sampler():
         batch_ordering="random",
         lengths_list=list(durations.values()),
     )
-    sampler = training.TextMixingBatchSampler(dynamic, 10, 40, 0.5, seed=0)
+    sampler = TextMixingBatchSampler(dynamic, 10, 40, 0.5, seed=0)
     sampler.set_epoch(1)
     epoch1 = list(sampler)
     sampler.set_epoch(2)
@@ -68,9 +82,9 @@ def test_vocabulary_covers_the_text_pool(tmp_path):
         "tokenizer": CharTokenizer(),
         "architecture": {"text_vocab_size": 12},
     }
-    training.prepare_tokenizer(hparams)
+    prepare_tokenizer(hparams)
     tokenizer = CharTokenizer()
-    tokenizer.load(tmp_path / "save" / training.TOKENIZER_FILE)
+    tokenizer.load(tmp_path / "save" / TOKENIZER_FILE)
     assert set("你好人民日报") <= set(tokenizer.tokens)
 
 
@@ -86,11 +100,11 @@ def test_renamed_settings_name_their_replacement(tmp_path, old, new):
     hparams = tmp_path / "h.yaml"
     hparams.write_text("pp_weight: 1.0\n", encoding="utf-8")
     with pytest.raises(ValueError, match=new):
-        training.load_hparams([str(hparams), f"--{old}=0.5"])
+        load_hparams([str(hparams), f"--{old}=0.5"])
 
 
 def test_collate_groups_examples_by_pool():
-    batch = training.collate_pools(
+    batch = collate_pools(
         [
             {"id": "p1", "pool": "paired", "sig": torch.ones(3)},
             {"id": "t1", "pool": "text", "phones": torch.ones(2)},
@@ -125,7 +139,7 @@ def test_ngram_lm_is_fitted_on_the_pool_without_heldout_sentences(tmp_path):
         "max_text_chars": 128,
         "max_text_sentences": None,
     }
-    lm = training.prepare_ngram_lm(hparams)
+    lm = prepare_ngram_lm(hparams)
     expected = NgramLM(12, order=2).fit([tokenizer.encode_as_ids("今天天气")])
     histories = torch.arange(12)[:, None]
     assert torch.equal(lm.probs(histories), expected.probs(histories))
@@ -134,10 +148,10 @@ def test_ngram_lm_is_fitted_on_the_pool_without_heldout_sentences(tmp_path):
     # A rerun loads the cache (the pool file is not read again).
     text.unlink()
     hparams["ngram_lm"] = NgramLM(12, order=2)
-    again = training.prepare_ngram_lm(hparams)
+    again = prepare_ngram_lm(hparams)
     assert torch.equal(again.probs(histories), expected.probs(histories))
     # Weight 0: nothing is built.
-    assert training.prepare_ngram_lm({**hparams, "ngram_lm_weight": 0}) is None
+    assert prepare_ngram_lm({**hparams, "ngram_lm_weight": 0}) is None
 
 
 def test_text_mixing_sampler_is_sharded_per_process_by_epoch():
@@ -146,7 +160,7 @@ def test_text_mixing_sampler_is_sharded_per_process_by_epoch():
         DistributedBatchSamplerWrapper,
     )
 
-    paired = training.ReproducibleRandomSampler(list(range(12)), seed=4)
+    paired = ReproducibleRandomSampler(list(range(12)), seed=4)
 
     class Batches(torch.utils.data.Sampler):
         def __init__(self):
@@ -163,7 +177,7 @@ def test_text_mixing_sampler_is_sharded_per_process_by_epoch():
             return iter([order[k : k + 3] for k in range(0, 12, 3)])
 
     def shards(epoch):
-        mixing = training.TextMixingBatchSampler(Batches(), 6, 12, 0.5, 0)
+        mixing = TextMixingBatchSampler(Batches(), 6, 12, 0.5, 0)
         ranks = [
             DistributedBatchSamplerWrapper(
                 mixing, num_replicas=2, rank=r, shuffle=False
@@ -194,6 +208,6 @@ def test_distributed_wrapper_with_one_batch_per_process():
 
 def test_schedule_counts_one_process_batches():
     hparams = {"number_of_epochs": 2, "warmup_fraction": 0.5}
-    assert training.schedule_length(hparams, 9, {}, processes=2) == (10, 5)
+    assert schedule_length(hparams, 9, {}, processes=2) == (10, 5)
     accumulate = {"grad_accumulation_factor": 2}
-    assert training.schedule_length(hparams, 9, accumulate, 1) == (10, 5)
+    assert schedule_length(hparams, 9, accumulate, 1) == (10, 5)
