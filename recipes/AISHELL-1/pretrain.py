@@ -45,7 +45,6 @@ import time
 from pathlib import Path
 
 import speechbrain as sb
-import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
 from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
@@ -56,6 +55,7 @@ from speechbrain_mmspeech.dataio.batches import (
     active_pools,
     fixed_mix_loader,
 )
+from speechbrain_mmspeech.dataio.fileio import save_state_dict
 from speechbrain_mmspeech.dataio.pools import (
     paired_datasets,
     speech_dataset,
@@ -155,7 +155,7 @@ def write_outputs(hparams):
         The written ``model.ckpt``.
     """
     output = Path(hparams["output_folder"])
-    torch.save(hparams["model"].state_dict(), output / MODEL_FILE)
+    save_state_dict(hparams["model"], output / MODEL_FILE)
     shutil.copy(
         Path(hparams["save_folder"]) / TOKENIZER_FILE, output / TOKENIZER_FILE
     )

@@ -2,10 +2,13 @@
 
 ``write_atomically`` writes every file (or folder) into a hidden staging
 folder next to its destination and only then moves them into place with
-``os.replace``, which is atomic on one file system. The staging folder is
-removed whether the writing succeeds or fails, so a failure leaves nothing
-behind. The model folder export, the checkpoint converter, the hub model
-card and the data CSVs (``write_csv``) all write through it.
+``os.replace``, which is atomic on one file system; the files are flushed
+to disk (``fsync``) before they move and the folder after, so a power cut
+cannot leave a renamed but empty file. The staging folder is removed
+whether the writing succeeds or fails, so a failure leaves nothing behind.
+The model folder export, the checkpoint converter, the hub model card, the
+data CSVs (``write_csv``) and every state dict (``save_state_dict``) write
+through it; ``training.checkpoints.AtomicCheckpointer`` uses ``fsync_path``.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -17,7 +20,30 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import torch
+
 STAGING_PREFIX = ".staging."
+
+
+def fsync_path(path):
+    """Flushes a file, or a folder and its entries, to disk.
+
+    Arguments
+    ---------
+    path : pathlib.Path
+        A file or a folder (a folder's files are flushed too).
+    """
+    if path.is_dir() and not path.is_symlink():
+        for child in path.iterdir():
+            fsync_path(child)
+    elif path.is_symlink():
+        return
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) * path.is_dir()
+    descriptor = os.open(path, flags)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def write_atomically(folder, writers):
@@ -65,11 +91,13 @@ def write_atomically(folder, writers):
     try:
         for name, write in writers.items():
             write(staging / name)
+            fsync_path(staging / name)
         for name in writers:
             destination = folder / name
             if destination.is_dir() and not destination.is_symlink():
                 shutil.rmtree(destination)
             os.replace(staging / name, destination)
+        fsync_path_entries(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [folder / name for name in writers]
@@ -104,3 +132,54 @@ def write_csv(path, header, rows):
             writer.writerows(rows)
 
     return write_atomically(path.parent, {path.name: write})[0]
+
+
+def fsync_path_entries(folder):
+    """Flushes a folder's entries (names), not its files' contents."""
+    descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def state_on_cpu(module):
+    """A module's state dict with every tensor on the CPU.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+
+    Returns
+    -------
+    dict
+    """
+    return {key: value.cpu() for key, value in module.state_dict().items()}
+
+
+def save_state_dict(module, path):
+    """Writes a module's state dict (on the CPU) atomically, the one way.
+
+    Arguments
+    ---------
+    module : torch.nn.Module
+        The module (its state is taken now).
+    path : str or pathlib.Path
+        The file (``model.ckpt``, ``lm.ckpt``, ...).
+
+    Returns
+    -------
+    pathlib.Path
+        The written file.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "model.ckpt"
+    >>> _ = save_state_dict(torch.nn.Linear(2, 1), path)
+    >>> sorted(torch.load(path))
+    ['bias', 'weight']
+    """
+    path = Path(path)
+    state = state_on_cpu(module)
+    writer = {path.name: lambda target: torch.save(state, target)}
+    return write_atomically(path.parent, writer)[0]

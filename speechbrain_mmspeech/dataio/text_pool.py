@@ -3,7 +3,9 @@
 The text pool (``text_files``) is every sentence of the given files that is
 not a dev or test transcript (``heldout_sentences``); the character
 vocabulary covers the training transcripts and that text; the character
-n-gram LM of the test stage is fitted on the same pool.
+n-gram LM of the test stage is fitted on the same pool. The Transformer LM's
+training sentences (``training_sentences``) are checked against the same
+held-out sentences, clause by clause.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -15,12 +17,14 @@ from pathlib import Path
 
 import torch
 
-from speechbrain_mmspeech.dataio.fileio import write_atomically
+from speechbrain_mmspeech.dataio.fileio import save_state_dict
 from speechbrain_mmspeech.dataio.manifests import read_csv_column
 from speechbrain_mmspeech.export.folders import TOKENIZER_FILE
-from speechbrain_mmspeech.text import normalize_text
+from speechbrain_mmspeech.text import normalize_text, split_clauses
 
 logger = logging.getLogger(__name__)
+
+EXAMPLES_IN_ERRORS = 3  # held-out lines named in an error
 
 
 def prepare_tokenizer(hparams):
@@ -176,8 +180,7 @@ def prepare_ngram_lm(hparams):
     tokenizer = hparams["tokenizer"]
     sentences = read_text_pool(hparams)
     ngram_lm.fit(tokenizer.encode_as_ids(text) for text in sentences)
-    state = {key: value.cpu() for key, value in ngram_lm.state_dict().items()}
-    write_atomically(path.parent, {path.name: lambda p: torch.save(state, p)})
+    save_state_dict(ngram_lm, path)
     logger.info(
         "Character %d-gram LM of %d sentences written to %s",
         ngram_lm.order,
@@ -185,3 +188,117 @@ def prepare_ngram_lm(hparams):
         path,
     )
     return ngram_lm
+
+
+def read_training_lines(hparams):
+    """The raw LM training lines, each with where it comes from.
+
+    Arguments
+    ---------
+    hparams : dict
+        ``text_files``, ``use_train_transcripts`` and ``train_csv``.
+
+    Returns
+    -------
+    list of tuple
+        ``(origin, line)`` pairs; ``origin`` is ``file:line``.
+    """
+    lines = []
+    for path in hparams["text_files"]:
+        with open(path, encoding="utf-8") as f:
+            lines.extend(
+                (f"{path}:{number}", line.rstrip("\n"))
+                for number, line in enumerate(f, start=1)
+            )
+    if hparams["use_train_transcripts"]:
+        csv_path = hparams["train_csv"]
+        transcripts = read_csv_column(csv_path, "transcript")
+        # Line 1 of the CSV is its header.
+        lines.extend(
+            (f"{csv_path}:{number}", text)
+            for number, text in enumerate(transcripts, start=2)
+        )
+    return lines
+
+
+def find_heldout_lines(lines, heldout):
+    """Lines that are, or have a clause that is, a held-out sentence.
+
+    Arguments
+    ---------
+    lines : list of tuple
+        ``(origin, line)`` pairs.
+    heldout : set of str
+        Normalised held-out sentences.
+
+    Returns
+    -------
+    list of tuple
+        ``(origin, sentence)`` for each offending line.
+
+    Example
+    -------
+    >>> lines = [
+    ...     ("a:1", "今天 天气 很好。"),
+    ...     ("a:2", "我们去，公园"),
+    ...     ("a:3", "你好"),
+    ... ]
+    >>> find_heldout_lines(lines, {"今天天气很好", "公园"})
+    [('a:1', '今天天气很好'), ('a:2', '公园')]
+    """
+    found = []
+    for origin, line in lines:
+        pieces = [normalize_text(line), *split_clauses(line)]
+        match = next((piece for piece in pieces if piece in heldout), None)
+        if match is not None:
+            found.append((origin, match))
+    return found
+
+
+def training_sentences(hparams):
+    """The normalised LM training sentences, checked against dev/test.
+
+    Arguments
+    ---------
+    hparams : dict
+        The recipe's hyperparameters.
+
+    Returns
+    -------
+    list of str
+        Non-empty sentences of at most ``max_sentence_chars`` characters.
+
+    Raises
+    ------
+    ValueError
+        If a dev or test transcript is a training sentence (unless
+        ``drop_heldout_sentences``).
+    """
+    lines = read_training_lines(hparams)
+    leaks = find_heldout_lines(lines, heldout_sentences(hparams))
+    if leaks and not hparams["drop_heldout_sentences"]:
+        examples = "; ".join(
+            f"{origin}: {sentence}"
+            for origin, sentence in leaks[:EXAMPLES_IN_ERRORS]
+        )
+        raise ValueError(
+            f"{len(leaks)} LM training lines are (or contain as a clause) "
+            f"dev/test transcripts, e.g. {examples}. The LM must not see the "
+            "evaluation text: remove them, or set drop_heldout_sentences: "
+            "True to leave them out."
+        )
+    leaked = {origin for origin, _ in leaks}
+    if leaked:
+        logger.warning("Left out %d dev/test sentences", len(leaked))
+    sentences = [
+        normalize_text(line) for origin, line in lines if origin not in leaked
+    ]
+    sentences = [text for text in sentences if text]
+    kept = [s for s in sentences if len(s) <= hparams["max_sentence_chars"]]
+    if len(kept) < len(sentences):
+        logger.warning(
+            "Left out %d sentences longer than %d characters",
+            len(sentences) - len(kept),
+            hparams["max_sentence_chars"],
+        )
+    return kept

@@ -31,7 +31,7 @@ import ruamel.yaml
 import torch
 from speechbrain.utils.checkpoints import DEFAULT_SAVE_HOOKS, get_default_hook
 
-from speechbrain_mmspeech.dataio.fileio import write_atomically
+from speechbrain_mmspeech.dataio.fileio import state_on_cpu, write_atomically
 
 # The repository's top-level hparams/ (the architecture presets and the
 # inference templates), shipped inside the package as speechbrain_mmspeech/
@@ -388,11 +388,6 @@ def template_sections(values, with_lm, with_ngram=False):
     return sections
 
 
-def _state_on_cpu(module):
-    """A module's state dict with every tensor on the CPU."""
-    return {key: value.cpu() for key, value in module.state_dict().items()}
-
-
 def core_file_writers(hparams_text, module, tokenizer):
     """Writers of a model folder's ``hyperparams.yaml``, weights, tokenizer.
 
@@ -422,7 +417,7 @@ def core_file_writers(hparams_text, module, tokenizer):
     >>> sorted(writers)
     ['hyperparams.yaml', 'model.ckpt', 'tokenizer.ckpt']
     """
-    state = _state_on_cpu(module)
+    state = state_on_cpu(module)
     save_tokenizer = get_default_hook(tokenizer, DEFAULT_SAVE_HOOKS)
     return {
         HPARAMS_FILE: lambda path: path.write_text(
@@ -483,7 +478,7 @@ def write_model_folder(
     optional = {LM_FILE: language_model, NGRAM_LM_FILE: ngram_lm}
     for name, module in optional.items():
         if module is not None:
-            module_state = _state_on_cpu(module)
+            module_state = state_on_cpu(module)
             pending[name] = lambda path, s=module_state: torch.save(s, path)
     write_atomically(folder, pending)
     for name, module in optional.items():

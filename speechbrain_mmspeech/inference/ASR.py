@@ -54,10 +54,8 @@ from speechbrain_mmspeech.inference.results import (
     TranscribedSegment,
     Transcription,
 )
-from speechbrain_mmspeech.inference.segment_decoding import SegmentTranscriber
 from speechbrain_mmspeech.inference.segmentation import (
     SegmentedBatch,
-    SpeechSegmenter,
     unpad,
 )
 from speechbrain_mmspeech.tokenizers import PinyinTokenizer
@@ -138,24 +136,10 @@ class MMSpeechASR(EncoderDecoderASR):
                 f"lm_mode is {self.lm_mode!r}; a model folder with a language "
                 f"model decodes with one of {FOLDER_LM_MODES}"
             )
-        self.segmenter = getattr(self.hparams, "speech_segmenter", None)
-        self.transcriber = getattr(self.hparams, "segment_transcriber", None)
-        if self.segmenter is None or self.transcriber is None:
-            logger.info(
-                "The model folder predates long-audio support: segmenting "
-                "with the default settings"
-            )
-            self.segmenter = SpeechSegmenter()
-            self.transcriber = SegmentTranscriber(
-                self.hparams.compute_features,
-                self.hparams.normalize,
-                self.mods.transformer,
-                self.hparams.decoder,
-            )
+        self.segmenter = self.hparams.speech_segmenter
+        self.transcriber = self.hparams.segment_transcriber
         self.transcriber.to(self.device).eval()
-        self.phone_tokenizer = (
-            getattr(self.hparams, "phone_tokenizer", None) or PinyinTokenizer()
-        )
+        self.phone_tokenizer = PinyinTokenizer()
 
     def encode_batch(self, wavs, wav_lens):
         """Encodes a batch whole into the packed encoder memory.

@@ -42,19 +42,11 @@ from speechbrain.utils.distributed import (
     if_main_process,
 )
 
+from speechbrain_mmspeech.dataio.fileio import fsync_path, fsync_path_entries
+
 logger = logging.getLogger(__name__)
 
 STAGING_PREFIX = ".staging+"
-
-
-def _fsync(path):
-    """Flushes a file or a folder (its entries) to disk."""
-    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0) * path.is_dir()
-    descriptor = os.open(path, flags)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class AtomicCheckpointer(Checkpointer):
@@ -133,11 +125,11 @@ class AtomicCheckpointer(Checkpointer):
                 staging / METAFNAME, meta, end_of_epoch
             )
             for path in staging.iterdir():
-                _fsync(path)
+                fsync_path(path)
             if final.exists():  # a custom name saved again
                 shutil.rmtree(final)
             os.rename(staging, final)
-            _fsync(final.parent)
+            fsync_path_entries(final.parent)
             paramfiles = {
                 key: final / f"{key}{PARAMFILE_EXT}"
                 for key in self.recoverables

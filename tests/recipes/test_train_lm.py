@@ -18,6 +18,11 @@ from pathlib import Path
 import pytest
 
 from speechbrain_mmspeech.dataio.manifests import read_csv_column
+from speechbrain_mmspeech.dataio.text_pool import (
+    find_heldout_lines,
+    read_training_lines,
+    training_sentences,
+)
 from speechbrain_mmspeech.lobes.models.transformer_lm import TransformerLM
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from speechbrain_mmspeech.training.checkpoints import load_language_model
@@ -152,7 +157,7 @@ def test_dev_or_test_sentence_in_the_text_is_refused(
         "drop_heldout_sentences": True,
         "max_sentence_chars": 200,
     }
-    assert train_lm.training_sentences(hparams) == ["第一句"]
+    assert training_sentences(hparams) == ["第一句"]
 
 
 def test_default_text_has_no_dev_or_test_sentence(tiny_corpus, asr_output):
@@ -165,10 +170,10 @@ def test_default_text_has_no_dev_or_test_sentence(tiny_corpus, asr_output):
         "valid_csv": asr_output / "data" / "dev.csv",
         "test_csv": asr_output / "data" / "test.csv",
     }
-    lines = train_lm.read_training_lines(hparams)
+    lines = read_training_lines(hparams)
     heldout = train_lm.heldout_sentences(hparams)
     assert heldout and len(lines) > TEXT_LINES
-    assert train_lm.find_heldout_lines(lines, heldout) == []
+    assert find_heldout_lines(lines, heldout) == []
 
 
 def test_tokenizer_size_must_match(asr_output, tmp_path):
