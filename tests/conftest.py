@@ -3,6 +3,8 @@
 The tiny mini-AISHELL corpus is generated once per session.
 """
 
+import socket
+
 import pytest
 
 from official_layouts import convert_both
@@ -56,3 +58,14 @@ def tiny_corpus(tmp_path_factory):
     output = tmp_path_factory.mktemp("mini_aishell")
     generate_mini_aishell(output, **TINY_CORPUS)
     return output
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """Any attempt to open a network connection fails the test."""
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("network access attempted")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    monkeypatch.setattr(socket, "create_connection", refuse)

@@ -25,7 +25,8 @@ import soundfile
 import torch
 import torchaudio
 
-SAMPLE_RATE = 16000
+from speechbrain_mmspeech.dataio.audio import SAMPLE_RATE
+
 AUDIBLE = 1e-3  # |x| above this counts as sound when trimming
 PHRASES = [
     "jin1 tian1 tian1 qi4 hen3 hao3",

@@ -11,7 +11,10 @@ import yaml
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_mmspeech.convert.official import unused_official_tensors
-from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
+from speechbrain_mmspeech.export.folders import (
+    INFERENCE_TEMPLATE,
+    render_hparams,
+)
 from tiny_models import PRESETS
 
 # Published sizes of the official models, in millions of parameters.

@@ -1,5 +1,9 @@
 """A wheel of the package holds what the package reads, and works unpacked.
 
+The repository's top-level ``hparams/`` (architecture presets, inference
+templates) is linked into the package as ``speechbrain_mmspeech/hparams``,
+so the wheel carries it there.
+
 The wheel is built (``pip wheel --no-deps --no-build-isolation``) from a copy
 of the sources in a temporary folder, so the repository stays clean. It is
 then installed without ``-e`` into a temporary virtual environment that
@@ -9,7 +13,6 @@ folder from the packaged template and loads it through
 ``EncoderDecoderASR.from_hparams``.
 """
 
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -20,10 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_mmspeech import export
+from speechbrain_mmspeech.export import folders as export
 
 REPO = Path(__file__).resolve().parents[1]
 TEMPLATE = "speechbrain_mmspeech/hparams/inference.yaml"
+# The top-level hparams/ folder ships as speechbrain_mmspeech/hparams.
+SHIPPED_HPARAMS = sorted(
+    path.name for path in (REPO / "hparams").glob("*.yaml")
+)
 # Runs in the fresh Python: a tiny model from the packaged template, written
 # as a folder and loaded back; prints where the package and template are.
 WRITE_AND_LOAD = """
@@ -33,7 +40,7 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.inference.ASR import EncoderDecoderASR
 
 import speechbrain_mmspeech
-from speechbrain_mmspeech import export
+from speechbrain_mmspeech.export import folders as export
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 
 architecture = {
@@ -71,10 +78,11 @@ def test_template_is_a_package_resource():
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
-    """The wheel built from a copy of the sources."""
-    for module in ("setuptools", "wheel"):
-        if importlib.util.find_spec(module) is None:
-            pytest.skip(f"building a wheel needs {module}")
+    """The wheel built from a copy of the sources.
+
+    Building needs ``setuptools`` and ``wheel``: both are in the ``test``
+    extras (``pip install -e .[test]``), so the test runs rather than skips.
+    """
     root = tmp_path_factory.mktemp("wheel")
     source = root / "source"
     source.mkdir()
@@ -104,8 +112,13 @@ def test_wheel_holds_the_template_and_the_commands(wheel):
         packaged = archive.read(TEMPLATE).decode("utf-8")
         (entry_points,) = [n for n in names if n.endswith("entry_points.txt")]
         commands = archive.read(entry_points).decode("utf-8")
-    assert packaged == (REPO / TEMPLATE).read_text(encoding="utf-8")
-    assert "mmspeech-transcribe = speechbrain_mmspeech.transcribe:main" in (
+    assert packaged == (REPO / "hparams" / "inference.yaml").read_text(
+        encoding="utf-8"
+    )
+    assert "cpu.yaml" in SHIPPED_HPARAMS
+    for name in SHIPPED_HPARAMS:
+        assert f"speechbrain_mmspeech/hparams/{name}" in names
+    assert "mmspeech-transcribe = speechbrain_mmspeech.inference.cli:main" in (
         commands
     )
     assert "mmspeech-convert = speechbrain_mmspeech.convert.cli:main" in (

@@ -20,17 +20,21 @@ import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_mmspeech.decoder import TextDecoder
-from speechbrain_mmspeech.encoder import SpeechEncoder
-from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
-from speechbrain_mmspeech.lm import TransformerLM
-from speechbrain_mmspeech.model import ARCHITECTURE_KEYS, MMSpeech
+from speechbrain_mmspeech.export.folders import (
+    INFERENCE_TEMPLATE,
+    render_hparams,
+)
+from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
+from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
+from speechbrain_mmspeech.lobes.models.mmspeech import (
+    ARCHITECTURE_KEYS,
+    MMSpeech,
+)
+from speechbrain_mmspeech.lobes.models.transformer_lm import TransformerLM
 
 # The recipes' architecture presets; the architecture keys a test leaves
 # out take the Base preset's values.
-PRESETS = (
-    Path(__file__).resolve().parents[1] / "recipes/AISHELL-1/hparams/presets"
-)
+PRESETS = Path(__file__).resolve().parents[1] / "hparams"
 BASE_PRESET = PRESETS / "base.yaml"
 
 D_MODEL = 16
@@ -169,7 +173,7 @@ def tiny_language_model(vocab, seed=0):
 
     Returns
     -------
-    speechbrain_mmspeech.lm.TransformerLM
+    speechbrain_mmspeech.lobes.models.transformer_lm.TransformerLM
     """
     set_seed(seed)
     return TransformerLM.from_architecture(

@@ -3,7 +3,7 @@
 
 Two kinds of model:
 
-- ``--presets base large`` (names of ``hparams/presets/`` or paths to preset
+- ``--presets base large`` (names of the top-level ``hparams/`` presets or paths to preset
   YAMLs): the architecture with random weights, built from the inference
   template as a model folder would be. Random weights never choose
   ``</s>``, so the output length of each utterance is forced
@@ -46,10 +46,8 @@ Authors
 """
 
 import argparse
-import csv
 import json
 import os
-import re
 import resource
 import subprocess
 import sys
@@ -62,16 +60,20 @@ from typing import NamedTuple
 import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.utils.metric_stats import ErrorRateStats
 
-from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
-from speechbrain_mmspeech.frontend import load_audio
-from speechbrain_mmspeech.inference import MMSpeechASR
-from speechbrain_mmspeech.quantization import quantize_model
-from speechbrain_mmspeech.text import normalize_text
+from speechbrain_mmspeech.dataio import manifests
+from speechbrain_mmspeech.dataio.audio import SAMPLE_RATE, load_audio
+from speechbrain_mmspeech.export.folders import (
+    HPARAMS,
+    INFERENCE_TEMPLATE,
+    render_hparams,
+)
+from speechbrain_mmspeech.inference.ASR import MMSpeechASR
+from speechbrain_mmspeech.inference.quantization import quantize_model
+from speechbrain_mmspeech.inference.scoring import character_error_stats
+from speechbrain_mmspeech.inference.segment_decoding import pad_segments
 
-PRESET_DIR = Path(__file__).resolve().parent / "hparams" / "presets"
-SAMPLE_RATE = 16000
+PRESET_DIR = Path(str(HPARAMS))
 MIB = 1024  # ru_maxrss is in KiB on Linux
 COLUMNS = (
     ("model", "{}"),
@@ -154,17 +156,14 @@ def read_utterances(config):
     cps = config["chars_per_second"]
     utterances = []
     if config["csv"]:
-        with open(config["csv"], encoding="utf-8", newline="") as f:
-            rows = list(csv.DictReader(f))[: config["limit"]]
-        for row in rows:
-            wav = load_audio(row["wav"])
+        for row in manifests.read_utterances(config["csv"], config["limit"]):
+            wav = load_audio(row.wav)
             seconds = wav.shape[0] / SAMPLE_RATE
-            reference = row.get("transcript")
+            reference = row.reference
             if reference is not None:
-                reference = normalize_text(reference)
                 length = len(reference)
             else:
-                length = round(float(row["duration"]) * cps)
+                length = round(row.duration * cps)
             utterances.append(Utterance(wav, seconds, reference, length))
     else:
         generator = torch.Generator().manual_seed(0)
@@ -211,38 +210,16 @@ def build_from_preset(config):
 
 
 def build_from_folder(config):
-    """A model folder through ``from_hparams``, with the config's options.
-
-    Folders written before the ``use_cache``/``quantize`` keys existed get
-    the options applied after loading instead of as overrides.
-    """
-    folder = Path(config["folder"])
-    text = (folder / "hyperparams.yaml").read_text(encoding="utf-8")
-    has_keys = all(
-        re.search(rf"^{key}:", text, re.MULTILINE)
-        for key in ("use_cache", "quantize")
-    )
-    overrides = {}
-    if has_keys:
-        overrides = {
-            "use_cache": config["cache"] == "on",
-            "quantize": config["quantize"],
-        }
-    asr = MMSpeechASR.from_hparams(
-        source=str(folder.resolve()),
+    """A model folder through ``from_hparams``, with the config's options."""
+    return MMSpeechASR.from_hparams(
+        source=str(Path(config["folder"]).resolve()),
         savedir=tempfile.mkdtemp(prefix="mmspeech_bench_"),
         run_opts={"device": "cpu"},
-        overrides=overrides,
+        overrides={
+            "use_cache": config["cache"] == "on",
+            "quantize": config["quantize"],
+        },
     )
-    if not has_keys:
-        # Such folders also predate the architecture mapping.
-        asr.hparams.decoder.use_cache = config["cache"] == "on"
-        quantize_model(
-            asr.mods.transformer,
-            config["quantize"],
-            asr.hparams.text_vocab_size,
-        )
-    return asr
 
 
 def decode(asr, batch, force):
@@ -252,11 +229,7 @@ def decode(asr, batch, force):
     ``MMSpeechASR.encode_batch`` encodes the waveforms as they are and the
     searcher (``hparams.decoder``) runs on that memory.
     """
-    lengths = torch.tensor([u.wav.shape[0] for u in batch])
-    wavs = torch.zeros(len(batch), int(lengths.max()))
-    for row, utterance in enumerate(batch):
-        wavs[row, : lengths[row]] = utterance.wav
-    wav_lens = lengths / lengths.max()
+    wavs, wav_lens = pad_segments([u.wav for u in batch])
     searcher = asr.hparams.decoder
     if force:
         searcher.forced_lengths = torch.tensor([u.length for u in batch])
@@ -280,7 +253,7 @@ def run_config(config):
         return run_per_token(config, asr, utterances[0], loaded_mib)
     batches = batches_of(utterances, config["batch_size"])
     decode(asr, batches[0], force)  # warm-up
-    cer = ErrorRateStats()
+    scored = []  # (id, hypothesis, reference)
     encoder_s = decoder_s = 0.0
     profiler = nullcontext()
     if config["profile"]:
@@ -293,11 +266,8 @@ def run_config(config):
         for row, (utterance, hyp) in enumerate(zip(batch, hyps)):
             if utterance.reference is not None and not force:
                 text = asr.tokenizer.decode_ids([int(t) for t in hyp])
-                cer.append(
-                    [f"{index}-{row}"],
-                    [list(text)],
-                    [list(utterance.reference)],
-                )
+                scored.append((f"{index}-{row}", text, utterance.reference))
+    cer = character_error_stats(*zip(*scored)) if scored else None
     audio_s = sum(u.seconds for u in utterances)
     total_s = encoder_s + decoder_s
     return {
@@ -311,7 +281,7 @@ def run_config(config):
         "decoder %": 100 * decoder_s / total_s,
         "loaded MiB": loaded_mib,
         "peak MiB": peak_mib(),
-        "CER %": f"{cer.summarize('error_rate'):.2f}" if cer.scores else "-",
+        "CER %": f"{cer.summarize('error_rate'):.2f}" if cer else "-",
         "profile": profile_table(profiler) if config["profile"] else None,
     }
 

@@ -22,10 +22,9 @@ import time
 
 import torch
 from speechbrain.inference.ASR import EncoderDecoderASR
-from speechbrain.utils.metric_stats import ErrorRateStats
 
-from speechbrain_mmspeech.text import normalize_text
-from speechbrain_mmspeech.training import read_csv_rows
+from speechbrain_mmspeech.dataio.manifests import read_utterances
+from speechbrain_mmspeech.inference.scoring import character_error_stats
 
 KIB_PER_GIB = 1024**2
 
@@ -51,24 +50,26 @@ def main():
         savedir=tempfile.mkdtemp(prefix="mmspeech_bench_"),
         run_opts={"device": args.device},
     )
-    rows = read_csv_rows(args.manifest, args.limit)
-    cer = ErrorRateStats()
-    audio_seconds = 0.0
+    utterances = read_utterances(args.manifest, args.limit)
     start = time.perf_counter()
-    for row in rows:
-        hypothesis = asr.transcribe_file(row["wav"])
-        reference = normalize_text(row["transcript"])
-        cer.append([row["ID"]], [list(hypothesis)], [list(reference)])
-        audio_seconds += float(row["duration"])
+    hypotheses = [asr.transcribe_file(utt.wav) for utt in utterances]
     elapsed = time.perf_counter() - start
+    cer = character_error_stats(
+        [utt.id for utt in utterances],
+        hypotheses,
+        [utt.reference for utt in utterances],
+    )
+    audio_seconds = sum(utt.duration for utt in utterances)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / KIB_PER_GIB
-    print(f"utterances:       {len(rows)} ({audio_seconds:.1f} s of audio)")
+    print(
+        f"utterances:       {len(utterances)} ({audio_seconds:.1f} s of audio)"
+    )
     print(f"CER:              {cer.summarize('error_rate'):.2f}%")
     print(
         f"wall time:        {elapsed:.2f} s on {torch.get_num_threads()} threads"
     )
     print(f"real-time factor: {elapsed / audio_seconds:.4f}")
-    print(f"utterances/s:     {len(rows) / elapsed:.2f}")
+    print(f"utterances/s:     {len(utterances) / elapsed:.2f}")
     print(f"peak memory:      {peak_gib:.2f} GiB")
 
 

@@ -46,13 +46,12 @@ import numpy as np
 import soundfile
 import torch
 from speechbrain.inference.ASR import EncoderDecoderASR
-from speechbrain.utils.metric_stats import ErrorRateStats
 
-from speechbrain_mmspeech.frontend import load_audio
+from speechbrain_mmspeech.dataio.audio import SAMPLE_RATE, load_audio
+from speechbrain_mmspeech.dataio.manifests import read_csv_rows
+from speechbrain_mmspeech.inference.scoring import character_error_stats
 from speechbrain_mmspeech.text import normalize_text
-from speechbrain_mmspeech.training import read_csv_rows
 
-SAMPLE_RATE = 16000
 PAUSE_SECONDS = (0.3, 1.5)
 NOISE_STD = 1e-3  # about -60 dBFS
 TRIM_THRESHOLD = 0.02  # of the peak: the edges of an utterance's speech
@@ -206,11 +205,8 @@ def character_error_rate(hypothesis, references):
     >>> character_error_rate("你好 世届", ["你好", "世界"])
     25.0
     """
-    stats = ErrorRateStats()
-    stats.append(
-        ["recording"],
-        [list("".join(hypothesis.split()))],
-        [list("".join(references))],
+    stats = character_error_stats(
+        ["recording"], [hypothesis], ["".join(references)]
     )
     return stats.summarize("error_rate")
 

@@ -25,7 +25,10 @@ import sys
 import speechbrain as sb
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_mmspeech.unpaired import prepare_codes, prepare_unpaired_speech
+from speechbrain_mmspeech.dataio.unpaired import (
+    prepare_codes,
+    prepare_unpaired_speech,
+)
 
 logger = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@
 For each manifest (SpeechBrain CSV with ``ID, wav, transcript``: the
 recipe's ``test.csv``, mini-AISHELL's ``extra_tests/topic.csv`` and
 ``extra_tests/shuffled.csv``) the folder decodes every utterance as
-``transcribe_batch`` does, and prints (``speechbrain_mmspeech.metrics``):
+``transcribe_batch`` does, and prints (``speechbrain_mmspeech.inference.scoring``):
 
 - CER: the decoded characters;
 - PER: the phone head's greedy CTC path against the reference's phones
@@ -30,8 +30,8 @@ import torch
 import yaml
 from speechbrain.inference.ASR import EncoderDecoderASR
 
-from speechbrain_mmspeech.metrics import evaluate_manifest
-from speechbrain_mmspeech.training import read_csv_rows
+from speechbrain_mmspeech.dataio.manifests import read_csv_rows
+from speechbrain_mmspeech.inference.scoring import evaluate_manifest
 
 
 def parse_args(argv=None):

@@ -20,7 +20,7 @@ import resource
 import time
 from pathlib import Path
 
-from speechbrain_mmspeech.ngram import NgramLM
+from speechbrain_mmspeech.lm.ngram import NgramLM
 from speechbrain_mmspeech.text import normalize_text
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 

@@ -24,12 +24,12 @@ from speechbrain.decoders.ctc import ctc_greedy_decode
 from speechbrain.inference.ASR import EncoderDecoderASR
 from speechbrain.utils.metric_stats import ErrorRateStats
 
-from speechbrain_mmspeech.inference import encode_whole
-from speechbrain_mmspeech.model import unpack_memory
-from speechbrain_mmspeech.tasks import CTC_BLANK_INDEX
+from speechbrain_mmspeech.dataio.manifests import read_csv_rows
+from speechbrain_mmspeech.inference.ASR import encode_whole
+from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
 from speechbrain_mmspeech.text import normalize_text
 from speechbrain_mmspeech.tokenizers import PinyinTokenizer
-from speechbrain_mmspeech.training import read_csv_rows
+from speechbrain_mmspeech.training.tasks import CTC_BLANK_INDEX
 
 
 def parse_args():

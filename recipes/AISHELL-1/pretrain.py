@@ -45,28 +45,32 @@ import time
 from pathlib import Path
 
 import speechbrain as sb
-import torch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_mmspeech.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.distributed import end_process_group
-from speechbrain_mmspeech.export import MODEL_FILE
-from speechbrain_mmspeech.training import (
+from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.dataio.batches import (
     PAIRED,
     SPEECH,
     TEXT,
-    TOKENIZER_FILE,
-    MMSpeechBrain,
     active_pools,
     fixed_mix_loader,
-    load_hparams,
-    load_pretrained,
+)
+from speechbrain_mmspeech.dataio.fileio import save_state_dict
+from speechbrain_mmspeech.dataio.pools import (
     paired_datasets,
-    prepare_tokenizer,
     speech_dataset,
     text_dataset,
 )
-from speechbrain_mmspeech.unpaired import prepare_codes, prepare_unpaired_speech
+from speechbrain_mmspeech.dataio.text_pool import prepare_tokenizer
+from speechbrain_mmspeech.dataio.unpaired import (
+    prepare_codes,
+    prepare_unpaired_speech,
+)
+from speechbrain_mmspeech.export.folders import MODEL_FILE, TOKENIZER_FILE
+from speechbrain_mmspeech.training.brain import MMSpeechBrain
+from speechbrain_mmspeech.training.checkpoints import load_pretrained
+from speechbrain_mmspeech.training.distributed import end_process_group
+from speechbrain_mmspeech.training.settings import load_hparams
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +155,7 @@ def write_outputs(hparams):
         The written ``model.ckpt``.
     """
     output = Path(hparams["output_folder"])
-    torch.save(hparams["model"].state_dict(), output / MODEL_FILE)
+    save_state_dict(hparams["model"], output / MODEL_FILE)
     shutil.copy(
         Path(hparams["save_folder"]) / TOKENIZER_FILE, output / TOKENIZER_FILE
     )

@@ -26,14 +26,16 @@ import argparse
 import tempfile
 import time
 
-import torch
-from speechbrain.utils.metric_stats import ErrorRateStats
-
-from speechbrain_mmspeech.frontend import load_audio
-from speechbrain_mmspeech.inference import MMSpeechASR
-from speechbrain_mmspeech.lm import LM_MODE_FUSION, LM_MODE_NONE, LM_MODES
-from speechbrain_mmspeech.text import normalize_text
-from speechbrain_mmspeech.training import read_csv_column
+from speechbrain_mmspeech.dataio import manifests
+from speechbrain_mmspeech.dataio.audio import load_audio
+from speechbrain_mmspeech.decoders.scorers import (
+    LM_MODE_FUSION,
+    LM_MODE_NONE,
+    LM_MODES,
+)
+from speechbrain_mmspeech.inference.ASR import MMSpeechASR
+from speechbrain_mmspeech.inference.scoring import character_error_stats
+from speechbrain_mmspeech.inference.segment_decoding import pad_segments
 
 DEFAULT_WEIGHTS = (0.1, 0.2, 0.3, 0.5, 0.7)
 
@@ -68,24 +70,23 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def read_utterances(csv_path):
+def load_utterances(csv_path):
     """Reads the ids, audio and normalised references of a CSV.
 
     Arguments
     ---------
     csv_path : str
-        A CSV written by ``speechbrain_mmspeech.aishell_prepare``.
+        A CSV written by ``speechbrain_mmspeech.dataio.aishell_prepare``.
 
     Returns
     -------
     list of tuple
         ``(id, waveform, reference)``, longest first.
     """
-    utterances = zip(
-        read_csv_column(csv_path, "ID"),
-        (load_audio(path) for path in read_csv_column(csv_path, "wav")),
-        (normalize_text(t) for t in read_csv_column(csv_path, "transcript")),
-    )
+    utterances = [
+        (utt.id, load_audio(utt.wav), utt.reference)
+        for utt in manifests.read_utterances(csv_path)
+    ]
     return sorted(utterances, key=lambda utt: -len(utt[1]))
 
 
@@ -110,10 +111,8 @@ def batches(utterances, batch_size):
     """
     for start in range(0, len(utterances), batch_size):
         chunk = utterances[start : start + batch_size]
-        signals = [signal for _, signal, _ in chunk]
-        wavs = torch.nn.utils.rnn.pad_sequence(signals, batch_first=True)
-        lengths = torch.tensor([len(signal) for signal in signals])
-        yield [utt_id for utt_id, _, _ in chunk], wavs, lengths / wavs.shape[1]
+        wavs, wav_lens = pad_segments([signal for _, signal, _ in chunk])
+        yield [utt_id for utt_id, _, _ in chunk], wavs, wav_lens
 
 
 def decode(asr, utterances, batch_size):
@@ -121,7 +120,7 @@ def decode(asr, utterances, batch_size):
 
     Arguments
     ---------
-    asr : speechbrain_mmspeech.inference.MMSpeechASR
+    asr : speechbrain_mmspeech.inference.ASR.MMSpeechASR
         The loaded model.
     utterances : list of tuple
         ``(id, waveform, reference)``.
@@ -137,15 +136,18 @@ def decode(asr, utterances, batch_size):
     """
     _, warmup, warmup_lens = next(batches(utterances[-1:], 1))
     asr.transcribe_batch(warmup, warmup_lens)
-    references = {utt_id: reference for utt_id, _, reference in utterances}
-    metric = ErrorRateStats()
+    hypotheses = {}
     elapsed = 0.0
     for ids, wavs, wav_lens in batches(utterances, batch_size):
         start = time.perf_counter()
         words, _ = asr.transcribe_batch(wavs, wav_lens)
         elapsed += time.perf_counter() - start
-        targets = [list(references[utt_id]) for utt_id in ids]
-        metric.append(ids, [list(text) for text in words], targets)
+        hypotheses.update(zip(ids, words))
+    metric = character_error_stats(
+        [utt_id for utt_id, _, _ in utterances],
+        [hypotheses[utt_id] for utt_id, _, _ in utterances],
+        [reference for _, _, reference in utterances],
+    )
     return metric.summarize("error_rate"), elapsed / len(utterances)
 
 
@@ -216,7 +218,7 @@ def main(argv=None):
         ``(mode, weight, cer, seconds_per_utterance)`` per setting.
     """
     args = parse_args(argv)
-    utterances = read_utterances(args.csv)
+    utterances = load_utterances(args.csv)
     results = []
     with tempfile.TemporaryDirectory(prefix="mmspeech_sweep_") as savedir:
         run_opts = {"device": args.device}

@@ -6,7 +6,7 @@ characters the decoder predicts (S2T) and whose pinyin phones the encoder's
 phone head learns with CTC (PP), and about half as many sentences of
 unpaired text (``text_files``, ``text_batch_ratio``), whose masked phones
 the decoder turns into characters (P2T). The Brain and the losses are the
-package's (``speechbrain_mmspeech.training``, ``speechbrain_mmspeech.tasks``).
+package's (``speechbrain_mmspeech.training.brain``, ``speechbrain_mmspeech.training.tasks``).
 At the end, the checkpoints with the best validation accuracy are averaged,
 evaluated on the test set (CER), and written as a model folder that
 ``EncoderDecoderASR.from_hparams`` loads.
@@ -43,30 +43,33 @@ from pathlib import Path
 import speechbrain as sb
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_mmspeech.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.distributed import end_process_group
-from speechbrain_mmspeech.export import values_from_hparams, write_model_folder
-from speechbrain_mmspeech.lm import (
-    LM_MODE_NONE,
-    LM_MODES,
-    load_language_model,
-)
-from speechbrain_mmspeech.training import (
+from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.dataio.batches import (
     TEXT,
-    TOKENIZER_FILE,
-    MMSpeechBrain,
     active_pools,
     finetuning_loader,
-    load_hparams,
-    load_pretrained,
-    paired_datasets,
     paired_loader_kwargs,
+)
+from speechbrain_mmspeech.dataio.manifests import read_csv_rows
+from speechbrain_mmspeech.dataio.pools import paired_datasets, text_dataset
+from speechbrain_mmspeech.dataio.text_pool import (
     prepare_ngram_lm,
     prepare_tokenizer,
-    read_csv_rows,
     report_unknown_characters,
-    text_dataset,
 )
+from speechbrain_mmspeech.decoders.scorers import LM_MODE_NONE, LM_MODES
+from speechbrain_mmspeech.export.folders import (
+    TOKENIZER_FILE,
+    values_from_hparams,
+    write_model_folder,
+)
+from speechbrain_mmspeech.training.brain import MMSpeechBrain
+from speechbrain_mmspeech.training.checkpoints import (
+    load_language_model,
+    load_pretrained,
+)
+from speechbrain_mmspeech.training.distributed import end_process_group
+from speechbrain_mmspeech.training.settings import load_hparams
 
 logger = logging.getLogger(__name__)
 

@@ -3,13 +3,13 @@
 
 The MMSpeech speech encoder of a model folder (``--mmspeech_source``:
 written by ``train.py`` or ``mmspeech-convert``, or a hub id) is used as a
-SpeechBrain lobe (``speechbrain_mmspeech.lobes.MMSpeechEncoder``), frozen
+SpeechBrain lobe (``speechbrain_mmspeech.lobes.wrappers.MMSpeechEncoder``), frozen
 (``--freeze_encoder=True``, the default) or fine-tuned; a SpeechBrain
 ``Linear`` head learns the characters with SpeechBrain's ``ctc_loss``.
 Validation decodes greedily; at the end, the checkpoints with the lowest
 validation CER are averaged, the test set is decoded greedily and with
 SpeechBrain's ``CTCBeamSearcher``, and a model folder is written that the
-stock ``EncoderASR.from_hparams`` loads (``speechbrain_mmspeech.ctc``).
+stock ``EncoderASR.from_hparams`` loads (``speechbrain_mmspeech.export.ctc``).
 
     python train_ctc.py hparams/ctc.yaml --data_folder=/data/data_aishell \\
         --mmspeech_source=results/finetune/1986/model
@@ -28,25 +28,23 @@ import speechbrain as sb
 from speechbrain.dataio.batch import PaddedBatch
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_mmspeech.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.ctc import (
+from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.dataio.batches import paired_loader_kwargs
+from speechbrain_mmspeech.dataio.pools import character_datasets
+from speechbrain_mmspeech.export.ctc import (
     CTC_INFERENCE_TEMPLATE,
     write_ctc_model_folder,
 )
-from speechbrain_mmspeech.distributed import (
+from speechbrain_mmspeech.export.folders import values_from_hparams
+from speechbrain_mmspeech.training.brain import ScheduledBrain
+from speechbrain_mmspeech.training.checkpoints import average_best_checkpoints
+from speechbrain_mmspeech.training.distributed import (
     all_reduce_sum,
     end_process_group,
+    gather_error_rate_stats,
     world_size,
 )
-from speechbrain_mmspeech.export import values_from_hparams
-from speechbrain_mmspeech.training import (
-    ScheduledBrain,
-    average_best_checkpoints,
-    character_datasets,
-    gather_error_rate_stats,
-    load_hparams,
-    paired_loader_kwargs,
-)
+from speechbrain_mmspeech.training.settings import load_hparams
 
 
 class CTCBrain(ScheduledBrain):

@@ -28,9 +28,7 @@ Authors
 
 import logging
 import math
-import os
 import sys
-from pathlib import Path
 
 import speechbrain as sb
 import torch
@@ -38,24 +36,22 @@ from hyperpyyaml import load_hyperpyyaml
 from speechbrain.nnet.losses import compute_length_mask
 from speechbrain.utils.distributed import if_main_process, run_on_main
 
-from speechbrain_mmspeech.distributed import (
+from speechbrain_mmspeech.dataio.fileio import save_state_dict
+from speechbrain_mmspeech.dataio.manifests import read_csv_column
+from speechbrain_mmspeech.dataio.text_pool import training_sentences
+from speechbrain_mmspeech.text import normalize_text
+from speechbrain_mmspeech.training.brain import ScheduledBrain
+from speechbrain_mmspeech.training.distributed import (
     all_reduce_sum,
     end_process_group,
     shard_evaluation,
     unwrap,
     world_size,
 )
-from speechbrain_mmspeech.text import normalize_text, split_clauses
-from speechbrain_mmspeech.training import (
-    ScheduledBrain,
-    heldout_sentences,
-    read_csv_column,
-)
 
 logger = logging.getLogger(__name__)
 
 PERPLEXITY = "PPL"
-EXAMPLES_IN_ERRORS = 3
 
 
 class LM(ScheduledBrain):
@@ -132,7 +128,7 @@ class LM(ScheduledBrain):
             self.dev_perplexity = stats[PERPLEXITY]
             self.dev_tokens = int(n_tokens)
             run_on_main(
-                save_state,
+                save_state_dict,
                 args=[self.hparams.lm_model, self.hparams.lm_file],
             )
 
@@ -140,23 +136,6 @@ class LM(ScheduledBrain):
         """The epoch of the checkpoint with the lowest dev perplexity."""
         best = self.checkpointer.find_checkpoint(min_key=PERPLEXITY)
         return best.meta["epoch"] if best else None
-
-
-def save_state(module, path):
-    """Writes a module's state dict (on CPU) atomically.
-
-    Arguments
-    ---------
-    module : torch.nn.Module
-        The module.
-    path : str or Path
-        Where to write it.
-    """
-    path = Path(path)
-    temporary = path.with_name(f".{path.name}.tmp")
-    state = {key: value.cpu() for key, value in module.state_dict().items()}
-    torch.save(state, temporary)
-    os.replace(temporary, path)
 
 
 def load_tokenizer(hparams):
@@ -181,120 +160,6 @@ def load_tokenizer(hparams):
             f"--text_vocab_size={len(tokenizer)} (the ASR's)"
         )
     return tokenizer
-
-
-def read_training_lines(hparams):
-    """The raw LM training lines, each with where it comes from.
-
-    Arguments
-    ---------
-    hparams : dict
-        ``text_files``, ``use_train_transcripts`` and ``train_csv``.
-
-    Returns
-    -------
-    list of tuple
-        ``(origin, line)`` pairs; ``origin`` is ``file:line``.
-    """
-    lines = []
-    for path in hparams["text_files"]:
-        with open(path, encoding="utf-8") as f:
-            lines.extend(
-                (f"{path}:{number}", line.rstrip("\n"))
-                for number, line in enumerate(f, start=1)
-            )
-    if hparams["use_train_transcripts"]:
-        csv_path = hparams["train_csv"]
-        transcripts = read_csv_column(csv_path, "transcript")
-        # Line 1 of the CSV is its header.
-        lines.extend(
-            (f"{csv_path}:{number}", text)
-            for number, text in enumerate(transcripts, start=2)
-        )
-    return lines
-
-
-def find_heldout_lines(lines, heldout):
-    """Lines that are, or have a clause that is, a held-out sentence.
-
-    Arguments
-    ---------
-    lines : list of tuple
-        ``(origin, line)`` pairs.
-    heldout : set of str
-        Normalised held-out sentences.
-
-    Returns
-    -------
-    list of tuple
-        ``(origin, sentence)`` for each offending line.
-
-    Example
-    -------
-    >>> lines = [
-    ...     ("a:1", "今天 天气 很好。"),
-    ...     ("a:2", "我们去，公园"),
-    ...     ("a:3", "你好"),
-    ... ]
-    >>> find_heldout_lines(lines, {"今天天气很好", "公园"})
-    [('a:1', '今天天气很好'), ('a:2', '公园')]
-    """
-    found = []
-    for origin, line in lines:
-        pieces = [normalize_text(line), *split_clauses(line)]
-        match = next((piece for piece in pieces if piece in heldout), None)
-        if match is not None:
-            found.append((origin, match))
-    return found
-
-
-def training_sentences(hparams):
-    """The normalised LM training sentences, checked against dev/test.
-
-    Arguments
-    ---------
-    hparams : dict
-        The recipe's hyperparameters.
-
-    Returns
-    -------
-    list of str
-        Non-empty sentences of at most ``max_sentence_chars`` characters.
-
-    Raises
-    ------
-    ValueError
-        If a dev or test transcript is a training sentence (unless
-        ``drop_heldout_sentences``).
-    """
-    lines = read_training_lines(hparams)
-    leaks = find_heldout_lines(lines, heldout_sentences(hparams))
-    if leaks and not hparams["drop_heldout_sentences"]:
-        examples = "; ".join(
-            f"{origin}: {sentence}"
-            for origin, sentence in leaks[:EXAMPLES_IN_ERRORS]
-        )
-        raise ValueError(
-            f"{len(leaks)} LM training lines are (or contain as a clause) "
-            f"dev/test transcripts, e.g. {examples}. The LM must not see the "
-            "evaluation text: remove them, or set drop_heldout_sentences: "
-            "True to leave them out."
-        )
-    leaked = {origin for origin, _ in leaks}
-    if leaked:
-        logger.warning("Left out %d dev/test sentences", len(leaked))
-    sentences = [
-        normalize_text(line) for origin, line in lines if origin not in leaked
-    ]
-    sentences = [text for text in sentences if text]
-    kept = [s for s in sentences if len(s) <= hparams["max_sentence_chars"]]
-    if len(kept) < len(sentences):
-        logger.warning(
-            "Left out %d sentences longer than %d characters",
-            len(sentences) - len(kept),
-            hparams["max_sentence_chars"],
-        )
-    return kept
 
 
 def make_dataset(sentences, tokenizer):

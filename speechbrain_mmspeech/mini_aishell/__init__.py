@@ -1,7 +1,7 @@
 """Synthetic "mini-AISHELL": a small Mandarin corpus in the real AISHELL-1 layout.
 
 The generator writes exactly what an AISHELL-1 download looks like, so that
-``speechbrain_mmspeech.aishell_prepare`` and the recipes run on it unchanged::
+``speechbrain_mmspeech.dataio.aishell_prepare`` and the recipes run on it unchanged::
 
     <output_folder>/data_aishell/wav/S0002.tar.gz      (train/S0002/*.wav inside)
     <output_folder>/data_aishell/transcript/aishell_transcript_v0.8.txt

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
-from speechbrain_mmspeech.fileio import write_csv
+from speechbrain_mmspeech.dataio.fileio import write_csv
 from speechbrain_mmspeech.mini_aishell.layout import (
     CORPUS_DIRNAME,
     EVAL_SPLITS,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import soundfile as sf
 
-from speechbrain_mmspeech.fileio import write_atomically
+from speechbrain_mmspeech.dataio.fileio import write_atomically
 
 CORPUS_DIRNAME = "data_aishell"
 TRANSCRIPT_RELPATH = Path("transcript") / "aishell_transcript_v0.8.txt"

@@ -41,7 +41,7 @@ def install(marker, point):
     kind, count = point.split(":")
     remaining = [int(count)]
     if kind == "save":
-        from speechbrain_mmspeech.checkpoints import STAGING_PREFIX
+        from speechbrain_mmspeech.training.checkpoints import STAGING_PREFIX
 
         save = torch.save
 
@@ -56,7 +56,7 @@ def install(marker, point):
 
         torch.save = save_then_park
     elif kind == "batch":
-        from speechbrain_mmspeech.training import MMSpeechBrain
+        from speechbrain_mmspeech.training.brain import MMSpeechBrain
 
         fit_batch = MMSpeechBrain.fit_batch
 

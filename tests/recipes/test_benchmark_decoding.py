@@ -9,7 +9,7 @@ import yaml
 from benchmark_decoding import main
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_mmspeech.export import (
+from speechbrain_mmspeech.export.folders import (
     INFERENCE_TEMPLATE,
     render_hparams,
     write_model_folder,

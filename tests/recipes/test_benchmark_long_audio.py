@@ -5,10 +5,10 @@ import re
 import soundfile
 from benchmark_long_audio import main, write_long_recording
 
-from speechbrain_mmspeech.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.export import write_model_folder
+from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.dataio.manifests import read_csv_rows
+from speechbrain_mmspeech.export.folders import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from speechbrain_mmspeech.training import read_csv_rows
 from tiny_models import TEMPLATE_SIZES, folder_values, model_from_template
 
 TEXT_VOCAB = 40

@@ -244,7 +244,7 @@ def checkpoints(output):
 
 def final_weights(recipe, output):
     """The exported model's weights and the last checkpoint's."""
-    from speechbrain_mmspeech.checkpoints import AtomicCheckpointer
+    from speechbrain_mmspeech.training.checkpoints import AtomicCheckpointer
 
     last = AtomicCheckpointer(output / "save").find_checkpoint()
     return [

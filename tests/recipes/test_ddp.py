@@ -56,7 +56,7 @@ def run(script, *args, processes=1):
 
 def last_checkpoint_weights(output):
     """The model of the most recent checkpoint of a run."""
-    from speechbrain_mmspeech.checkpoints import AtomicCheckpointer
+    from speechbrain_mmspeech.training.checkpoints import AtomicCheckpointer
 
     checkpoint = AtomicCheckpointer(output / "save").find_checkpoint()
     return torch.load(checkpoint.paramfiles["model"], map_location="cpu")

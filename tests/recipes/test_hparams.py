@@ -16,12 +16,12 @@ import torch
 import yaml
 from hyperpyyaml import load_hyperpyyaml
 
-from speechbrain_mmspeech.model import ARCHITECTURE_KEYS
+from speechbrain_mmspeech.lobes.models.mmspeech import ARCHITECTURE_KEYS
 
 HPARAMS = (
     Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1" / "hparams"
 )
-PRESETS = HPARAMS / "presets"
+PRESETS = HPARAMS.parents[2] / "hparams"
 STAGES = ["finetune.yaml", "pretrain.yaml"]
 PLACEHOLDERS = {
     "data_folder": "/nowhere/data",
@@ -75,10 +75,13 @@ def test_a_misspelt_architecture_key_is_an_error():
 
 
 def test_another_preset_replaces_the_whole_architecture():
-    overrides = "architecture: !include:presets/base.yaml\n" + "\n".join(
-        f"{key}: {value}"
-        for key, value in PLACEHOLDERS.items()
-        if key != "unpaired_speech"
+    overrides = (
+        "architecture: !include:../../../hparams/base.yaml\n"
+        + "\n".join(
+            f"{key}: {value}"
+            for key, value in PLACEHOLDERS.items()
+            if key != "unpaired_speech"
+        )
     )
     with torch.device("meta"), open(HPARAMS / "finetune.yaml") as stream:
         hparams = load_hyperpyyaml(stream, overrides)

@@ -22,7 +22,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from speechbrain_mmspeech import training
+from speechbrain_mmspeech.dataio.batches import active_pools, fixed_mix_loader
+from speechbrain_mmspeech.dataio.text_pool import read_text_pool
+from speechbrain_mmspeech.training import settings
+from speechbrain_mmspeech.training.brain import MMSpeechBrain
 from tiny_recipe_model import STAGE1, TEXT_VOCAB, tiny_architecture
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
@@ -170,7 +173,7 @@ def test_finetuning_starts_from_stage2(stages):
 
 def load_hparams(argv):
     """The recipe hyperparameters for ``argv`` (as pretrain.main reads them)."""
-    return training.load_hparams(argv)[-1]
+    return settings.load_hparams(argv)[-1]
 
 
 def test_mixed_batches(corpus, tmp_path):
@@ -189,12 +192,12 @@ def test_mixed_batches(corpus, tmp_path):
             "--text_batch_size=2",
         ]
     )
-    pools = training.active_pools(hparams)
+    pools = active_pools(hparams)
     pretrain.prepare_pools_on_disk(hparams, pools)
     hparams["tokenizer"].load(tmp_path / "save" / "tokenizer.ckpt")
     hparams["quantizer"].load(hparams["codes_file"])
     datasets = pretrain.build_pools(hparams, pools)
-    dataset, kwargs = training.fixed_mix_loader(hparams, datasets)
+    dataset, kwargs = fixed_mix_loader(hparams, datasets)
     assert len(kwargs["batch_sampler"]) == 8 // 4  # the speech pool runs out
     loader = torch.utils.data.DataLoader(dataset, **kwargs)
     batches = list(loader)
@@ -212,7 +215,7 @@ def test_mixed_batches(corpus, tmp_path):
         assert (phones == hparams["p2t_task"].mask_index).any()
         assert batch["paired"].phone_targets.data.min() >= 0
     # The text pool never holds a dev or test sentence.
-    texts = training.read_text_pool(hparams)
+    texts = read_text_pool(hparams)
     held_out = {
         line.split(" ", 1)[1].replace(" ", "")
         for line in (
@@ -228,7 +231,7 @@ def test_mixed_batches(corpus, tmp_path):
 
 
 def test_text_pool_drops_dev_and_test_sentences(corpus, tmp_path):
-    from speechbrain_mmspeech.aishell_prepare import prepare_aishell
+    from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
 
     prepare_aishell(corpus / "data_aishell", tmp_path)
     dev = (tmp_path / "dev.csv").read_text(encoding="utf-8").splitlines()[1]
@@ -245,7 +248,7 @@ def test_text_pool_drops_dev_and_test_sentences(corpus, tmp_path):
         "max_text_chars": 3,
         "max_text_sentences": None,
     }
-    assert training.read_text_pool(hparams) == ["银行存"]
+    assert read_text_pool(hparams) == ["银行存"]
 
 
 def test_text_with_ids_cannot_build_the_vocabulary(tmp_path):
@@ -269,10 +272,10 @@ def test_active_pools_refuses_a_pool_without_tasks():
         "task_weights": {"s2c": 0.0, "msp": 0.0, "p2t": 1.0},
     }
     with pytest.raises(ValueError, match="speech"):
-        training.active_pools(hparams)
+        active_pools(hparams)
     hparams["speech_batch_size"] = 0
     with pytest.raises(ValueError, match="nothing to train"):
-        training.active_pools(hparams)
+        active_pools(hparams)
 
 
 def test_killed_pretraining_resumes_without_losing_or_repeating_batches(
@@ -302,7 +305,7 @@ def test_killed_pretraining_resumes_without_losing_or_repeating_batches(
         ]
 
     batches_per_epoch = kill_and_resume(
-        training.MMSpeechBrain, pretrain.main, argv, tmp_path
+        MMSpeechBrain, pretrain.main, argv, tmp_path
     )
     assert batches_per_epoch == 8  # the unpaired speech runs out first
     resumed = logged_losses(tmp_path / "killed")

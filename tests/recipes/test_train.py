@@ -121,9 +121,9 @@ def test_phone_error_rate_scores_every_reference_phone(trained, tmp_path):
     from phone_error_rate import score_phones
     from speechbrain.inference.ASR import EncoderDecoderASR
 
+    from speechbrain_mmspeech.dataio.manifests import read_csv_rows
     from speechbrain_mmspeech.text import normalize_text
     from speechbrain_mmspeech.tokenizers import PinyinTokenizer
-    from speechbrain_mmspeech.training import read_csv_rows
 
     output, _ = trained
     asr = EncoderDecoderASR.from_hparams(
@@ -150,8 +150,8 @@ def test_test_stage_with_a_language_model(
     trained, small_corpus, tmp_path, lm_mode
 ):
     """A finished run tests again with the LM and exports it in the folder."""
-    from speechbrain_mmspeech.inference import MMSpeechASR
-    from speechbrain_mmspeech.lm import TransformerLM
+    from speechbrain_mmspeech.inference.ASR import MMSpeechASR
+    from speechbrain_mmspeech.lobes.models.transformer_lm import TransformerLM
 
     output = tmp_path / "finetune"
     shutil.copytree(trained[0], output)
@@ -192,7 +192,7 @@ def test_test_stage_with_an_ngram_lm(trained, small_corpus, tmp_path):
     """A finished run tests again with the n-gram LM of the text pool."""
     from speechbrain.inference.ASR import EncoderDecoderASR
 
-    from speechbrain_mmspeech.ngram import NgramLMScorer
+    from speechbrain_mmspeech.lm.ngram import NgramLMScorer
 
     output = tmp_path / "finetune"
     shutil.copytree(trained[0], output)
@@ -237,7 +237,7 @@ def test_killed_run_resumes_without_losing_or_repeating_batches(
 ):
     import train
 
-    from speechbrain_mmspeech.training import MMSpeechBrain
+    from speechbrain_mmspeech.training.brain import MMSpeechBrain
 
     def argv(output):
         return [
@@ -265,7 +265,7 @@ def test_folder_cuts_continuous_speech_at_the_longest_training_utterance(
     import soundfile as sf
     from speechbrain.inference.ASR import EncoderDecoderASR
 
-    from speechbrain_mmspeech.training import read_csv_rows
+    from speechbrain_mmspeech.dataio.manifests import read_csv_rows
 
     output, _ = trained
     longest = max(

@@ -17,10 +17,10 @@ import shutil
 import pytest
 import torch
 
-from speechbrain_mmspeech.aishell_prepare import prepare_aishell
-from speechbrain_mmspeech.export import write_model_folder
+from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
+from speechbrain_mmspeech.dataio.manifests import read_csv_column
+from speechbrain_mmspeech.export.folders import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from speechbrain_mmspeech.training import read_csv_column
 from tiny_models import FOLDER_SETTINGS, folder_values, model_from_template
 from tiny_recipe_model import RECIPE_DIR, TEXT_VOCAB, run_recipe
 
@@ -70,7 +70,7 @@ def run_ctc(sources, output, *extra, processes=1):
 
 def checkpoint_state(output):
     """The ``model`` (lobe and head) of a run's most recent checkpoint."""
-    from speechbrain_mmspeech.checkpoints import AtomicCheckpointer
+    from speechbrain_mmspeech.training.checkpoints import AtomicCheckpointer
 
     checkpoint = AtomicCheckpointer(output / "save").find_checkpoint()
     return torch.load(checkpoint.paramfiles["model"], map_location="cpu")
@@ -138,7 +138,7 @@ def test_folder_loads_with_stock_encoder_asr(sources, frozen, tmp_path):
     MMSpeech folder the encoder came from."""
     from speechbrain.inference.ASR import EncoderASR
 
-    from speechbrain_mmspeech.frontend import load_audio
+    from speechbrain_mmspeech.dataio.audio import load_audio
 
     output, _ = frozen
     folder = tmp_path / "model"
@@ -162,7 +162,7 @@ def test_folder_loads_with_stock_encoder_asr(sources, frozen, tmp_path):
     from speechbrain.decoders.ctc import ctc_greedy_decode
     from speechbrain.nnet.linear import Linear
 
-    from speechbrain_mmspeech.lobes import MMSpeechEncoder
+    from speechbrain_mmspeech.lobes.wrappers import MMSpeechEncoder
 
     lobe = MMSpeechEncoder(sources[2])
     head = Linear(input_size=lobe.d_model, n_neurons=TEXT_VOCAB)

@@ -17,9 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from speechbrain_mmspeech.lm import TransformerLM, load_language_model
+from speechbrain_mmspeech.dataio.manifests import read_csv_column
+from speechbrain_mmspeech.dataio.text_pool import (
+    find_heldout_lines,
+    read_training_lines,
+    training_sentences,
+)
+from speechbrain_mmspeech.lobes.models.transformer_lm import TransformerLM
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from speechbrain_mmspeech.training import read_csv_column
+from speechbrain_mmspeech.training.checkpoints import load_language_model
 
 RECIPE_DIR = Path(__file__).resolve().parents[2] / "recipes" / "AISHELL-1"
 LM_HPARAMS = RECIPE_DIR / "hparams" / "lm.yaml"
@@ -36,7 +42,7 @@ TINY_LM_OVERRIDE = (
 @pytest.fixture(scope="module")
 def asr_output(tiny_corpus, tmp_path_factory):
     """What the LM recipe reads from an ASR run: CSVs and tokenizer.ckpt."""
-    from speechbrain_mmspeech.aishell_prepare import prepare_aishell
+    from speechbrain_mmspeech.dataio.aishell_prepare import prepare_aishell
 
     output = tmp_path_factory.mktemp("asr_output")
     prepare_aishell(tiny_corpus / "data_aishell", output / "data")
@@ -151,7 +157,7 @@ def test_dev_or_test_sentence_in_the_text_is_refused(
         "drop_heldout_sentences": True,
         "max_sentence_chars": 200,
     }
-    assert train_lm.training_sentences(hparams) == ["第一句"]
+    assert training_sentences(hparams) == ["第一句"]
 
 
 def test_default_text_has_no_dev_or_test_sentence(tiny_corpus, asr_output):
@@ -164,10 +170,10 @@ def test_default_text_has_no_dev_or_test_sentence(tiny_corpus, asr_output):
         "valid_csv": asr_output / "data" / "dev.csv",
         "test_csv": asr_output / "data" / "test.csv",
     }
-    lines = train_lm.read_training_lines(hparams)
+    lines = read_training_lines(hparams)
     heldout = train_lm.heldout_sentences(hparams)
     assert heldout and len(lines) > TEXT_LINES
-    assert train_lm.find_heldout_lines(lines, heldout) == []
+    assert find_heldout_lines(lines, heldout) == []
 
 
 def test_tokenizer_size_must_match(asr_output, tmp_path):

@@ -1,0 +1,1 @@
+"""The networks: ``encoder``, ``decoder``, ``mmspeech`` and ``transformer_lm``."""
