@@ -37,7 +37,7 @@ from speechbrain_mmspeech.convert.official import (
     REL_POS_MAX_POSITIONS,
     unused_official_tensors,
 )
-from speechbrain_mmspeech.model import MMSpeech
+from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
 from speechbrain_mmspeech.tokenizers import default_phone_dict_symbols
 from tiny_models import folder_values
 

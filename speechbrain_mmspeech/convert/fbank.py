@@ -19,7 +19,7 @@ Authors
 import numpy as np
 
 from speechbrain_mmspeech.convert.reading import ConversionError, read_mapping
-from speechbrain_mmspeech.frontend import GLOBAL_NORM, SENTENCE_NORM
+from speechbrain_mmspeech.lobes.features import GLOBAL_NORM, SENTENCE_NORM
 
 OFFICIAL_N_MELS = 80
 TRANSFORMS_KEY = "transforms"
