@@ -21,7 +21,7 @@ import sys
 from speechbrain_mmspeech.convert.fairseq import convert_fairseq
 from speechbrain_mmspeech.convert.modelscope import convert_modelscope
 from speechbrain_mmspeech.convert.reading import ConversionError
-from speechbrain_mmspeech.hub import prepare_hub_folder, publish
+from speechbrain_mmspeech.export.hub import prepare_hub_folder, publish
 
 # Our flags for what the released fairseq decoders do: scale the token
 # embeddings by sqrt(d_model) and add absolute positions to them.

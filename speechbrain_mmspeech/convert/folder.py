@@ -24,8 +24,8 @@ from speechbrain_mmspeech.convert.weights import (
     check_phone_head,
     match_weights,
 )
-from speechbrain_mmspeech.export import write_model_folder
-from speechbrain_mmspeech.fileio import write_atomically
+from speechbrain_mmspeech.dataio.fileio import write_atomically
+from speechbrain_mmspeech.export.folders import write_model_folder
 from speechbrain_mmspeech.tokenizers import CharTokenizer, PinyinTokenizer
 
 # Files the converter adds to a model folder besides those of export.py.

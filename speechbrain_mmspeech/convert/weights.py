@@ -21,7 +21,10 @@ from speechbrain_mmspeech.convert.official import (
     unused_official_tensors,
 )
 from speechbrain_mmspeech.convert.reading import ConversionError
-from speechbrain_mmspeech.export import INFERENCE_TEMPLATE, render_hparams
+from speechbrain_mmspeech.export.folders import (
+    INFERENCE_TEMPLATE,
+    render_hparams,
+)
 
 MAX_LISTED_PROBLEMS = 20
 
