@@ -162,7 +162,6 @@ def test_dev_or_test_sentence_in_the_text_is_refused(
 
 
 def test_default_text_has_no_dev_or_test_sentence(tiny_corpus, asr_output):
-
     hparams = {
         "text_files": [tiny_corpus / "text_corpus.txt"],
         "use_train_transcripts": True,
