@@ -20,6 +20,7 @@ import pytest
 from speechbrain_mmspeech.dataio.manifests import read_csv_column
 from speechbrain_mmspeech.dataio.text_pool import (
     find_heldout_lines,
+    heldout_sentences,
     read_training_lines,
     training_sentences,
 )
@@ -161,8 +162,6 @@ def test_dev_or_test_sentence_in_the_text_is_refused(
 
 
 def test_default_text_has_no_dev_or_test_sentence(tiny_corpus, asr_output):
-    import train_lm
-
     hparams = {
         "text_files": [tiny_corpus / "text_corpus.txt"],
         "use_train_transcripts": True,
@@ -171,7 +170,7 @@ def test_default_text_has_no_dev_or_test_sentence(tiny_corpus, asr_output):
         "test_csv": asr_output / "data" / "test.csv",
     }
     lines = read_training_lines(hparams)
-    heldout = train_lm.heldout_sentences(hparams)
+    heldout = heldout_sentences(hparams)
     assert heldout and len(lines) > TEXT_LINES
     assert find_heldout_lines(lines, heldout) == []
 
