@@ -13,7 +13,7 @@ from official_layouts import TINY, load_asr, noise
 from speechbrain_mmspeech.convert.modelscope import convert_modelscope
 from speechbrain_mmspeech.convert.official import unused_official_tensors
 from speechbrain_mmspeech.convert.reading import ConversionError
-from speechbrain_mmspeech.decoder import relative_position_buckets
+from speechbrain_mmspeech.lobes.models.decoder import relative_position_buckets
 
 
 def test_both_layouts_give_the_source_weights(converted):
