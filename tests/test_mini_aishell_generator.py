@@ -234,8 +234,7 @@ def test_out_of_domain_tests(tiny_corpus):
             text = row["transcript"].replace(" ", "")
             assert row["spk_id"] in test_speakers
             assert sf.info(row["wav"]).samplerate == 16000
-            assert text not in spoken
             if name == "topic":
-                assert text in held_out
+                assert text in held_out and text not in spoken
             else:
                 assert tuple(sorted(row["transcript"].split())) in test_words

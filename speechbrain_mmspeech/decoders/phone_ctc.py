@@ -244,8 +244,10 @@ class ReadingTrie:
     >>> trie = ReadingTrie.from_table(table)
     >>> [len(phones) for _, phones, _ in trie.levels]  # t n | a1 a3 a2 | n
     [2, 3, 1]
+    >>> tokenizer.tokens[4:]
+    ['他', '塔', '她', '难']
     >>> trie.char_nodes[4:8, 0].tolist()  # 他 她 share "t a1"; 难 ends at n
-    [2, 2, 3, 5]
+    [3, 4, 3, 5]
     """
 
     def __init__(self, levels, char_nodes):

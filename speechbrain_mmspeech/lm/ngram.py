@@ -87,11 +87,12 @@ class NgramLM(torch.nn.Module):
     >>> probs = lm.probs(torch.tensor([[4], [6]]))  # after "a", after "c"
     >>> [round(total, 6) for total in probs.sum(dim=-1).tolist()]
     [1.0, 1.0]
-    >>> # P1(b) = (1 - 0.5) / 5 + 0.5 * 4 / 5 / 5: b follows one id (a) of 5
-    >>> # continuations; 4 ids have some; 5 ids can be predicted.
+    >>> # P1(b) = (1 - 0.5) / 5 + 0.5 * 4 / 5 / 4: b follows one id (a) of 5
+    >>> # continuations; 4 ids have some; 4 ids can be predicted (not <s>,
+    >>> # <pad>, <unk>).
     >>> round(float(probs[0, 5]), 4)  # (2 - 0.5) / 3 + 0.5 * 2 / 3 * P1(b)
-    0.56
-    >>> bool(probs[0, 5] > probs[0, 6] > probs[0, 3])
+    0.5667
+    >>> bool(probs[0, 5] > probs[0, 6] > probs[0, 3] == 0)
     True
     """
 
@@ -370,8 +371,8 @@ class NgramLM(torch.nn.Module):
 
         Example
         -------
-        >>> lm = NgramLM(vocab_size=6, order=1)  # unfitted: uniform over 4
-        >>> round(lm.sentence_log_prob([4, 5]), 4) == round(3 * -1.3863, 4)
+        >>> lm = NgramLM(vocab_size=6, order=1)  # unfitted: uniform over 3
+        >>> round(lm.sentence_log_prob([4, 5]), 4) == round(3 * -1.0986, 4)
         True
         """
         histories, targets = self.histories(sequence)

@@ -354,7 +354,8 @@ def extra_test_sentences(sentences, topic_candidates, known_chars, rng):
     >>> test = [Sentence(("喜欢", "我们"), ("xi3", "huan1", "wo3", "men5"))]
     >>> extra = extra_test_sentences(
     ...     {"train": train, "test": test},
-    ...     [("我们",)],
+    ...     [("我们",), ("他们",)],
+    ...     set("我们喜欢"),
     ...     np.random.default_rng(0),
     ... )
     >>> {name: [s.text for s in v] for name, v in extra.items()}
