@@ -553,7 +553,9 @@ class CTCScorer(BaseScorerInterface):
         self.emission_shift = emissions.amax(dim=0)
         weights = (emissions - self.emission_shift).exp()
         self.emission_weights = weights.transpose(0, 1).contiguous()
-        self.phoneless = self.table.lengths[:, 0] == 0
+        self.without_phones = self.table.lengths[:, 0] == 0
+        # What the scores ban: every id without phones but </s>.
+        self.phoneless = self.without_phones.clone()
         self.phoneless[self.eos_index] = False
         return None
 
@@ -811,8 +813,7 @@ class CTCScorer(BaseScorerInterface):
         psi = node_psi[:, char_nodes.masked_fill(char_nodes < 0, missing)]
         psi, readings = psi.max(dim=-1)
         # An id without phones leaves the prefix as it is.
-        without_phones = self.table.lengths[:, 0] == 0
-        psi[:, without_phones] = state.psi.unsqueeze(1)
+        psi[:, self.without_phones] = state.psi.unsqueeze(1)
         return psi, readings
 
     def _emission_products(self, phi):
