@@ -238,3 +238,58 @@ def test_out_of_domain_tests(tiny_corpus):
                 assert text in held_out and text not in spoken
             else:
                 assert tuple(sorted(row["transcript"].split())) in test_words
+
+
+def read_extra_test(folder, name):
+    """The rows of ``extra_tests/<name>.csv``."""
+    path = folder / "extra_tests" / f"{name}.csv"
+    with open(path, encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_unseen_voices_read_the_test_sentences_in_new_voices(tiny_corpus):
+    """The unseen-voice test: the test transcripts, speakers who are in no
+    split, styles from the held-out variants only."""
+    from speechbrain_mmspeech.mini_aishell.speakers import (
+        UNSEEN_VOICE_VARIANTS,
+        VOICE_VARIANTS,
+    )
+
+    assert not set(UNSEEN_VOICE_VARIANTS) & set(VOICE_VARIANTS)
+    transcripts = read_transcripts(tiny_corpus)
+    splits = split_of(read_tars(tiny_corpus))
+    known_speakers = {u[6:11] for utts in splits.values() for u in utts}
+    test_texts = sorted(transcripts[u] for u in splits["test"])
+    rows = read_extra_test(tiny_corpus, "unseen_voices")
+    assert sorted(row["transcript"] for row in rows) == test_texts
+    assert not {row["spk_id"] for row in rows} & known_speakers
+
+
+def test_degraded_tests_are_the_test_utterances_degraded(tiny_corpus):
+    """telephone: the test utterances at 8 kHz, nothing above 4 kHz;
+    clipped: the same samples, driven into full scale."""
+    transcripts = read_transcripts(tiny_corpus)
+    test = {}
+    for members in read_tars(tiny_corpus).values():
+        for name, data in members:
+            if name.startswith("test/"):
+                utt = name.split("/")[-1][: -len(".wav")]
+                test[utt] = sf.read(io.BytesIO(data), dtype="int16")[0]
+    telephone = read_extra_test(tiny_corpus, "telephone")
+    clipped = read_extra_test(tiny_corpus, "clipped")
+    assert (
+        {r["ID"] for r in telephone} == {r["ID"] for r in clipped} == set(test)
+    )
+    for row in telephone:
+        samples, rate = sf.read(row["wav"], dtype="int16")
+        assert rate == 8000
+        assert abs(len(samples) - len(test[row["ID"]]) / 2) <= 1
+        assert row["transcript"] == transcripts[row["ID"]]
+    for row in clipped:
+        samples, rate = sf.read(row["wav"], dtype="int16")
+        original = test[row["ID"]]
+        assert rate == 16000 and len(samples) == len(original)
+        assert np.abs(samples).max() == 32767
+        # Clipping keeps the sign of every sample.
+        loud = np.abs(original) > 100
+        assert np.all(np.sign(samples[loud]) == np.sign(original[loud]))

@@ -4,7 +4,8 @@
 # Daily clause but the dev/test sentences) -> fine-tuning with S2T + PP on the
 # labeled speech and P2T on the text pool -> test CER (phone-aware decoding and
 # the text pool's character trigram) -> CER, PER and decoded-syllable error on
-# test and on the out-of-domain tests -> transcribe one test utterance.
+# test, on unseen voices and on the out-of-domain tests -> transcribe one
+# test utterance.
 #
 #   bash run_mini_aishell.sh [extra train.py overrides, e.g. --number_of_epochs=2]
 #
@@ -44,9 +45,13 @@ python3 train.py hparams/finetune.yaml --data_folder="$data/data_aishell" \
     --device=cpu --noprogressbar "$@"
 
 # CER, the phone head's error rate (PER) and the decoded text's syllable
-# error (SER) on the test set, then on the out-of-domain tests (a topic held
-# out of all training text; the test sentences with shuffled words).
+# error (SER) on the test set, on the test sentences read by voices never
+# heard in training, then on the out-of-domain tests (a topic held out of
+# all training text; the test sentences with shuffled words). The telephone
+# and clipped versions of the test are scored by the same command (see
+# README.md).
 python3 evaluate.py "$out/model" "$out/data/test.csv" \
+    "$data"/extra_tests/unseen_voices.csv \
     "$data"/extra_tests/topic.csv "$data"/extra_tests/shuffled.csv
 
 wav=$(find "$out/data" -name test.csv -exec sed -n 2p {} \; | cut -d, -f3)

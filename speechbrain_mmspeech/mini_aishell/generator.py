@@ -28,11 +28,13 @@ import numpy as np
 import soundfile as sf
 
 from speechbrain_mmspeech.dataio.fileio import write_csv
+from speechbrain_mmspeech.mini_aishell.degradations import DEGRADATIONS
 from speechbrain_mmspeech.mini_aishell.layout import (
     CORPUS_DIRNAME,
     EVAL_SPLITS,
     EXTRA_TESTS,
     EXTRA_TESTS_DIRNAME,
+    FIRST_SPEAKER_NUMBER,
     INFO_FILENAME,
     SHUFFLED_TEST,
     TARGET_SAMPLE_RATE,
@@ -43,7 +45,9 @@ from speechbrain_mmspeech.mini_aishell.layout import (
     UNPAIRED_DIRNAME,
     UNPAIRED_LIST_FILENAME,
     UNPAIRED_TEXT_FILENAME,
+    UNSEEN_VOICES_TEST,
     plan_speakers,
+    speaker_id,
     speaker_tar_bytes,
     utterance_id,
     wav_bytes,
@@ -52,6 +56,10 @@ from speechbrain_mmspeech.mini_aishell.layout import (
     write_unpaired_list,
 )
 from speechbrain_mmspeech.mini_aishell.speakers import (
+    UNSEEN_PITCH_RANGES,
+    UNSEEN_SPEED_RANGES_WPM,
+    UNSEEN_VOICE_VARIANTS,
+    SpeakerTask,
     build_tasks,
     draw_speaker_styles,
 )
@@ -168,7 +176,12 @@ def generate_mini_aishell(
     (``extra_tests/<name>.csv``, in the recipe's CSV format): ``topic``,
     clauses of ``held_out_topic`` (``text.TOPIC_KEYWORDS``: every clause of
     a paragraph naming the topic is left out of all splits and text pools),
-    and ``shuffled``, the test sentences with their words shuffled.
+    and ``shuffled``, the test sentences with their words shuffled. Three
+    more hold the test sentences: ``unseen_voices``, read by as many new
+    speakers, whose voice variants and speaking styles no train, dev or
+    test speaker has (``speakers.UNSEEN_VOICE_VARIANTS``); ``telephone`` and
+    ``clipped``, the test utterances themselves, degraded
+    (``degradations``).
 
     Arguments
     ---------
@@ -289,6 +302,12 @@ def generate_mini_aishell(
         snr_range_db,
         gain_range_db,
     )
+    unseen_tasks, unseen_transcripts = unseen_voice_tasks(
+        plan, sentences["test"], seed, snr_range_db, gain_range_db
+    )
+    extra_tasks += unseen_tasks + degraded_test_tasks(tasks)
+    extra_transcripts.update(unseen_transcripts)
+    extra_transcripts.update(transcripts)  # the degraded test utterances
     durations = render_all(tasks + extra_tasks, output_folder, num_workers)
     write_extra_test_lists(output_folder, extra_tasks, extra_transcripts)
     elapsed = time.perf_counter() - start
@@ -409,6 +428,109 @@ def extra_test_plan(test_speakers, extra):
     return plan
 
 
+def unseen_voice_tasks(plan, test_sentences, seed, snr_range_db, gain_range_db):
+    """The unseen-voice test: the test sentences read by new speakers.
+
+    As many speakers as the test's, numbered after every other speaker,
+    each reading as many sentences; their styles are drawn (from a
+    generator of their own, so that the other splits do not change) among
+    ``UNSEEN_VOICE_VARIANTS`` with speeds and pitches outside the ranges of
+    the other speakers.
+
+    Arguments
+    ---------
+    plan : dict
+        The corpus' speaker plan (``plan_speakers``).
+    test_sentences : list of Sentence
+        The test sentences.
+    seed : int
+        The corpus seed.
+    snr_range_db : tuple of float
+        SNR range of the additive noise.
+    gain_range_db : tuple of float
+        Range of the output peak level, in dBFS.
+
+    Returns
+    -------
+    tasks : list of SpeakerTask
+        One task per unseen-voice speaker.
+    transcripts : dict
+        Utterance id -> transcript.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.mini_aishell.text import Sentence
+    >>> plan = plan_speakers({"train": 1, "test": 1}, 1)
+    >>> tasks, _ = unseen_voice_tasks(
+    ...     plan, [Sentence(("你好",), ("ni3", "hao3"))], 0, (20, 30), (-6, -1)
+    ... )
+    >>> [
+    ...     (t.split, t.spk_id, t.jobs[0].variant in UNSEEN_VOICE_VARIANTS)
+    ...     for t in tasks
+    ... ]
+    [('unseen_voices', 'S0004', True)]
+    """
+    first = FIRST_SPEAKER_NUMBER + sum(len(s) for s in plan.values())
+    # One new speaker per test speaker, reading that speaker's sentences.
+    unseen_plan = {UNSEEN_VOICES_TEST: []}
+    for k, (_, utts) in enumerate(plan["test"]):
+        spk = speaker_id(first + k)
+        numbers = [int(utt[-4:]) for utt in utts]
+        unseen_plan[UNSEEN_VOICES_TEST].append(
+            (spk, [utterance_id(spk, n) for n in numbers])
+        )
+    styles = draw_speaker_styles(
+        len(plan["test"]),
+        np.random.default_rng([seed, 1]),
+        UNSEEN_VOICE_VARIANTS,
+        UNSEEN_SPEED_RANGES_WPM,
+        UNSEEN_PITCH_RANGES,
+    )
+    return build_tasks(
+        unseen_plan,
+        {UNSEEN_VOICES_TEST: test_sentences},
+        styles,
+        seed,
+        snr_range_db,
+        gain_range_db,
+    )
+
+
+def degraded_test_tasks(tasks):
+    """The test's tasks again, once per degradation (``DEGRADATIONS``).
+
+    The jobs are the same (same utterance ids, same rendering); the
+    degraded test's name tells ``render_speaker`` what to do to them.
+
+    Arguments
+    ---------
+    tasks : list of SpeakerTask
+        The corpus' tasks.
+
+    Returns
+    -------
+    list of SpeakerTask
+        The test tasks, renamed, once per degradation.
+
+    Example
+    -------
+    >>> test = SpeakerTask("test", "S0005", ())
+    >>> [
+    ...     t.split
+    ...     for t in degraded_test_tasks(
+    ...         [SpeakerTask("train", "S0002", ()), test]
+    ...     )
+    ... ]
+    ['telephone', 'clipped']
+    """
+    return [
+        SpeakerTask(name, task.spk_id, task.jobs)
+        for name in DEGRADATIONS
+        for task in tasks
+        if task.split == "test"
+    ]
+
+
 def write_extra_test_lists(output_folder, tasks, transcripts):
     """Writes ``extra_tests/<name>.csv`` (``ID,duration,wav,spk_id,
     transcript``) of each out-of-domain test.
@@ -480,10 +602,14 @@ def render_speaker(task, output_folder):
         if task.split == UNPAIRED:
             wav_dir = output_folder / UNPAIRED_DIRNAME / "wav"
         wav_dir.mkdir(parents=True, exist_ok=True)
+        degrade = DEGRADATIONS.get(task.split)
         for utt_id, pcm in rendered:
+            rate = TARGET_SAMPLE_RATE
+            if degrade is not None:
+                pcm, rate = degrade(pcm)
             path = wav_dir / f"{utt_id}.wav"
-            write_atomic(path, wav_bytes(pcm))
-            rows.append((utt_id, len(pcm) / TARGET_SAMPLE_RATE, str(path)))
+            write_atomic(path, wav_bytes(pcm, rate))
+            rows.append((utt_id, len(pcm) / rate, str(path)))
         return rows
     if not rendered:
         return rows

@@ -29,14 +29,26 @@ UNPAIRED_LIST_FILENAME = "unpaired.csv"
 INFO_FILENAME = "mini_aishell.json"
 EVAL_SPLITS = ("dev", "test")
 UNPAIRED = "unpaired"
-# Out-of-domain test sets, read by the test speakers, written outside the
-# AISHELL tree as extra_tests/<name>/<utt>.wav and extra_tests/<name>.csv:
-# "topic", the held-out topic's clauses; "shuffled", the test sentences with
-# their words shuffled.
+# Extra test sets, written outside the AISHELL tree as
+# extra_tests/<name>/<utt>.wav and extra_tests/<name>.csv. Read by the test
+# speakers: "topic", the held-out topic's clauses; "shuffled", the test
+# sentences with their words shuffled. "unseen_voices": the test sentences
+# read by speakers whose voice variants and speaking styles no other
+# speaker has. "telephone" and "clipped": the test utterances degraded
+# (mini_aishell.degradations).
 EXTRA_TESTS_DIRNAME = "extra_tests"
 TOPIC_TEST = "topic"
 SHUFFLED_TEST = "shuffled"
-EXTRA_TESTS = (TOPIC_TEST, SHUFFLED_TEST)
+UNSEEN_VOICES_TEST = "unseen_voices"
+TELEPHONE_TEST = "telephone"
+CLIPPED_TEST = "clipped"
+EXTRA_TESTS = (
+    TOPIC_TEST,
+    SHUFFLED_TEST,
+    UNSEEN_VOICES_TEST,
+    TELEPHONE_TEST,
+    CLIPPED_TEST,
+)
 UTT_PREFIX = "BAC009"  # AISHELL-1 utterance ids: BAC009S0002W0122
 FIRST_SPEAKER_NUMBER = 2  # AISHELL-1 speakers start at S0002
 FIRST_UTTERANCE_NUMBER = 121  # ... and their utterances at W0121

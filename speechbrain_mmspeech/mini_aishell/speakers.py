@@ -20,15 +20,31 @@ from speechbrain_mmspeech.mini_aishell.layout import UNPAIRED
 # rate and produce voiced speech (so tones survive). Excluded: whisper*
 # (unvoiced), Demonic/Marco/AnxiousAndy (slowed down), robosoft*/anika*/
 # Andrea/pedro/antonio/RicishayMax2-3/UniRobot (change the speaking rate).
+# They are split in two: the train, dev and test speakers use
+# VOICE_VARIANTS; UNSEEN_VOICE_VARIANTS are heard only in the unseen-voice
+# test, read at speeds and pitches outside the training ranges.
 VOICE_VARIANTS = (
     "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8",
     "f1", "f2", "f3", "f4", "f5",
-    "klatt", "klatt2", "klatt3", "klatt4",
+    "klatt", "klatt2", "klatt3", "klatt4", "klatt6",
     "Annie", "aunty", "belinda", "benjamin", "grandma", "grandpa", "linda",
-    "steph", "Andy", "john", "paul", "edward", "gustave", "iven",
+    "steph", "steph3", "Andy", "john", "paul", "edward", "edward2",
+    "gustave", "iven", "iven2", "iven4",
+    "Alex", "Denis", "Diogo", "Gene", "Gene2", "Hugo", "Lee", "Mario",
+    "Michael", "Mike", "Mr serious", "Nguyen", "RicishayMax", "Tweaky",
+    "adam", "caleb", "croak", "david", "ed", "fast", "kaukovalta",
+    "marcelo", "max", "miguel", "norbert", "pablo", "quincy", "rob",
+    "robert", "sandro", "shelby", "travis", "victor",
+)  # fmt: skip
+UNSEEN_VOICE_VARIANTS = (
+    "Alicia", "Henrique", "Jacky", "Storm", "boris", "iven3", "klatt5",
+    "michel", "steph2", "zac",
 )  # fmt: skip
 SPEED_RANGE_WPM = (160, 220)  # espeak -s; one pinyin syllable is one "word"
 PITCH_RANGE = (25, 75)  # espeak -p, 0..99
+# The unseen-voice speakers: slower or faster, lower or higher.
+UNSEEN_SPEED_RANGES_WPM = ((140, 155), (225, 240))
+UNSEEN_PITCH_RANGES = ((10, 20), (80, 90))
 SPEED_JITTER = 0.05  # relative, per utterance
 PITCH_JITTER = 4  # absolute, per utterance
 MARGIN_RANGE_S = (0.05, 0.25)  # silence kept before/after the speech
@@ -131,7 +147,13 @@ class SpeakerTask:
     jobs: tuple
 
 
-def draw_speaker_styles(n_speakers, rng):
+def draw_speaker_styles(
+    n_speakers,
+    rng,
+    variants=VOICE_VARIANTS,
+    speed_ranges=(SPEED_RANGE_WPM,),
+    pitch_ranges=(PITCH_RANGE,),
+):
     """Draws distinct (variant, speed, pitch) speaker styles.
 
     Arguments
@@ -140,6 +162,12 @@ def draw_speaker_styles(n_speakers, rng):
         Number of speakers.
     rng : numpy.random.Generator
         Random generator.
+    variants : sequence of str
+        The espeak-ng voice variants to draw from.
+    speed_ranges : sequence of (int, int)
+        Inclusive speed ranges (espeak ``-s``); one is drawn, then a speed.
+    pitch_ranges : sequence of (int, int)
+        Inclusive pitch ranges (espeak ``-p``), drawn likewise.
 
     Returns
     -------
@@ -151,13 +179,29 @@ def draw_speaker_styles(n_speakers, rng):
     >>> styles = draw_speaker_styles(3, np.random.default_rng(0))
     >>> len(set(styles))
     3
+    >>> unseen = draw_speaker_styles(
+    ...     4,
+    ...     np.random.default_rng(0),
+    ...     UNSEEN_VOICE_VARIANTS,
+    ...     UNSEEN_SPEED_RANGES_WPM,
+    ...     UNSEEN_PITCH_RANGES,
+    ... )
+    >>> any(s.variant in VOICE_VARIANTS for s in unseen)
+    False
+    >>> any(PITCH_RANGE[0] <= s.pitch <= PITCH_RANGE[1] for s in unseen)
+    False
     """
+
+    def draw(ranges):
+        low, high = ranges[int(rng.integers(len(ranges)))]
+        return int(rng.integers(low, high + 1))
+
     styles, seen = [], set()
     while len(styles) < n_speakers:
         style = SpeakerStyle(
-            variant=str(rng.choice(VOICE_VARIANTS)),
-            speed=int(rng.integers(SPEED_RANGE_WPM[0], SPEED_RANGE_WPM[1] + 1)),
-            pitch=int(rng.integers(PITCH_RANGE[0], PITCH_RANGE[1] + 1)),
+            variant=str(rng.choice(variants)),
+            speed=draw(speed_ranges),
+            pitch=draw(pitch_ranges),
         )
         if style not in seen:
             seen.add(style)

@@ -191,3 +191,23 @@ def test_batched_normalised_features_stay_close_to_single_utterance():
         frames = alone.shape[1]
         deviation = (batched[row, :frames] - alone[0]).abs().max()
         assert deviation < 0.5, (row, float(deviation))
+
+
+def test_cached_features_equal_recomputed_ones():
+    """FeatureCache: the first call computes, later calls look up, and both
+    give exactly what MMSpeechFbank computes, in any batch."""
+    from speechbrain_mmspeech.lobes.features import FeatureCache, MMSpeechFbank
+
+    torch.manual_seed(0)
+    fbank = MMSpeechFbank()
+    wavs = torch.rand(3, 12000) - 0.5
+    lens = torch.tensor([1.0, 0.6, 0.85])
+    cache = FeatureCache(fbank)
+    computed = cache(["a", "b", "c"], wavs, lens)
+    looked_up = cache(["a", "b", "c"], wavs, lens)
+    assert torch.equal(computed, fbank(wavs, lens))
+    assert torch.equal(looked_up, computed)
+    # Another batch of the same utterances: same features, other padding.
+    alone = cache(["b"], wavs[1:2, :7200], torch.ones(1))
+    assert torch.equal(alone, fbank(wavs[1:2, :7200]))
+    assert len(cache) == 3

@@ -211,3 +211,102 @@ def test_schedule_counts_one_process_batches():
     assert schedule_length(hparams, 9, {}, processes=2) == (10, 5)
     accumulate = {"grad_accumulation_factor": 2}
     assert schedule_length(hparams, 9, accumulate, 1) == (10, 5)
+
+
+# ------------------------------------------- features and augmentation ---
+class AugmentationSpy(torch.nn.Module):
+    """An augmentation that counts its calls and changes what it gets,
+    unless ``do_augment`` is False (as SpeechBrain's ``Augmenter`` when
+    its ``augment_prob`` draw says no)."""
+
+    def __init__(self):
+        super().__init__()
+        self.calls = 0
+        self.do_augment = True
+
+    def forward(self, x, lengths=None):
+        self.calls += 1
+        if not self.do_augment:
+            return x, lengths
+        if lengths is None:  # features
+            return torch.zeros_like(x)
+        return x.flip(1), lengths
+
+
+def spied_brain():
+    """What ``MMSpeechBrain._forward_pools`` reads, with spies as the
+    augmentations and a model that returns the features it is given."""
+    from types import SimpleNamespace
+
+    from speechbrain.processing.features import InputNormalization
+
+    from speechbrain_mmspeech.lobes.features import FeatureCache, MMSpeechFbank
+    from speechbrain_mmspeech.training.brain import MMSpeechBrain
+
+    fbank = MMSpeechFbank()
+    hparams = SimpleNamespace(
+        compute_features=fbank,
+        feature_cache=FeatureCache(fbank),
+        wav_augment=AugmentationSpy(),
+        fea_augment=AugmentationSpy(),
+        s2t_task=SimpleNamespace(forward=lambda model, f, lens, bos: f),
+    )
+    brain = SimpleNamespace(
+        hparams=hparams, modules=SimpleNamespace(normalize=InputNormalization())
+    )
+    brain._features = lambda sub, augment=False: MMSpeechBrain._features(
+        brain, sub, augment
+    )
+    brain._decodes = lambda stage: False
+
+    def forward(stage):
+        torch.manual_seed(0)
+        sub = SimpleNamespace(
+            id=["u1", "u2"],
+            sig=(torch.rand(2, 8000) - 0.5, torch.tensor([1.0, 0.7])),
+            tokens_bos=SimpleNamespace(data=torch.zeros(2, 3).long()),
+        )
+        outputs = MMSpeechBrain._forward_pools(
+            brain, lambda feats, lens, bos: feats, {"paired": sub}, stage
+        )
+        return outputs["paired"]
+
+    return hparams, forward
+
+
+def test_augmentation_is_off_at_validation_and_test():
+    import speechbrain as sb
+
+    hparams, forward = spied_brain()
+    valid = forward(sb.Stage.VALID)
+    test = forward(sb.Stage.TEST)
+    assert hparams.wav_augment.calls == hparams.fea_augment.calls == 0
+    assert torch.equal(valid, test)
+    train = forward(sb.Stage.TRAIN)
+    assert hparams.wav_augment.calls == hparams.fea_augment.calls == 1
+    assert not torch.equal(train, valid)
+
+
+def test_cached_features_equal_recomputed_ones():
+    """The cache serves the clean batches (validation, and training batches
+    that wav_augment left alone) with exactly the recomputed features; a
+    waveform-augmented batch is computed afresh and not cached."""
+    import speechbrain as sb
+
+    hparams, forward = spied_brain()
+    hparams.fea_augment = None
+    cache, hparams.feature_cache = hparams.feature_cache, None
+    recomputed = forward(sb.Stage.VALID)
+    hparams.feature_cache = cache
+    hparams.wav_augment.do_augment = False  # the augment_prob draw said no
+    # The cached fbank is bit-identical (tests/lobes/test_features.py);
+    # after CMVN, float reductions may round in the last bits.
+    assert torch.allclose(forward(sb.Stage.TRAIN), recomputed, atol=1e-5)
+    assert len(cache) == 2
+    from_cache = forward(sb.Stage.VALID)
+    assert torch.allclose(from_cache, recomputed, atol=1e-5)
+    cache.features.clear()
+    hparams.wav_augment.do_augment = True
+    augmented = forward(sb.Stage.TRAIN)
+    assert len(cache) == 0
+    assert not torch.allclose(augmented, recomputed, atol=1e-2)

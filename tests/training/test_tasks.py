@@ -370,6 +370,53 @@ def test_loss_is_finite_and_decreases_on_a_fixed_batch(make_loss):
     assert losses[-1] < losses[0], losses
 
 
+# --------------------------------------------------------------- bf16 ---
+# bf16 keeps 8 significant bits: each rounding is off by at most 2**-9
+# (0.2%) relative, and the tiny model's losses pass through about ten
+# matmuls and normalisations whose rounding errors partly cancel. Measured
+# relative differences: P2T 0.01%, S2C 0.02%, PP 0.02%, S2T 0.04%, MSP
+# 0.33% (its loss compares two encoder passes). 1% leaves a 3x margin; a
+# loss computed on a broken path is nowhere near.
+BF16_LOSS_RTOL = 0.01
+
+
+@pytest.mark.parametrize(
+    "make_loss", [p2t_loss, s2c_loss, msp_loss, pp_loss, s2t_loss]
+)
+def test_bf16_autocast_step_matches_fp32(make_loss):
+    """One training step under the autocast that SpeechBrain's
+    ``--precision=bf16`` opens: the matmuls run in bf16, the loss is fp32
+    and matches the fp32 loss, and the step leaves finite weights."""
+    from speechbrain.utils.autocast import AMPConfig, TorchAutocast
+
+    model = tiny_model().train()
+    compute = make_loss(model)
+    torch.manual_seed(0)
+    reference = compute().item()
+    linear_dtypes = []
+    hooks = [
+        module.register_forward_hook(
+            lambda module, args, out: linear_dtypes.append(out.dtype)
+        )
+        for module in model.modules()
+        if isinstance(module, torch.nn.Linear)
+    ]
+    autocast = TorchAutocast(
+        device_type="cpu", dtype=AMPConfig.from_name("bf16").dtype
+    )
+    with autocast:
+        torch.manual_seed(0)
+        loss = compute()
+    for hook in hooks:
+        hook.remove()
+    assert loss.dtype == torch.float32
+    assert loss.item() == pytest.approx(reference, rel=BF16_LOSS_RTOL)
+    assert set(linear_dtypes) == {torch.bfloat16}  # every matmul in bf16
+    loss.backward()
+    torch.optim.AdamW(model.parameters(), lr=1e-3).step()
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+
+
 # -------------------------------------------------------------- tracker ---
 def test_tracker_survives_save_and_load(tmp_path):
     tracker = TaskLossTracker()
