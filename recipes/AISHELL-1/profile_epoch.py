@@ -178,8 +178,10 @@ def main(argv):
     print(f"{'phase':40s} {'seconds':>8s} {'share':>6s}")
     rows = list(clock.seconds.items()) + [("other (P2T masking, ...)", other)]
     for phase, seconds in rows:
-        share = "" if phase.startswith("validation") else (
-            f"{100 * seconds / train_seconds:5.1f}%"
+        share = (
+            ""
+            if phase.startswith("validation")
+            else (f"{100 * seconds / train_seconds:5.1f}%")
         )
         print(f"{phase:40s} {seconds:8.1f} {share:>6s}")
     print(f"{'forward (encoder + decoder)':40s} {forward_total:8.1f}")

@@ -143,7 +143,9 @@ class FeatureCache(torch.nn.Module):
     >>> feats = cache(["a", "b"], wavs, lens)
     >>> torch.equal(feats, MMSpeechFbank()(wavs, lens)), len(cache)
     (True, 2)
-    >>> torch.equal(cache(["b"], wavs[1:, :8000], torch.ones(1)), feats[1:, :48])
+    >>> torch.equal(
+    ...     cache(["b"], wavs[1:, :8000], torch.ones(1)), feats[1:, :48]
+    ... )
     True
     """
 
