@@ -278,7 +278,10 @@ def generate_mini_aishell(
     rng = np.random.default_rng(seed)
     sentences = split_sentences(clauses, sizes, rng, eval_within_train_vocab)
     plan = plan_speakers(n_speakers, utts_per_speaker)
-    styles = draw_speaker_styles(sum(n_speakers.values()), rng)
+    # Every training speaker a variant of its own; the others draw.
+    styles = draw_speaker_styles(
+        n_train_speakers, rng, spread_variants=True
+    ) + draw_speaker_styles(sum(n_speakers.values()) - n_train_speakers, rng)
     logger.info("mini-AISHELL: %d candidate sentences", len(clauses))
 
     tasks, transcripts = build_tasks(
