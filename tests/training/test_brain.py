@@ -136,6 +136,7 @@ def test_ngram_lm_is_fitted_on_the_pool_without_heldout_sentences(tmp_path):
         "test_csv": tmp_path / "test.csv",
         "text_files": [text],
         "text_files_have_ids": False,
+        "drop_heldout_sentences": True,
         "max_text_chars": 128,
         "max_text_sentences": None,
     }
