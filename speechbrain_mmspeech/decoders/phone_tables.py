@@ -297,18 +297,7 @@ class ReadingTrie:
         return cls(levels, char_nodes)
 
     def to(self, device):
-        """Returns the tree on ``device``.
-
-        Arguments
-        ---------
-        device : torch.device or str
-            Where the tensors should live.
-
-        Returns
-        -------
-        ReadingTrie
-            The tree on ``device``.
-        """
+        """The tree with its tensors on ``device`` (a torch device or name)."""
         levels = [tuple(t.to(device) for t in level) for level in self.levels]
         return ReadingTrie(levels, self.char_nodes.to(device))
 

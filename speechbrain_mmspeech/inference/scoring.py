@@ -41,12 +41,8 @@ def character_error_stats(ids, hypotheses, references):
 
     Arguments
     ---------
-    ids : list of str
-        Utterance ids.
-    hypotheses : list of str
-        The transcriptions.
-    references : list of str
-        The references, normalised.
+    ids, hypotheses, references : list of str
+        As for ``append_characters``.
 
     Returns
     -------
