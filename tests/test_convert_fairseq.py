@@ -20,9 +20,8 @@ from official_layouts import (
     truncate,
     write_fairseq,
 )
-from speechbrain_mmspeech.convert.fairseq import convert_fairseq
+from speechbrain_mmspeech.convert.fairseq import convert_fairseq, read_fairseq
 from speechbrain_mmspeech.convert.reading import ConversionError
-from speechbrain_mmspeech.tokenizers import PinyinTokenizer
 
 
 def test_old_checkpoints_with_args_namespace(converted, tmp_path):
@@ -73,8 +72,14 @@ def test_fairseq_variants_give_the_source_logits(case, tmp_path):
         assert architecture[key] == value
     with_blank = overrides == BLANK
     assert report["phone_table"]["blank_row"] == with_blank
-    phones = PinyinTokenizer()
-    phones.load(tmp_path / "o" / "phone_tokenizer.ckpt")
+    inputs = fairseq_inputs(folder)
+    read = read_fairseq(
+        inputs["checkpoint"],
+        inputs["vocab"],
+        inputs["phone_dict"],
+        inputs["fbank_config"],
+    )
+    phones = read.phone_tokenizer
     assert len(phones) == architecture["phone_vocab_size"]
     assert phones.mask_index == 124
     if with_blank:

@@ -24,7 +24,6 @@ def test_both_layouts_give_the_source_weights(converted):
             "conversion.json",
             "hyperparams.yaml",
             "model.ckpt",
-            "phone_tokenizer.ckpt",
             "tokenizer.ckpt",
         ]
         state = torch.load(folder / "model.ckpt")

@@ -7,7 +7,8 @@ Two kinds of model:
   YAMLs): the architecture with random weights, built from the inference
   template as a model folder would be. Random weights never choose
   ``</s>``, so the output length of each utterance is forced
-  (``MMSpeechBeamSearcher.forced_lengths``) to its reference length: the
+  (``LengthForcedSearcher``, the package's searcher with a forced output
+  length) to its reference length: the
   transcript's character count, or ``duration * --chars-per-second`` rows
   without a transcript. No CER.
 - ``--model-folder``: a trained model folder (``from_hparams``), decoding
@@ -27,9 +28,9 @@ optional), e.g. mini-AISHELL's ``test.csv``, sorted longest first and cut
 into batches; without ``--csv``, ``--generate`` noise utterances of
 ``--seconds`` each. The first batch is decoded once untimed (warm-up).
 
-``--per-token 16 64 128`` measures instead the decoder time per output
-token of one utterance (batch 1) forced to each of those lengths: with the
-cache it should stay nearly flat as the output grows.
+``--per-token 16 64 128`` measures instead, for the presets, the decoder
+time per output token of one utterance (batch 1) forced to each of those
+lengths: with the cache it should stay nearly flat as the output grows.
 ``--profile`` adds, per configuration, the operators that took the most
 time (``torch.profiler``).
 
@@ -63,6 +64,7 @@ from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_mmspeech.dataio import manifests
 from speechbrain_mmspeech.dataio.audio import SAMPLE_RATE, load_audio
+from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
 from speechbrain_mmspeech.export.folders import (
     HPARAMS,
     INFERENCE_TEMPLATE,
@@ -98,6 +100,54 @@ class Utterance(NamedTuple):
     seconds: float
     reference: str  # None without a transcript
     length: int  # the output length forced with random weights
+
+
+class LengthForcedSearcher(MMSpeechBeamSearcher):
+    """``MMSpeechBeamSearcher`` whose outputs have given lengths.
+
+    Random weights never choose ``</s>`` on their own; for speed
+    measurements, utterance ``b`` of the next searches emits exactly
+    ``forced_lengths[b]`` tokens and ``</s>`` (``</s>`` is banned before,
+    everything else at that step), within the decoder positions.
+
+    Arguments
+    ---------
+    *args, **kwargs
+        Those of ``MMSpeechBeamSearcher``.
+
+    Attributes
+    ----------
+    forced_lengths : torch.Tensor
+        ``[batch]`` token counts for the next searches (None: free search).
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.forced_lengths = None
+
+    def change_max_decoding_length(self, min_decode_steps, max_decode_steps):
+        """The forced tokens and ``</s>``, within the decoder positions."""
+        if self.forced_lengths is None:
+            return super().change_max_decoding_length(
+                min_decode_steps, max_decode_steps
+            )
+        longest = int(self.forced_lengths.max()) + 1
+        return 0, min(longest, self.model.decoder.max_positions - 1)
+
+    def forward_step(self, inp_tokens, memory, enc_states, enc_lens):
+        """The searcher's step, then ``</s>`` only where the length is due."""
+        log_probs, memory, attn = super().forward_step(
+            inp_tokens, memory, enc_states, enc_lens
+        )
+        if self.forced_lengths is not None:
+            emitted = memory.tokens.shape[1] - 1  # after <s>
+            lengths = self.forced_lengths.to(log_probs.device)
+            due = emitted >= lengths.repeat_interleave(self.beam_size)
+            log_probs[~due, self.eos_index] = self.minus_inf
+            eos = log_probs[due, self.eos_index]
+            log_probs[due] = self.minus_inf
+            log_probs[due, self.eos_index] = eos
+        return log_probs, memory, attn
 
 
 def parse_args(argv=None):
@@ -140,6 +190,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if not args.presets and not args.model_folder and not args.worker:
         parser.error("give --presets and/or --model-folder")
+    if args.per_token is not None and args.model_folder:
+        parser.error("--per-token forces lengths: give --presets only")
     return args
 
 
@@ -197,8 +249,15 @@ def build_from_preset(config):
         use_cache=config["cache"] == "on",
     )
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
+    rendered = render_hparams(template, values)
+    # The folder's searcher, with lengths forced (this module's subclass).
+    searcher = f"!new:{MMSpeechBeamSearcher.__module__}.MMSpeechBeamSearcher"
+    assert searcher in rendered, searcher
+    rendered = rendered.replace(
+        searcher, f"!new:{__name__}.LengthForcedSearcher"
+    )
     torch.manual_seed(0)
-    hparams = load_hyperpyyaml(render_hparams(template, values))
+    hparams = load_hyperpyyaml(rendered)
     model = hparams["model"].eval()
     text_vocab_size = hparams["architecture"]["text_vocab_size"]
     quantize_model(model, config["quantize"], text_vocab_size)

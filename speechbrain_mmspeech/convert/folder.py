@@ -2,9 +2,9 @@
 
 ``OfficialCheckpoint`` is what the ModelScope and fairseq readers hand over.
 ``write_folder`` builds the model, matches the weights strictly, and writes
-the folder of ``export.write_model_folder`` plus the phone inventory
-(``phone_tokenizer.ckpt``) and a report of the conversion
-(``conversion.json``). Everything is checked before anything is written,
+the folder of ``export.write_model_folder`` plus a report of the
+conversion (``conversion.json``). The phone inventory is checked against
+the phone head; no folder file holds it, as nothing would load it. Everything is checked before anything is written,
 and the folder is written under a temporary name and renamed, so a failed
 conversion leaves nothing behind.
 
@@ -25,12 +25,11 @@ from speechbrain_mmspeech.convert.weights import (
     match_weights,
 )
 from speechbrain_mmspeech.dataio.fileio import write_atomically
-from speechbrain_mmspeech.export.folders import write_model_folder
+from speechbrain_mmspeech.export.folders import (
+    CONVERSION_REPORT_FILE,
+    write_model_folder,
+)
 from speechbrain_mmspeech.tokenizers import CharTokenizer, PinyinTokenizer
-
-# Files the converter adds to a model folder besides those of export.py.
-PHONE_TOKENIZER_FILE = "phone_tokenizer.ckpt"
-REPORT_FILE = "conversion.json"
 
 
 @dataclass
@@ -113,8 +112,7 @@ def write_folder(checkpoint, output, overwrite=False):
         write_model_folder(
             staging, model, checkpoint.tokenizer, checkpoint.values
         )
-        checkpoint.phone_tokenizer.save(staging / PHONE_TOKENIZER_FILE)
-        (staging / REPORT_FILE).write_text(
+        (staging / CONVERSION_REPORT_FILE).write_text(
             json.dumps(content, indent=2, ensure_ascii=False) + "\n",
             encoding="utf-8",
         )

@@ -1,11 +1,15 @@
 """The text pool, the character vocabulary and the held-out sentences.
 
-The text pool (``text_files``) is every sentence of the given files that is
-not a dev or test transcript (``heldout_sentences``); the character
-vocabulary covers the training transcripts and that text; the character
-n-gram LM of the test stage is fitted on the same pool. The Transformer LM's
-training sentences (``training_sentences``) are checked against the same
-held-out sentences, clause by clause.
+The text pool (``text_files``) is the sentences of the given files; the
+character vocabulary covers the training transcripts and that text; the
+character n-gram LM of the test stage is fitted on the same pool. The
+Transformer LM trains on its own text files (``training_sentences``).
+
+One policy keeps the dev and test transcripts (``heldout_sentences``) out
+of all training text, the pool's and the LM's: ``HeldoutPolicy``. A line
+that is, or has a clause that is, a held-out sentence is an error naming
+its file and line, unless ``drop_heldout_sentences`` is set: then it is
+left out, and counted in the log.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -23,8 +27,6 @@ from speechbrain_mmspeech.export.folders import TOKENIZER_FILE
 from speechbrain_mmspeech.text import normalize_text, split_clauses
 
 logger = logging.getLogger(__name__)
-
-EXAMPLES_IN_ERRORS = 3  # held-out lines named in an error
 
 
 def prepare_tokenizer(hparams):
@@ -106,14 +108,85 @@ def heldout_sentences(hparams):
     return sentences - {""}
 
 
+class HeldoutPolicy:
+    """Keeps held-out (dev and test) sentences out of training text.
+
+    A line is held out when its normalised text, or one of its clauses
+    (``split_clauses``), is a held-out sentence. Such a line is an error,
+    or, with ``drop``, left out and counted (``left_out``).
+
+    Arguments
+    ---------
+    heldout : set of str
+        Normalised held-out sentences (``heldout_sentences``).
+    drop : bool
+        Leave held-out lines out instead of raising.
+
+    Example
+    -------
+    >>> policy = HeldoutPolicy({"今天天气很好", "公园"}, drop=True)
+    >>> policy.sentence("a:1", "今天 天气 很好。")  # the line: left out
+    >>> policy.sentence("a:2", "我们去，公园")  # a clause: left out
+    >>> policy.sentence("a:3", "你 好！"), policy.left_out
+    ('你好', 2)
+    >>> try:
+    ...     HeldoutPolicy({"公园"}, drop=False).sentence("a:2", "我们去，公园")
+    ... except ValueError as error:
+    ...     print(str(error).split(" (")[0])
+    a:2: the training text holds the dev/test transcript 公园
+    """
+
+    def __init__(self, heldout, drop):
+        self.heldout = heldout
+        self.drop = drop
+        self.left_out = 0
+
+    def sentence(self, origin, line):
+        """The normalised sentence of a line, or None if it is left out.
+
+        Arguments
+        ---------
+        origin : str
+            Where the line comes from (``file:line``), for the error.
+        line : str
+            A raw line of training text.
+
+        Returns
+        -------
+        str or None
+            ``normalize_text(line)`` (possibly empty), or None for a held-out
+            line with ``drop``.
+
+        Raises
+        ------
+        ValueError
+            For a held-out line without ``drop``.
+        """
+        clauses = split_clauses(line)
+        text = "".join(clauses)  # normalize_text(line)
+        match = next((c for c in [text, *clauses] if c in self.heldout), None)
+        if match is None:
+            return text
+        if not self.drop:
+            raise ValueError(
+                f"{origin}: the training text holds the dev/test transcript "
+                f"{match} (as the line or one of its clauses). Training must "
+                "not see the evaluation text: remove it, or set "
+                "drop_heldout_sentences: True to leave such lines out."
+            )
+        self.left_out += 1
+        return None
+
+
 def read_text_pool(hparams):
-    """Normalised sentences of ``text_files``, minus every dev/test one.
+    """Normalised sentences of ``text_files``, without dev/test text.
 
     Lines are normalised (``normalize_text``) and cut to
     ``max_text_chars`` characters; with ``text_files_have_ids`` the first
     field of each line (an utterance id, as in AISHELL-2's ``trans.txt``) is
-    dropped. Empty lines and sentences of the labeled dev or test sets are
-    left out. ``max_text_sentences`` keeps only the first ones.
+    dropped. Empty lines are left out; dev or test text is kept out by
+    ``HeldoutPolicy`` (``drop_heldout_sentences``). ``max_text_sentences``
+    keeps only the first sentences.
 
     Arguments
     ---------
@@ -125,20 +198,19 @@ def read_text_pool(hparams):
     list of str
         The sentences, in file order.
     """
-    excluded = heldout_sentences(hparams)
-    sentences, n_excluded = [], 0
+    policy = HeldoutPolicy(
+        heldout_sentences(hparams), hparams["drop_heldout_sentences"]
+    )
+    sentences = []
     limit = hparams["max_text_sentences"]
     for path in hparams["text_files"]:
         with open(path, encoding="utf-8") as f:
-            for line in f:
+            for number, line in enumerate(f, start=1):
                 if hparams["text_files_have_ids"]:
                     fields = line.split(maxsplit=1)
                     line = fields[1] if len(fields) == 2 else ""
-                text = normalize_text(line)
+                text = policy.sentence(f"{path}:{number}", line)
                 if not text:
-                    continue
-                if text in excluded:
-                    n_excluded += 1
                     continue
                 sentences.append(text[: hparams["max_text_chars"]])
                 if limit and len(sentences) == limit:
@@ -146,7 +218,7 @@ def read_text_pool(hparams):
     logger.info(
         "Text pool: %d sentences (%d dev/test sentences left out)",
         len(sentences),
-        n_excluded,
+        policy.left_out,
     )
     return sentences
 
@@ -154,7 +226,7 @@ def read_text_pool(hparams):
 def prepare_ngram_lm(hparams):
     """Fits ``ngram_lm`` on the text pool once, if ``ngram_lm_weight`` > 0.
 
-    The pool is ``read_text_pool``'s (dev and test sentences left out),
+    The pool is ``read_text_pool``'s (without dev and test text),
     encoded with the recipe's tokenizer. The fitted tables are cached as
     ``save_folder/ngram_lm_<order>gram.ckpt``: a rerun loads them.
 
@@ -221,78 +293,29 @@ def read_training_lines(hparams):
     return lines
 
 
-def find_heldout_lines(lines, heldout):
-    """Lines that are, or have a clause that is, a held-out sentence.
-
-    Arguments
-    ---------
-    lines : list of tuple
-        ``(origin, line)`` pairs.
-    heldout : set of str
-        Normalised held-out sentences.
-
-    Returns
-    -------
-    list of tuple
-        ``(origin, sentence)`` for each offending line.
-
-    Example
-    -------
-    >>> lines = [
-    ...     ("a:1", "今天 天气 很好。"),
-    ...     ("a:2", "我们去，公园"),
-    ...     ("a:3", "你好"),
-    ... ]
-    >>> find_heldout_lines(lines, {"今天天气很好", "公园"})
-    [('a:1', '今天天气很好'), ('a:2', '公园')]
-    """
-    found = []
-    for origin, line in lines:
-        pieces = [normalize_text(line), *split_clauses(line)]
-        match = next((piece for piece in pieces if piece in heldout), None)
-        if match is not None:
-            found.append((origin, match))
-    return found
-
-
 def training_sentences(hparams):
-    """The normalised LM training sentences, checked against dev/test.
+    """The normalised LM training sentences, without dev/test text.
 
     Arguments
     ---------
     hparams : dict
-        The recipe's hyperparameters.
+        The recipe's hyperparameters (``drop_heldout_sentences``: see
+        ``HeldoutPolicy``).
 
     Returns
     -------
     list of str
         Non-empty sentences of at most ``max_sentence_chars`` characters.
-
-    Raises
-    ------
-    ValueError
-        If a dev or test transcript is a training sentence (unless
-        ``drop_heldout_sentences``).
     """
-    lines = read_training_lines(hparams)
-    leaks = find_heldout_lines(lines, heldout_sentences(hparams))
-    if leaks and not hparams["drop_heldout_sentences"]:
-        examples = "; ".join(
-            f"{origin}: {sentence}"
-            for origin, sentence in leaks[:EXAMPLES_IN_ERRORS]
-        )
-        raise ValueError(
-            f"{len(leaks)} LM training lines are (or contain as a clause) "
-            f"dev/test transcripts, e.g. {examples}. The LM must not see the "
-            "evaluation text: remove them, or set drop_heldout_sentences: "
-            "True to leave them out."
-        )
-    leaked = {origin for origin, _ in leaks}
-    if leaked:
-        logger.warning("Left out %d dev/test sentences", len(leaked))
+    policy = HeldoutPolicy(
+        heldout_sentences(hparams), hparams["drop_heldout_sentences"]
+    )
     sentences = [
-        normalize_text(line) for origin, line in lines if origin not in leaked
+        policy.sentence(origin, line)
+        for origin, line in read_training_lines(hparams)
     ]
+    if policy.left_out:
+        logger.warning("Left out %d dev/test sentences", policy.left_out)
     sentences = [text for text in sentences if text]
     kept = [s for s in sentences if len(s) <= hparams["max_sentence_chars"]]
     if len(kept) < len(sentences):

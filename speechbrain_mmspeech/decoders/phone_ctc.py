@@ -5,16 +5,22 @@ while the decoder emits characters. This module joins the two in beam search
 the way SpeechBrain's ``CTCScorer`` joins a CTC head to attention decoding,
 except that each output token expands to its pinyin phones:
 
-- ``CharPhoneTable``: for every decoder id, the CTC classes of its phones
+- ``CharPhoneTable`` and ``ReadingTrie`` (``decoders.phone_tables``): for
+  every decoder id, the CTC classes of its phones
   (``PinyinTokenizer.text_to_phones`` of the token's text, the conversion
-  that made the phone head's training targets);
-- ``CTCScorer``: a SpeechBrain scorer (weight key ``ctc``) that scores each
-  candidate character ``c`` of a hypothesis ``g`` by the CTC prefix
-  probability of the phones of ``g + c``, minus that of ``g`` (the prefix
-  algorithm of Watanabe et al. 2017, extended one phone at a time), and
-  ``</s>`` by the probability of exactly the phones of ``g``;
-- ``phone_ctc_log_likelihood``: the full-sequence phone CTC log-probability
-  of given hypotheses (N-best rescoring, tests).
+  that made the phone head's training targets), and their distinct
+  readings as a tree;
+- ``CTCScorer`` (here): a SpeechBrain scorer (weight key ``ctc``) that
+  scores each candidate character ``c`` of a hypothesis ``g`` by the CTC
+  prefix probability of the phones of ``g + c``, minus that of ``g`` (the
+  prefix algorithm of Watanabe et al. 2017, extended one phone at a time),
+  and ``</s>`` by the probability of exactly the phones of ``g``;
+- ``PhonePosteriors``, ``PrefixState`` and ``phone_ctc_log_likelihood``
+  (``decoders.ctc_prefix``): the prefix arithmetic over a batch's phone
+  posteriors, and the full-sequence phone CTC log-probability of given
+  hypotheses (N-best rescoring, tests).
+
+All these names are importable from this module.
 
 With ``ScorerBuilder(weights={"ctc": w})`` the searcher scores a step as
 ``(1 - w) * log p_dec(c | g) + w * (log psi(g + c) - log psi(g))`` (plus any
@@ -42,336 +48,36 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
-import logging
-from collections import Counter
-from typing import NamedTuple
-
 import torch
-from pypinyin import Style, pinyin
 from speechbrain.decoders.scorer import BaseScorerInterface
 
+from speechbrain_mmspeech.decoders.ctc_prefix import (
+    PHONE_BLANK_INDEX,
+    PhonePosteriors,
+    PrefixState,
+    phone_ctc_log_likelihood,
+)
+from speechbrain_mmspeech.decoders.phone_tables import (
+    NO_PHONE,
+    NO_READING,
+    CharPhoneTable,
+    ReadingTrie,
+)
 from speechbrain_mmspeech.decoders.scorers import MINUS_INF
 from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
-from speechbrain_mmspeech.pinyin import syllable_to_phones
-from speechbrain_mmspeech.tokenizers import (
-    CTC_BLANK_INDEX,
-    PinyinTokenizer,
-    SymbolTable,
-)
+from speechbrain_mmspeech.tokenizers import SymbolTable
 
-logger = logging.getLogger(__name__)
-
-NO_PHONE = -1  # padding of the phone table
-NO_READING = -1  # the length of a missing reading in the phone table
-PHONE_BLANK_INDEX = CTC_BLANK_INDEX  # the phone head's CTC blank
-
-
-class CharPhoneTable:
-    """The CTC phone classes of every decoder id, as padded tensors.
-
-    Arguments
-    ---------
-    phones : torch.Tensor
-        ``[vocab, readings, max_phones]`` CTC classes, padded with -1.
-    lengths : torch.Tensor
-        ``[vocab, readings]`` number of phones of each reading; -1 marks a
-        missing reading (missing readings come last). Reading 0 (the
-        default reading) is always present, with length 0 for ids without
-        phones.
-
-    Example
-    -------
-    >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
-    >>> tokenizer = CharTokenizer()
-    >>> tokenizer.build(["他很难"], vocab_size=8)
-    >>> tokenizer.tokens[4:]
-    ['他', '很', '难', '<unused_0>']
-    >>> table = CharPhoneTable.from_tokenizers(tokenizer)
-    >>> table.phones.shape, table.lengths[:, 0].tolist()
-    (torch.Size([8, 1, 3]), [0, 0, 0, 0, 2, 3, 3, 0])
-    >>> table.sequence_phones(tokenizer.encode_as_ids("他难"))
-    [82, 1, 65, 2, 65]
-    """
-
-    def __init__(self, phones, lengths):
-        if phones.dim() != 3 or lengths.shape != phones.shape[:2]:
-            raise ValueError(
-                "phones must be [vocab, readings, max_phones] and lengths "
-                f"[vocab, readings], got {tuple(phones.shape)} and "
-                f"{tuple(lengths.shape)}"
-            )
-        self.phones = phones.long()
-        self.lengths = lengths.long()
-
-    @classmethod
-    def from_tokenizers(
-        cls,
-        char_tokenizer,
-        pinyin_tokenizer=None,
-        heteronyms=False,
-        vocab_size=None,
-    ):
-        """Builds the table of a ``CharTokenizer`` vocabulary.
-
-        Each id's text (``decode_ids([id])``: silent ids give no text,
-        ``<unk>`` gives U+2047, word pieces lose their ``##``) is converted
-        with ``pinyin_tokenizer.text_to_phones``; phones outside the
-        inventory make the id phoneless.
-
-        Arguments
-        ---------
-        char_tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
-            The decoder's tokenizer.
-        pinyin_tokenizer : speechbrain_mmspeech.tokenizers.PinyinTokenizer
-            The phone inventory (default: the official one).
-        heteronyms : bool
-            Add pypinyin's other readings of single Han characters.
-        vocab_size : int
-            The decoder's number of ids; ids past the tokenizer's (audio
-            codes) get no phones. Default: the tokenizer's size.
-
-        Returns
-        -------
-        CharPhoneTable
-            The table.
-        """
-        if pinyin_tokenizer is None:
-            pinyin_tokenizer = PinyinTokenizer()
-        vocab = len(char_tokenizer)
-        if vocab_size is None:
-            vocab_size = vocab
-        if vocab_size < vocab:
-            raise ValueError(
-                f"vocab_size {vocab_size} is smaller than the tokenizer's "
-                f"{vocab} ids"
-            )
-        # Building the table must not count as dropped transcript text.
-        dropped = Counter(pinyin_tokenizer.dropped_chars)
-        readings = [
-            _token_readings(
-                char_tokenizer.decode_ids([index]), pinyin_tokenizer, heteronyms
-            )
-            for index in range(vocab)
-        ]
-        pinyin_tokenizer.dropped_chars = dropped
-        readings += [[[]] for _ in range(vocab_size - vocab)]
-        n_readings = max(len(reads) for reads in readings)
-        max_phones = max(len(r) for reads in readings for r in reads)
-        phones = torch.full((vocab_size, n_readings, max_phones), NO_PHONE)
-        lengths = torch.full((vocab_size, n_readings), NO_READING)
-        for index, reads in enumerate(readings):
-            for k, reading in enumerate(reads):
-                lengths[index, k] = len(reading)
-                phones[index, k, : len(reading)] = torch.tensor(
-                    reading, dtype=torch.long
-                )
-        return cls(phones, lengths)
-
-    @property
-    def vocab_size(self):
-        """The number of ids the table covers."""
-        return self.phones.shape[0]
-
-    def to(self, device):
-        """Returns the table on ``device`` (itself if already there).
-
-        Arguments
-        ---------
-        device : torch.device or str
-            Where the tensors should live.
-
-        Returns
-        -------
-        CharPhoneTable
-            The table on ``device``.
-        """
-        if self.phones.device == torch.device(device):
-            return self
-        return CharPhoneTable(self.phones.to(device), self.lengths.to(device))
-
-    def sequence_phones(self, ids):
-        """The phones of a token sequence, default readings, concatenated.
-
-        Arguments
-        ---------
-        ids : list of int
-            Decoder ids; ids without phones or past the table add nothing.
-
-        Returns
-        -------
-        list of int
-            CTC classes.
-        """
-        classes = []
-        for index in ids:
-            index = int(index)
-            if 0 <= index < self.vocab_size:
-                length = int(self.lengths[index, 0])
-                classes.extend(self.phones[index, 0, :length].tolist())
-        return classes
-
-
-class ReadingTrie:
-    """The distinct readings of a ``CharPhoneTable`` as a prefix tree.
-
-    Characters that share a reading (homophones) share its CTC prefix
-    score, and readings that share their first phones share the prefix
-    states of those phones. The tree has one level per phone position
-    (a reading has at most four phones: ``x i2 o2 ng``); a node is a
-    distinct phone prefix of some reading. ``CTCScorer`` walks it level by
-    level for all hypotheses at once, so a step costs one prefix score per
-    node (about 1,300 tonal syllables and their prefixes) instead of one
-    per character and reading.
-
-    Arguments
-    ---------
-    levels : list of tuple
-        Per level: ``parents`` (``[nodes]``, the index of each node's parent
-        among the inner nodes of the level above; level 0 has one parent,
-        the hypothesis), ``phones`` (``[nodes]``, the phone each node adds)
-        and ``inner`` (``[inner nodes]``, the nodes that have children).
-    char_nodes : torch.Tensor
-        ``[vocab, readings]`` the node of each reading, numbered over the
-        levels in order; -1 for a missing reading and for ids without
-        phones.
-
-    Example
-    -------
-    >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
-    >>> tokenizer = CharTokenizer()
-    >>> tokenizer.build(["他她塔难"], vocab_size=8)
-    >>> table = CharPhoneTable.from_tokenizers(tokenizer)
-    >>> trie = ReadingTrie.from_table(table)
-    >>> [len(phones) for _, phones, _ in trie.levels]  # t n | a1 a3 a2 | n
-    [2, 3, 1]
-    >>> tokenizer.tokens[4:]
-    ['他', '塔', '她', '难']
-    >>> trie.char_nodes[4:8, 0].tolist()  # 他 她 share "t a1"; 难 ends at n
-    [3, 4, 3, 5]
-    """
-
-    def __init__(self, levels, char_nodes):
-        self.levels = levels
-        self.char_nodes = char_nodes
-
-    @classmethod
-    def from_table(cls, table):
-        """Builds the tree of a table's readings.
-
-        Arguments
-        ---------
-        table : CharPhoneTable
-            The char -> phones table.
-
-        Returns
-        -------
-        ReadingTrie
-            The tree.
-        """
-        lengths, phones = table.lengths.tolist(), table.phones.tolist()
-        sequences = {}  # reading -> its (vocab, reading) places
-        for index, reads in enumerate(lengths):
-            for k, length in enumerate(reads):
-                if length > 0:
-                    reading = tuple(phones[index][k][:length])
-                    sequences.setdefault(reading, []).append((index, k))
-        prefixes = {p[:n] for p in sequences for n in range(1, len(p) + 1)}
-        parents = {p[:-1] for p in prefixes}
-        depth = max((len(p) for p in prefixes), default=0)
-        levels, numbers, inner_numbers, offset = [], {}, {(): 0}, 0
-        for level in range(1, depth + 1):
-            nodes = sorted(p for p in prefixes if len(p) == level)
-            inner = [i for i, p in enumerate(nodes) if p in parents]
-            levels.append(
-                (
-                    torch.tensor([inner_numbers[p[:-1]] for p in nodes]),
-                    torch.tensor([p[-1] for p in nodes]),
-                    torch.tensor(inner, dtype=torch.long),
-                )
-            )
-            numbers.update((p, offset + i) for i, p in enumerate(nodes))
-            inner_numbers = {nodes[i]: k for k, i in enumerate(inner)}
-            offset += len(nodes)
-        char_nodes = torch.full(table.lengths.shape, -1, dtype=torch.long)
-        for reading, places in sequences.items():
-            for index, k in places:
-                char_nodes[index, k] = numbers[reading]
-        return cls(levels, char_nodes)
-
-    def to(self, device):
-        """Returns the tree on ``device``.
-
-        Arguments
-        ---------
-        device : torch.device or str
-            Where the tensors should live.
-
-        Returns
-        -------
-        ReadingTrie
-            The tree on ``device``.
-        """
-        levels = [tuple(t.to(device) for t in level) for level in self.levels]
-        return ReadingTrie(levels, self.char_nodes.to(device))
-
-
-def _token_readings(text, pinyin_tokenizer, heteronyms):
-    """The readings (lists of CTC classes) of a token's text, default first.
-
-    A token without phones has the single empty reading.
-    """
-    default = _phones_to_classes(
-        pinyin_tokenizer.text_to_phones(text), pinyin_tokenizer
-    )
-    if default is None:
-        return [[]]
-    readings = [default]
-    if heteronyms and len(text) == 1:
-        syllables = pinyin(
-            text,
-            style=Style.TONE3,
-            heteronym=True,
-            neutral_tone_with_five=True,
-            errors="ignore",
-        )
-        for syllable in syllables[0] if syllables else []:
-            phones = syllable_to_phones(syllable) or []
-            classes = _phones_to_classes(phones, pinyin_tokenizer)
-            if classes and classes not in readings:
-                readings.append(classes)
-    return readings
-
-
-def _phones_to_classes(phones, pinyin_tokenizer):
-    """CTC classes of phone strings; None if empty or not in the inventory."""
-    ids = [pinyin_tokenizer.token_to_id(phone) for phone in phones]
-    if not ids or SymbolTable.unk_index in ids:
-        return None
-    return pinyin_tokenizer.ids_to_ctc_targets(ids)
-
-
-class PrefixState(NamedTuple):
-    """CTC prefix state of hypotheses (``...`` is ``[hyps]`` or more axes).
-
-    Arguments
-    ---------
-    nonblank : torch.Tensor
-        ``[time + 1, ...]`` log r^n_t: the prefix's phones are all emitted
-        by frame t and frame t emits its last phone (row 0: before any
-        frame).
-    blank : torch.Tensor
-        ``[time + 1, ...]`` log r^b_t: same, frame t emits a blank.
-    psi : torch.Tensor
-        ``[...]`` log prefix probability: the phones output so far begin
-        with the prefix's phones.
-    last : torch.Tensor
-        ``[...]`` the prefix's last phone class (-1: no phone yet).
-    """
-
-    nonblank: torch.Tensor
-    blank: torch.Tensor
-    psi: torch.Tensor
-    last: torch.Tensor
+__all__ = [
+    "CTCScorer",
+    "CharPhoneTable",
+    "NO_PHONE",
+    "NO_READING",
+    "PHONE_BLANK_INDEX",
+    "PhonePosteriors",
+    "PrefixState",
+    "ReadingTrie",
+    "phone_ctc_log_likelihood",
+]
 
 
 class CTCScorer(BaseScorerInterface):
@@ -509,7 +215,7 @@ class CTCScorer(BaseScorerInterface):
             if self.vocab_size is None:
                 self.vocab_size = table.vocab_size
             elif table.vocab_size != self.vocab_size:
-                table = _pad_table(table, self.vocab_size)
+                table = table.padded(self.vocab_size)
             self._table = table
         return self._table
 
@@ -534,25 +240,13 @@ class CTCScorer(BaseScorerInterface):
         hidden, _, padding_mask = unpack_memory(x)
         self.output_dtype = x.dtype
         log_probs = self.phone_logits(hidden).double().log_softmax(dim=-1)
-        log_probs, valid = log_probs.transpose(0, 1), (~padding_mask).t()
         self._check_classes(log_probs.shape[-1])
-        self.lengths = valid.sum(dim=0)
-        # Padded frames are made neutral (probability 1) in the cumulative
-        # sums below; no result on a real frame ever reads them.
-        self.log_probs = log_probs.masked_fill(~valid.unsqueeze(-1), 0.0)
-        self.valid = valid
-        # Cumulative log posteriors of every class, from frame 0 on.
-        self.emission_cumsum = _prepend_row(self.log_probs.cumsum(dim=0), 0.0)
-        self.blank_cumsum = self.emission_cumsum[:, :, self.phone_blank_index]
+        self.posteriors = PhonePosteriors(
+            log_probs, ~padding_mask, self.phone_blank_index
+        )
         self.table = self.char_phone_table.to(x.device)
         if self._trie is None or self._trie.char_nodes.device != x.device:
             self._trie = ReadingTrie.from_table(self.table).to(x.device)
-        # exp(y) per utterance, shifted by its maximum over the valid frames
-        # (for _emission_products).
-        emissions = log_probs.masked_fill(~valid.unsqueeze(-1), float("-inf"))
-        self.emission_shift = emissions.amax(dim=0)
-        weights = (emissions - self.emission_shift).exp()
-        self.emission_weights = weights.transpose(0, 1).contiguous()
         self.without_phones = self.table.lengths[:, 0] == 0
         # What the scores ban: every id without phones but </s>.
         self.phoneless = self.without_phones.clone()
@@ -595,9 +289,9 @@ class CTCScorer(BaseScorerInterface):
             candidates, their best readings and their prefix scores.
         """
         n_hyps = inp_tokens.shape[0]
-        utterances = self._utterances(n_hyps)
+        utterances = self.posteriors.utterances(n_hyps)
         if memory is None:
-            memory = self._empty_prefix(utterances)
+            memory = self.posteriors.empty_prefix(utterances)
         vocab = self.table.vocab_size
         if candidates is None:
             psi, readings = self._vocabulary_prefix_scores(memory, utterances)
@@ -620,7 +314,7 @@ class CTCScorer(BaseScorerInterface):
             scores.scatter_(1, candidates, gains)
         # Nothing is free: an id without phones is never heard.
         scores[:, self.phoneless] = self.minus_inf
-        final = self._final_log_prob(memory, utterances)
+        final = self.posteriors.final_log_prob(memory, utterances)
         eos_gain = (final - memory.psi).masked_fill(~alive, 0.0)
         scores[:, self.eos_index] = eos_gain.clamp(min=self.minus_inf)
         scores[:, self.blank_index] = self.minus_inf
@@ -661,11 +355,11 @@ class CTCScorer(BaseScorerInterface):
         lengths = self.table.lengths[tokens, reading]
         nonblank, blank = state.nonblank[:, hyps], state.blank[:, hyps]
         last = state.last[hyps]
-        utterances = self._utterances(hyps.shape[0])
+        utterances = self.posteriors.utterances(hyps.shape[0])
         for position in range(int(lengths.max())):
             phone = phones[:, position]
             active = position < lengths
-            extended = self._extend_by_phone(
+            extended = self.posteriors.extend_by_phone(
                 nonblank, blank, last, phone.clamp(min=0), utterances
             )
             nonblank = torch.where(active, extended[0], nonblank)
@@ -710,32 +404,6 @@ class CTCScorer(BaseScorerInterface):
         )
         return list(scores.split(counts.tolist()))
 
-    def _utterances(self, n_hyps):
-        """The utterance of each of ``n_hyps`` hypotheses (beam-major)."""
-        batch = self.lengths.shape[0]
-        beam = n_hyps // batch
-        hyps = torch.arange(n_hyps, device=self.lengths.device)
-        return torch.div(hyps, beam, rounding_mode="floor")
-
-    def _empty_prefix(self, utterances):
-        """The state of the empty phone sequence (only blanks so far)."""
-        blank = self.blank_cumsum[:, utterances]
-        n_hyps = utterances.shape[0]
-        return PrefixState(
-            torch.full_like(blank, float("-inf")),
-            blank,
-            blank.new_zeros(n_hyps),
-            torch.full((n_hyps,), NO_PHONE, device=blank.device),
-        )
-
-    def _final_log_prob(self, state, utterances):
-        """log P(the phones are exactly the prefix's) of each hypothesis."""
-        hyps = torch.arange(utterances.shape[0], device=utterances.device)
-        last_frame = self.lengths[utterances]
-        return torch.logaddexp(
-            state.nonblank[last_frame, hyps], state.blank[last_frame, hyps]
-        )
-
     def _vocabulary_prefix_scores(self, state, utterances):
         """log psi(g + c) of every id c for each hypothesis g.
 
@@ -771,11 +439,11 @@ class CTCScorer(BaseScorerInterface):
             after_blank = blank[:-1]
             phi = torch.logaddexp(after_blank, nonblank[:-1])
             column_utterances = utterances.repeat_interleave(columns.shape[1])
-            psi = self._emission_products(phi)[parent, phone]
+            psi = self.posteriors.emission_products(phi)[parent, phone]
             # A repeated phone needs a blank in between.
             repeat = last[parent] == phone
             if repeat.any():
-                psi[repeat] = self._prefix_log_prob(
+                psi[repeat] = self.posteriors.prefix_log_prob(
                     after_blank[:, parent[repeat]],
                     phone[repeat],
                     column_utterances[parent[repeat]],
@@ -798,7 +466,7 @@ class CTCScorer(BaseScorerInterface):
             phi = torch.where(
                 repeat[chosen], after_blank[:, parent], phi[:, parent]
             )
-            nonblank, blank = self._extend_from_phi(
+            nonblank, blank = self.posteriors.extend_from_phi(
                 phi, phone, utterances.repeat_interleave(kept.shape[1])
             )
             last = phone
@@ -815,18 +483,6 @@ class CTCScorer(BaseScorerInterface):
         # An id without phones leaves the prefix as it is.
         psi[:, self.without_phones] = state.psi.unsqueeze(1)
         return psi, readings
-
-    def _emission_products(self, phi):
-        """``[columns, classes]`` ``log sum_t exp(phi_t + y_t)`` of every
-        column of ``phi`` (``[T, columns]``, hypothesis-major) and every
-        phone class of the column's utterance."""
-        batch, n_frames = self.lengths.shape[0], phi.shape[0]
-        shift = phi.amax(dim=0)
-        shift = shift.masked_fill(~torch.isfinite(shift), 0.0)
-        weights = (phi - shift).exp().t().reshape(batch, -1, n_frames)
-        sums = torch.bmm(weights, self.emission_weights)
-        logs = sums.log() + self.emission_shift.unsqueeze(1)
-        return logs.reshape(-1, sums.shape[-1]) + shift.unsqueeze(1)
 
     def _candidate_prefix_scores(self, state, candidates):
         """log psi(g + c) of each candidate c of each hypothesis g.
@@ -860,16 +516,18 @@ class CTCScorer(BaseScorerInterface):
         psi = state.psi[columns_hyp].masked_fill(lengths < 0, float("-inf"))
         # The trie level: node states, and each column's node.
         nonblank, blank, last = state.nonblank, state.blank, state.last
-        utterances = self._utterances(n_hyps)
+        utterances = self.posteriors.utterances(n_hyps)
         parents = columns_hyp
-        n_classes = self.log_probs.shape[-1]
+        n_classes = self.posteriors.n_classes
         for position in range(n_phones):
             phone = phones[:, position]
             leaf = lengths == position + 1
             if leaf.any():
                 node, leaf_phone = parents[leaf], phone[leaf]
-                phi = self._phi(nonblank, blank, last, node, leaf_phone)
-                psi[leaf] = self._prefix_log_prob(
+                phi = self.posteriors.phi(
+                    nonblank, blank, last, node, leaf_phone
+                )
+                psi[leaf] = self.posteriors.prefix_log_prob(
                     phi, leaf_phone, utterances[node]
                 )
             inner = lengths > position + 1
@@ -879,7 +537,7 @@ class CTCScorer(BaseScorerInterface):
             nodes, inverse = torch.unique(keys, return_inverse=True)
             node = torch.div(nodes, n_classes, rounding_mode="floor")
             node_phone = nodes % n_classes
-            nonblank, blank = self._extend_by_phone(
+            nonblank, blank = self.posteriors.extend_by_phone(
                 nonblank[:, node],
                 blank[:, node],
                 last[node],
@@ -891,129 +549,6 @@ class CTCScorer(BaseScorerInterface):
             parents[inner] = inverse
         psi, readings = psi.view(n_hyps, n_candidates, n_readings).max(dim=-1)
         return psi, readings
-
-    def _phi(self, nonblank, blank, last, node, phone):
-        """``[T, columns]`` mass of prefix ``node`` that ``phone`` may follow.
-
-        ``r^b_t + r^n_t`` of the prefix, without ``r^n_t`` when the prefix
-        ends with the same phone (a repeat needs a blank in between).
-        """
-        repeat = last[node] == phone
-        return torch.logaddexp(
-            blank[:-1, node],
-            torch.where(repeat, float("-inf"), nonblank[:-1, node]),
-        )
-
-    def _prefix_log_prob(self, phi, phone, utterances):
-        """log psi of a prefix extended by ``phone``: sum_t phi_{t-1} y_t."""
-        y = self.log_probs[:, utterances, phone]
-        valid = self.valid[:, utterances]
-        return torch.logsumexp((phi + y).masked_fill(~valid, float("-inf")), 0)
-
-    def _extend_by_phone(self, nonblank, blank, last, phone, utterances):
-        """Full states of prefixes extended by one phone, over all frames.
-
-        The CTC prefix recursions
-        ``r^n_t = (r^n_{t-1} + phi_{t-1}) y^c_t`` and
-        ``r^b_t = (r^b_{t-1} + r^n_{t-1}) y^blank_t`` are first-order linear
-        recurrences, solved without a loop over frames with cumulative sums
-        of the log posteriors and ``logcumsumexp`` (in float64, so that the
-        cumulative sums lose nothing that matters).
-
-        Arguments
-        ---------
-        nonblank, blank : torch.Tensor
-            ``[T + 1, columns]`` log r^n and log r^b of the prefixes.
-        last : torch.Tensor
-            ``[columns]`` the prefixes' last phones (-1: none).
-        phone : torch.Tensor
-            ``[columns]`` the phone to append (a class of the head).
-        utterances : torch.Tensor
-            ``[columns]`` the utterance of each prefix.
-
-        Returns
-        -------
-        tuple of torch.Tensor
-            ``[T + 1, columns]`` log r^n and log r^b of the extended
-            prefixes.
-        """
-        columns = torch.arange(phone.shape[0], device=phone.device)
-        phi = self._phi(nonblank, blank, last, columns, phone)
-        return self._extend_from_phi(phi, phone, utterances)
-
-    def _extend_from_phi(self, phi, phone, utterances):
-        """``_extend_by_phone`` from the prefixes' ``_phi``: ``[T, columns]``
-        log r^n and log r^b of the extended prefixes."""
-        minus = float("-inf")
-        emit = self.emission_cumsum[:, utterances, phone]
-        nonblank = emit + _prepend_row(
-            torch.logcumsumexp(phi - emit[:-1], dim=0), minus
-        )
-        blank_emit = self.blank_cumsum[:, utterances]
-        blank = blank_emit + _prepend_row(
-            torch.logcumsumexp(nonblank - blank_emit, dim=0)[:-1], minus
-        )
-        return nonblank, blank
-
-
-def phone_ctc_log_likelihood(
-    log_probs, lengths, hyps, char_phones, blank_index=PHONE_BLANK_INDEX
-):
-    """Full-sequence phone CTC log-probability of character hypotheses.
-
-    Each hypothesis is turned into the phones of its characters (default
-    readings; ids without phones add none) and scored with
-    ``torch.nn.functional.ctc_loss`` (the sum over all alignments).
-
-    Arguments
-    ---------
-    log_probs : torch.Tensor
-        ``[batch, time, classes]`` phone log-posteriors.
-    lengths : torch.Tensor
-        ``[batch]`` number of valid frames.
-    hyps : list of list of int
-        One hypothesis (decoder ids, no ``</s>``) per row of ``log_probs``.
-    char_phones : CharPhoneTable
-        The char -> phones table.
-    blank_index : int
-        The blank class.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[batch]`` log-probabilities (``-inf`` if the phones cannot fit).
-
-    Example
-    -------
-    >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
-    >>> tokenizer = CharTokenizer()
-    >>> tokenizer.build(["他我"], vocab_size=6)
-    >>> table = CharPhoneTable.from_tokenizers(tokenizer)
-    >>> log_probs = torch.full((2, 3, 121), -20.0)
-    >>> log_probs[:, [0, 1, 2], [82, 1, 0]] = 0.0  # t a1 blank
-    >>> ids = tokenizer.encode_as_ids("他我")
-    >>> scores = phone_ctc_log_likelihood(
-    ...     log_probs, torch.tensor([3, 3]), [ids[:1], ids[1:]], table
-    ... )
-    >>> scores.round().tolist()
-    [0.0, -40.0]
-    """
-    targets = [
-        torch.tensor(char_phones.sequence_phones(hyp), dtype=torch.long)
-        for hyp in hyps
-    ]
-    target_lengths = torch.tensor([len(t) for t in targets])
-    flat = torch.cat([torch.zeros(0, dtype=torch.long), *targets])
-    losses = torch.nn.functional.ctc_loss(
-        log_probs.double().transpose(0, 1).cpu(),
-        flat,
-        lengths.cpu(),
-        target_lengths,
-        blank=blank_index,
-        reduction="none",
-        zero_infinity=False,
-    )
-    return -losses.to(log_probs.device)
 
 
 def _phone_logits_function(phone_head):
@@ -1030,27 +565,3 @@ def _phone_logits_function(phone_head):
         "phone_head must be an MMSpeech, a SpeechEncoder or a callable, got "
         f"{type(phone_head).__name__}"
     )
-
-
-def _pad_table(table, vocab_size):
-    """The table extended with phoneless ids up to ``vocab_size``."""
-    missing = vocab_size - table.vocab_size
-    if missing < 0:
-        raise ValueError(
-            f"The char -> phones table has {table.vocab_size} ids, more than "
-            f"the decoder's {vocab_size}"
-        )
-    phones = torch.nn.functional.pad(
-        table.phones, (0, 0, 0, 0, 0, missing), value=NO_PHONE
-    )
-    lengths = torch.nn.functional.pad(
-        table.lengths, (0, 0, 0, missing), value=NO_READING
-    )
-    lengths[table.vocab_size :, 0] = 0
-    return CharPhoneTable(phones, lengths)
-
-
-def _prepend_row(tensor, value):
-    """``tensor`` with a row of ``value`` before its first row (axis 0)."""
-    row = torch.full_like(tensor[:1], value)
-    return torch.cat([row, tensor], dim=0)

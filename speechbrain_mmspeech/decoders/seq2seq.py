@@ -126,15 +126,6 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         rescoring ...). A scorer adds its scores after the restrictions
         above, so they hold whatever the scorer prefers.
 
-    Attributes
-    ----------
-    forced_lengths : torch.Tensor
-        None (default), or ``[batch]`` token counts for the next searches:
-        utterance ``b`` then emits exactly ``forced_lengths[b]`` tokens and
-        ``</s>`` (``</s>`` is banned before, everything else at that step).
-        For speed measurements with random weights, which never choose
-        ``</s>`` on their own.
-
     Example
     -------
     >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
@@ -208,7 +199,6 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
         self.no_repeat_ngram_size = no_repeat_ngram_size
         self.banned_indices = list(banned_indices)
         self.use_cache = use_cache
-        self.forced_lengths = None
         # The <s> prefix takes one learned position.
         self.max_steps = model.decoder.max_positions - 1
         if max_decode_length is not None:
@@ -235,10 +225,6 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
 
     def change_max_decoding_length(self, min_decode_steps, max_decode_steps):
         """Applies the length bounds in tokens to the ratio-based ones."""
-        if self.forced_lengths is not None:
-            # The forced tokens and </s>, within the decoder positions.
-            longest = int(self.forced_lengths.max()) + 1
-            return 0, min(longest, self.model.decoder.max_positions - 1)
         max_steps = min(max_decode_steps, self.max_steps)
         min_steps = max(min_decode_steps, self.min_steps)
         return min(min_steps, max_steps), max_steps
@@ -325,20 +311,7 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
             columns.extend(banned)
         if rows:
             log_probs[rows, columns] = self.minus_inf
-        if self.forced_lengths is not None:
-            self._force_lengths(log_probs, emitted=tokens.shape[1] - 1)
         return log_probs, SearchMemory(tokens, cache), None
-
-    def _force_lengths(self, log_probs, emitted):
-        """Bans </s> before ``forced_lengths``, and all but </s> at it."""
-        lengths = self.forced_lengths.to(log_probs.device)
-        lengths = lengths.repeat_interleave(self.beam_size)
-        early = emitted < lengths
-        log_probs[early, self.eos_index] = self.minus_inf
-        due = ~early
-        eos = log_probs[due, self.eos_index]
-        log_probs[due] = self.minus_inf
-        log_probs[due, self.eos_index] = eos
 
     def _scorer_step(self, inp_tokens, scorer_memory, attn, log_probs):
         """Runs the scorers, which see text ids only.

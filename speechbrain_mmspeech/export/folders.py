@@ -43,6 +43,9 @@ MODEL_FILE = "model.ckpt"
 TOKENIZER_FILE = "tokenizer.ckpt"
 LM_FILE = "lm.ckpt"
 NGRAM_LM_FILE = "ngram_lm.ckpt"
+# What mmspeech-convert adds (speechbrain_mmspeech.convert.folder): how the
+# official checkpoint was converted; nothing loads it.
+CONVERSION_REPORT_FILE = "conversion.json"
 LM_SECTION = "lm"
 NGRAM_SECTION = "ngram"
 PHONE_CTC_SECTION = "phonectc"

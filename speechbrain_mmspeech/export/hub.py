@@ -22,12 +22,9 @@ from pathlib import Path
 
 from huggingface_hub import HfApi
 
-from speechbrain_mmspeech.convert.folder import (
-    PHONE_TOKENIZER_FILE,
-    REPORT_FILE,
-)
 from speechbrain_mmspeech.dataio.fileio import write_atomically
 from speechbrain_mmspeech.export.folders import (
+    CONVERSION_REPORT_FILE,
     HPARAMS_FILE,
     LM_FILE,
     MODEL_FILE,
@@ -85,8 +82,7 @@ Offline, once the files are in the hub cache: set `HF_HUB_OFFLINE=1`.
 {extra_rows}
 """
 EXTRA_FILE_ROWS = {
-    PHONE_TOKENIZER_FILE: "the phone inventory (phone_dict.txt format)",
-    REPORT_FILE: "how the official checkpoint was converted",
+    CONVERSION_REPORT_FILE: "how the official checkpoint was converted",
     LM_FILE: "the character language model used in decoding "
     "(`TransformerLM` state dict; see `lm_mode` and `lm_weight`)",
 }
@@ -110,7 +106,7 @@ def provenance(folder):
     >>> provenance(Path("no_such_folder"))
     'Trained with the speechbrain-mmspeech recipes.'
     """
-    report_path = folder / REPORT_FILE
+    report_path = folder / CONVERSION_REPORT_FILE
     if not report_path.is_file():
         return "Trained with the speechbrain-mmspeech recipes."
     content = json.loads(report_path.read_text(encoding="utf-8"))

@@ -41,12 +41,8 @@ def character_error_stats(ids, hypotheses, references):
 
     Arguments
     ---------
-    ids : list of str
-        Utterance ids.
-    hypotheses : list of str
-        The transcriptions.
-    references : list of str
-        The references, normalised.
+    ids, hypotheses, references : list of str
+        As for ``append_characters``.
 
     Returns
     -------
@@ -60,12 +56,38 @@ def character_error_stats(ids, hypotheses, references):
     33.33...
     """
     stats = ErrorRateStats()
+    append_characters(stats, ids, hypotheses, references)
+    return stats
+
+
+def append_characters(stats, ids, hypotheses, references):
+    """Adds transcriptions to CER statistics, character by character.
+
+    Spaces are not characters (a tokenizer may join words with them).
+
+    Arguments
+    ---------
+    stats : speechbrain.utils.metric_stats.ErrorRateStats
+        The statistics to extend.
+    ids : list of str
+        Utterance ids.
+    hypotheses : list of str
+        The transcriptions.
+    references : list of str
+        The references, normalised.
+
+    Example
+    -------
+    >>> stats = ErrorRateStats()
+    >>> append_characters(stats, ["u1"], ["你 好"], ["你好"])
+    >>> stats.scores[0]["hyp_tokens"]
+    ['你', '好']
+    """
     stats.append(
         list(ids),
         [list("".join(text.split())) for text in hypotheses],
         [list("".join(text.split())) for text in references],
     )
-    return stats
 
 
 def text_syllables(text, pinyin_tokenizer):
@@ -169,7 +191,7 @@ class DecodingErrorStats:
         ids : list of str
             Utterance ids.
         hypotheses : list of str
-            Decoded texts.
+            Decoded texts (None: no CER nor SER).
         references : list of str
             Reference texts.
         phones : list of list of int
@@ -177,14 +199,14 @@ class DecodingErrorStats:
         targets : list of list of int
             The references' CTC classes.
         """
-        cer = character_error_stats(ids, hypotheses, references)
-        self.cer.ids.extend(cer.ids)
-        self.cer.scores.extend(cer.scores)
-        self.ser.append(
-            ids,
-            [text_syllables(t, self.pinyin_tokenizer) for t in hypotheses],
-            [text_syllables(t, self.pinyin_tokenizer) for t in references],
-        )
+        if hypotheses is not None:
+            append_characters(self.cer, ids, hypotheses, references)
+            pinyin = self.pinyin_tokenizer
+            self.ser.append(
+                ids,
+                [text_syllables(t, pinyin) for t in hypotheses],
+                [text_syllables(t, pinyin) for t in references],
+            )
         if phones is not None:
             self.per.append(ids, phones, targets)
 
@@ -203,7 +225,7 @@ class DecodingErrorStats:
         }
 
 
-def evaluate_manifest(asr, rows, batch_size=1, progress=True):
+def evaluate_manifest(asr, rows, batch_size=1, progress=True, search=True):
     """Decodes manifest rows with a loaded model folder and scores them.
 
     Each batch is encoded whole (no segmentation: mini-AISHELL utterances
@@ -221,6 +243,8 @@ def evaluate_manifest(asr, rows, batch_size=1, progress=True):
         Utterances decoded at a time.
     progress : bool
         Show a progress bar.
+    search : bool
+        Run the beam search (False: the phone head only, PER alone).
 
     Returns
     -------
@@ -244,13 +268,17 @@ def evaluate_manifest(asr, rows, batch_size=1, progress=True):
         begin = time.perf_counter()
         with torch.no_grad():
             memory = encode_whole(asr, wavs, wav_lens)
-            hyps = asr.hparams.decoder(memory, wav_lens.to(memory.device))[0]
+            if search:
+                lens = wav_lens.to(memory.device)
+                hyps = asr.hparams.decoder(memory, lens)[0]
             hidden, _, padding = unpack_memory(memory)
             logits = asr.mods.transformer.encoder.phone_logits(hidden)
             lengths = (~padding).sum(dim=1).float() / padding.shape[1]
             phones = greedy_phone_classes(logits, lengths)
         seconds["decoding"] += time.perf_counter() - begin
-        texts = [asr.tokenizer.decode_ids(hyp) for hyp in hyps]
+        texts = None
+        if search:
+            texts = [asr.tokenizer.decode_ids(hyp) for hyp in hyps]
         references = [normalize_text(row["transcript"]) for row in batch]
         targets = [
             pinyin.ids_to_ctc_targets(pinyin.encode_as_ids(text))

@@ -26,7 +26,7 @@ to them (``TextMixingBatchSampler``). Both are functions of the epoch, so a
 resumed run sees exactly the batches it had not trained on.
 
 Under DDP (``torchrun``), every process trains on its own share of the
-batches (Brain's ``DistributedSamplerWrapper``; ``schedule_length`` counts
+batches (``DistributedBatchSamplerWrapper``; ``schedule_length`` counts
 one process' batches) and evaluates its share of the validation and test
 batches, whose metrics are then gathered so that each utterance counts once
 (``speechbrain_mmspeech.training.distributed``).
@@ -45,7 +45,6 @@ import math
 
 import speechbrain as sb
 import torch
-from speechbrain.dataio.sampler import DistributedSamplerWrapper
 
 from speechbrain_mmspeech.dataio.batches import (
     PAIRED,
@@ -78,7 +77,7 @@ def schedule_length(hparams, n_batches, run_opts, processes=None):
     """Number of updates and of warm-up updates for the whole run.
 
     Under DDP each of the ``processes`` trains on ``ceil(n_batches /
-    processes)`` of an epoch's batches (Brain's ``DistributedSamplerWrapper``
+    processes)`` of an epoch's batches (``DistributedBatchSamplerWrapper``
     pads the last round), and every process steps the schedule once per
     update, so the schedule counts one process' batches.
 
@@ -198,15 +197,26 @@ class ScheduledBrain(sb.Brain):
         self.schedule_length = schedule_length(hparams, n_batches, run_opts)
 
     def _train_loader_specifics(self, dataset, loader_kwargs):
-        """Brain's, with a DDP batch-sampler wrapper that works for any size.
+        """Brain's, but under DDP a batch sampler is sharded by
+        ``DistributedBatchSamplerWrapper`` (which works for any size).
 
-        See ``DistributedBatchSamplerWrapper``: the wrapper Brain builds
-        gets that (state-compatible) class.
+        Brain would wrap it in SpeechBrain's ``DistributedSamplerWrapper``
+        (same arguments, same state); every other case is Brain's.
         """
-        loader_kwargs = super()._train_loader_specifics(dataset, loader_kwargs)
-        wrapper = loader_kwargs.get("batch_sampler")
-        if type(wrapper) is DistributedSamplerWrapper:
-            wrapper.__class__ = DistributedBatchSamplerWrapper
+        batch_sampler = loader_kwargs.get("batch_sampler")
+        if (
+            not self.distributed_launch
+            or batch_sampler is None
+            or loader_kwargs.get("sampler") is not None
+            or isinstance(dataset, torch.utils.data.IterableDataset)
+        ):
+            return super()._train_loader_specifics(dataset, loader_kwargs)
+        # Brain's choice: shuffle unless hparams.sorting asks for an order.
+        shuffle = getattr(self.hparams, "sorting", "random") == "random"
+        self.train_sampler = DistributedBatchSamplerWrapper(
+            batch_sampler, rank=self.rank, shuffle=shuffle
+        )
+        loader_kwargs["batch_sampler"] = self.train_sampler
         return loader_kwargs
 
     def on_fit_batch_end(self, batch, outputs, loss, should_step):

@@ -140,8 +140,8 @@ class DistributedBatchSamplerWrapper(DistributedSamplerWrapper):
     ``operator.itemgetter(*positions)``, which returns the batch itself, not
     a tuple of batches, when there is a single position: the loader then
     reads each index of that batch as a batch (``'int' object is not
-    iterable``). Brain builds the wrapper; ``ScheduledBrain`` gives it this
-    class.
+    iterable``). ``ScheduledBrain`` shards its training batch sampler with
+    this class where Brain would use SpeechBrain's.
 
     Arguments
     ---------

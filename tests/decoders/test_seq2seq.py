@@ -294,19 +294,3 @@ def test_batched_search_equals_one_utterance_at_a_time(use_cache):
             torch.testing.assert_close(
                 scores[0], batched_scores[row], atol=1e-5, rtol=1e-5
             )
-
-
-@pytest.mark.parametrize("use_cache", [True, False])
-def test_forced_lengths(use_cache):
-    model = random_model()
-    feats, lens, _ = padded_features()
-    searcher = make_searcher(model, beam_size=3, use_cache=use_cache)
-    searcher.forced_lengths = torch.tensor([4, 0, 25])
-    with torch.no_grad():
-        hyps, _, _, _ = searcher(model.encode(feats, lens), lens)
-    assert [len(hyp) for hyp in hyps] == [4, 0, 25]
-    # Beyond the decoder positions (32, <s> included): cut at 30 + </s>.
-    searcher.forced_lengths = torch.tensor([40])
-    with torch.no_grad():
-        hyps, _, _, _ = searcher(model.encode(feats[:1]), torch.ones(1))
-    assert len(hyps[0]) == 30

@@ -68,10 +68,8 @@ def test_model_card_of_a_converted_folder(tmp_path):
     (tmp_path / "conversion.json").write_text(
         '{"layout": "fairseq", "sources": {"checkpoint": "/x/base.pt"}}'
     )
-    (tmp_path / "phone_tokenizer.ckpt").write_text("")
     card = hub.model_card(tmp_path, REPO_ID)
     assert "fairseq layout: `base.pt`" in card
-    assert "| `phone_tokenizer.ckpt` |" in card
     assert "| `conversion.json` |" in card
 
 

@@ -5,8 +5,9 @@ import csv
 import numpy as np
 import pytest
 import soundfile
+import torch
 import yaml
-from benchmark_decoding import main
+from benchmark_decoding import LengthForcedSearcher, main
 from hyperpyyaml import load_hyperpyyaml
 
 from speechbrain_mmspeech.export.folders import (
@@ -15,6 +16,7 @@ from speechbrain_mmspeech.export.folders import (
     write_model_folder,
 )
 from speechbrain_mmspeech.tokenizers import CharTokenizer
+from tiny_models import tiny_model
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
 
@@ -41,6 +43,45 @@ def table_rows(output):
     """The Markdown table rows of the printed output (no header lines)."""
     lines = [line for line in output.splitlines() if line.startswith("| ")]
     return [line.strip("| ").split(" | ") for line in lines[2:]]
+
+
+@pytest.mark.parametrize("use_cache", [True, False])
+def test_forced_lengths(use_cache):
+    """Random weights emit exactly the forced lengths, cut at the positions."""
+    decoder = {"max_positions": 32, "rel_pos_bucket_size": 8, "num_layers": 2}
+    model = tiny_model(30, decoder=decoder).eval()
+    searcher = LengthForcedSearcher(
+        model,
+        text_vocab_size=20,
+        banned_indices=[0, 1],
+        bos_index=0,
+        eos_index=2,
+        beam_size=3,
+        min_decode_ratio=0.0,
+        max_decode_ratio=1.0,
+        using_eos_threshold=False,
+        use_cache=use_cache,
+    )
+    torch.manual_seed(3)
+    feats = torch.randn(3, 120, 80)
+    lens = torch.ones(3)
+    searcher.forced_lengths = torch.tensor([4, 0, 25])
+    with torch.no_grad():
+        hyps, _, _, _ = searcher(model.encode(feats, lens), lens)
+    assert [len(hyp) for hyp in hyps] == [4, 0, 25]
+    # Beyond the decoder positions (32, <s> included): cut at 30 + </s>.
+    searcher.forced_lengths = torch.tensor([40])
+    with torch.no_grad():
+        hyps, _, _, _ = searcher(model.encode(feats[:1]), torch.ones(1))
+    assert len(hyps[0]) == 30
+    # Without forced lengths, the search is free again: </s> may come early.
+    searcher.forced_lengths = None
+    assert searcher.change_max_decoding_length(0, 100) == (0, 31)
+
+
+def test_per_token_needs_presets(tmp_path):
+    with pytest.raises(SystemExit):
+        main(["--model-folder", str(tmp_path), "--per-token", "4"])
 
 
 def test_preset_rows_with_generated_audio(tiny_preset, capsys):

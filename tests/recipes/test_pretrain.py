@@ -245,10 +245,15 @@ def test_text_pool_drops_dev_and_test_sentences(corpus, tmp_path):
         "test_csv": tmp_path / "test.csv",
         "text_files": [text_file],
         "text_files_have_ids": True,
+        "drop_heldout_sentences": True,
         "max_text_chars": 3,
         "max_text_sentences": None,
     }
     assert read_text_pool(hparams) == ["银行存"]
+    # Without drop_heldout_sentences, the dev sentence is an error.
+    hparams["drop_heldout_sentences"] = False
+    with pytest.raises(ValueError, match=f"{text_file}:1: "):
+        read_text_pool(hparams)
 
 
 def test_text_with_ids_cannot_build_the_vocabulary(tmp_path):

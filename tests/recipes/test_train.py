@@ -116,33 +116,30 @@ def test_exported_folder_loads_with_stock_interface(trained, tmp_path):
     assert all(char in vocabulary or char == "\u2047" for char in text)
 
 
-def test_phone_error_rate_scores_every_reference_phone(trained, tmp_path):
+def test_phone_error_rate_scores_every_reference_phone(trained, capsys):
     """The phone-head diagnostic scores all phones of every test utterance."""
-    from phone_error_rate import score_phones
-    from speechbrain.inference.ASR import EncoderDecoderASR
+    import phone_error_rate
 
     from speechbrain_mmspeech.dataio.manifests import read_csv_rows
     from speechbrain_mmspeech.text import normalize_text
     from speechbrain_mmspeech.tokenizers import PinyinTokenizer
 
     output, _ = trained
-    asr = EncoderDecoderASR.from_hparams(
-        source=str(output / "model"),
-        savedir=str(tmp_path / "savedir"),
-        run_opts={"device": "cpu"},
-    )
-    rows = read_csv_rows(output / "data" / "test.csv")
-    stats = score_phones(asr, rows)
+    test_csv = output / "data" / "test.csv"
+    stats = phone_error_rate.main([str(output / "model"), str(test_csv)])
+    rows = read_csv_rows(test_csv)
     pinyin = PinyinTokenizer()
     n_phones = sum(
         len(pinyin.encode_as_ids(normalize_text(row["transcript"])))
         for row in rows
     )
-    summary = stats.summarize()
+    summary = stats.per.summarize()
     assert summary["num_scored_sents"] == len(rows)
     assert summary["num_scored_tokens"] == n_phones
-    for score in stats.scores:
+    for score in stats.per.scores:
         assert all(1 <= phone <= 120 for phone in score["hyp_tokens"])
+    assert not stats.cer.scores and not stats.ser.scores  # no search
+    assert f"over {len(rows)} utterances" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("lm_mode", ["fusion", "rescoring"])

@@ -136,6 +136,7 @@ def test_ngram_lm_is_fitted_on_the_pool_without_heldout_sentences(tmp_path):
         "test_csv": tmp_path / "test.csv",
         "text_files": [text],
         "text_files_have_ids": False,
+        "drop_heldout_sentences": True,
         "max_text_chars": 128,
         "max_text_sentences": None,
     }
@@ -310,3 +311,41 @@ def test_cached_features_equal_recomputed_ones():
     augmented = forward(sb.Stage.TRAIN)
     assert len(cache) == 0
     assert not torch.allclose(augmented, recomputed, atol=1e-2)
+
+
+@pytest.mark.parametrize(
+    "sorting, shuffle", [("random", True), ("ascending", False)]
+)
+def test_ddp_training_batches_are_sharded_by_the_fixed_wrapper(
+    tmp_path, sorting, shuffle
+):
+    """Under DDP the batch sampler gets DistributedBatchSamplerWrapper."""
+    from types import SimpleNamespace
+
+    from speechbrain_mmspeech.training.brain import ScheduledBrain
+    from speechbrain_mmspeech.training.distributed import (
+        DistributedBatchSamplerWrapper,
+    )
+
+    brain = ScheduledBrain.__new__(ScheduledBrain)  # no modules needed
+    brain.distributed_launch, brain.rank = True, 0
+    brain.hparams = SimpleNamespace(sorting=sorting)
+    batches = [[0, 1, 2], [3, 4]]
+    store = torch.distributed.FileStore(str(tmp_path / "store"), 1)
+    torch.distributed.init_process_group(
+        "gloo", store=store, rank=0, world_size=1
+    )
+    try:
+        kwargs = brain._train_loader_specifics(
+            range(5), {"batch_sampler": batches}
+        )
+    finally:
+        torch.distributed.destroy_process_group()
+    wrapper = kwargs["batch_sampler"]
+    assert type(wrapper) is DistributedBatchSamplerWrapper
+    assert brain.train_sampler is wrapper and wrapper.shuffle is shuffle
+    assert wrapper.sampler is batches
+    # Without DDP, Brain's own handling: the batch sampler stays as it is.
+    brain.distributed_launch = False
+    kwargs = brain._train_loader_specifics(range(5), {"batch_sampler": batches})
+    assert kwargs["batch_sampler"] is batches
