@@ -357,7 +357,7 @@ class MMSpeechBrain(ScheduledBrain):
         feats = self.modules.normalize(feats, wav_lens)
         fea_augment = getattr(hparams, "fea_augment", None)
         if augment and fea_augment is not None:
-            feats = fea_augment(feats)
+            feats, _ = fea_augment(feats, wav_lens)
         return feats, wav_lens
 
     def searcher(self, stage):
