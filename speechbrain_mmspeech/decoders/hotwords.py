@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 
 HAN = re.compile("[\u4e00-\u9fff]")
 DEFAULT_WEIGHT = 3.0  # bonus per hotword character
-DEFAULT_THRESHOLD = -1.0  # per phone; see the recipe README for the rule
+DEFAULT_THRESHOLD = -2.7  # per phone; the rule: recipes/AISHELL-1/README.md
 DEFAULT_MAX_ACTIVE = 32
 DEFAULT_MAX_HOTWORDS = 5000
 DEFAULT_MAX_CHARS = 16
@@ -419,7 +419,8 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         Arguments
         ---------
         x : torch.Tensor
-            Packed encoder memory (``beam`` copies of each utterance).
+            Packed encoder memory, one row per utterance (the searcher
+            then scores ``beam`` hypotheses of each).
         enc_lens : torch.Tensor
             Unused.
         """
@@ -428,14 +429,8 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         if self.table is None:
             return None
         hidden, _, padding_mask = unpack_memory(x)
-        # The searcher repeats each utterance beam times: spot each once.
-        same = torch.zeros(x.shape[0], dtype=torch.bool)
-        if x.shape[0] > 1:
-            same[1:] = (x[1:] == x[:-1]).flatten(1).all(dim=1).cpu()
-        first = (~same).nonzero().squeeze(1)
-        groups = torch.cumsum(~same, 0) - 1
-        lengths = (~padding_mask[first]).sum(dim=1).cpu()
-        log_probs = self.phone_logits(hidden[first]).float().log_softmax(-1)
+        lengths = (~padding_mask).sum(dim=1).cpu()
+        log_probs = self.phone_logits(hidden).float().log_softmax(-1)
         table = self.table
         self.spotted = spot_hotwords(
             log_probs.cpu(), lengths, table.phones, table.phone_lengths
@@ -460,7 +455,7 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         ).to(x.device)
         self._delta = torch.cat([a.delta for a in automata]).to(x.device)
         self._give_back = torch.cat([a.pending for a in automata]).to(x.device)
-        self._roots = offsets[:-1][groups].to(x.device)
+        self._roots = offsets[:-1].to(x.device)
         return None
 
     def score(self, inp_tokens, memory, candidates, attn):
@@ -493,7 +488,8 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
             zeros = torch.zeros(n_hyps, vocab, device=inp_tokens.device)
             return zeros.to(self._dtype), None
         if memory is None:
-            state = self._roots
+            beam = n_hyps // self._roots.shape[0]
+            state = self._roots.repeat_interleave(beam)
         else:
             tokens = inp_tokens.long().clamp(max=self._next.shape[1] - 1)
             state = self._next[memory, tokens]
