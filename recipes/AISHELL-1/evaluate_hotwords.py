@@ -23,6 +23,8 @@ Authors
 """
 
 import argparse
+import json
+import os
 import tempfile
 import time
 
@@ -53,25 +55,52 @@ def parse_args(argv=None):
     parser.add_argument("--lists", nargs="+", required=True)
     parser.add_argument("--override", action="append", default=[])
     parser.add_argument("--gate-rule", action="store_true")
-    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument(
+        "--records",
+        default=None,
+        help="JSON lines of the hypotheses and times, resumed if it exists "
+        "(default: the manifest's name + .hotword_runs.jsonl)",
+    )
+    parser.add_argument(
+        "--summarize",
+        action="store_true",
+        help="only print the table of the records so far",
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args(argv)
 
 
-def decode(asr, rows, hotwords):
-    """Hypotheses and decoding seconds (encoder + search) of the rows."""
-    texts, seconds = [], 0.0
+def decode_one(asr, row, hotwords):
+    """The hypothesis and decoding seconds (encoder + search) of a row."""
+    wav = asr.load_audio(row["wav"])
     with asr.using_hotwords(hotwords):
-        for row in rows:
-            wav = asr.load_audio(row["wav"])
-            begin = time.perf_counter()
-            with torch.no_grad():
-                memory = encode_whole(asr, wav[None], torch.ones(1))
-                hyp = asr.transcriber.searcher(memory, torch.ones(1))[0][0]
-            seconds += time.perf_counter() - begin
-            texts.append(asr.tokenizer.decode_ids(hyp))
-    return texts, seconds
+        begin = time.perf_counter()
+        with torch.no_grad():
+            memory = encode_whole(asr, wav[None], torch.ones(1))
+            hyp = asr.transcriber.searcher(memory, torch.ones(1))[0][0]
+        seconds = time.perf_counter() - begin
+    return asr.tokenizer.decode_ids(hyp), seconds
+
+
+def decode_rows(asr, rows, runs, records):
+    """Decodes each row with every run in turn (so that the runs share the
+    machine's load alike), appending a JSON line per row to ``records``
+    and skipping the rows already there."""
+    done = set()
+    if os.path.exists(records):
+        with open(records, encoding="utf-8") as f:
+            done = {json.loads(line)["ID"] for line in f}
+    for row in rows:
+        if row["ID"] in done:
+            continue
+        record = {"ID": row["ID"], "texts": {}, "seconds": {}}
+        for name, words in runs:
+            text, seconds = decode_one(asr, row, words)
+            record["texts"][name] = text
+            record["seconds"][name] = seconds
+        with open(records, "a", encoding="utf-8") as f:
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
 
 
 def score(rows, texts, listed, subset=None):
@@ -128,74 +157,98 @@ def gate_rule(asr, rows, listed):
     )
 
 
+def print_table(args, rows, runs, records, lists):
+    """The results table of the recorded rows (see the module docstring)."""
+    rows = [row for row in rows if row["ID"] in records]
+    largest = max(lists.values(), key=len)
+    results = {
+        name: (
+            [records[row["ID"]]["texts"][name] for row in rows],
+            sum(records[row["ID"]]["seconds"][name] for row in rows),
+        )
+        for name, _ in runs
+    }
+    _, base = score(rows, results["none"][0], largest)
+    low = {w for w, r in base.word_recall().items() if r < R1_RECALL}
+    r1 = {row["ID"] for row in rows if set(row["names"]) & low}
+    settings = " ".join(args.override) or "folder settings"
+    print(f"{args.manifest}: {len(rows)} utterances, {settings}")
+    print(f"R1: {len(low)} names, {len(r1)} utterances")
+    print(
+        "| hotwords | CER | recall | precision | B-CER | U-CER | "
+        "R1 recall | R1 B-CER | R1 U-CER | ms/utt |"
+    )
+    print("| --- " * 10 + "|")
+    for name, (texts, seconds) in results.items():
+        listed = lists.get(name, largest)
+        cer, stats = score(rows, texts, listed)
+        s = stats.summarize()
+        _, r1_stats = score(rows, texts, listed, r1)
+        t = r1_stats.summarize()
+        cells = [
+            name,
+            f"{cer:.2f}",
+            f"{s['recall']:.1f}",
+            f"{s['precision']:.1f}",
+            f"{s['B-CER']:.2f}",
+            f"{s['U-CER']:.2f}",
+            f"{t['recall']:.1f}",
+            f"{t['B-CER']:.2f}",
+            f"{t['U-CER']:.2f}",
+            f"{1000 * seconds / len(rows):.0f}",
+        ]
+        print("| " + " | ".join(cells) + " |", flush=True)
+
+
+def round_robin(rows):
+    """The rows, one speaker after another in turn (a partial run covers
+    every speaker)."""
+    by_speaker = {}
+    for row in rows:
+        by_speaker.setdefault(row["spk_id"], []).append(row)
+    queues = list(by_speaker.values())
+    ordered = []
+    for k in range(max(map(len, queues))):
+        ordered += [queue[k] for queue in queues if k < len(queue)]
+    return ordered
+
+
 def main(argv=None):
     """Loads the folder, then decodes and scores each run."""
     args = parse_args(argv)
+    if args.records is None:
+        args.records = f"{args.manifest}.hotword_runs.jsonl"
     torch.set_num_threads(args.threads)
     overrides = {}
     for pair in args.override:
         key, _, value = pair.partition("=")
         overrides[key] = float(value)
-    rows = read_hotword_manifest(args.manifest)[: args.limit]
-    lists = {path: read_hotwords(path) for path in args.lists}
-    largest = max(lists.values(), key=len)
-    with tempfile.TemporaryDirectory() as savedir:
-        asr = MMSpeechASR.from_hparams(
-            source=args.source, savedir=savedir, run_opts={"device": "cpu"}
-        )
-        scorer = asr.hotword_scorer()
-        for key, value in overrides.items():
-            if key == "hotword_weight":
-                asr.transcriber.searcher.scorer.weights["hotword"] = value
-            else:
-                setattr(scorer, key.replace("hotword_", ""), value)
-        if args.gate_rule:
-            gate_rule(asr, rows, largest)
-            return
-        runs = ([] if args.no_baseline else [("none", None)]) + list(
-            lists.items()
-        )
-        results = {}
-        for name, words in runs:
-            texts, seconds = decode(asr, rows, words)
-            results[name] = (texts, seconds)
-        r1 = None
-        if "none" in results:
-            _, base = score(rows, results["none"][0], largest)
-            low = {w for w, r in base.word_recall().items() if r < R1_RECALL}
-            r1 = {row["ID"] for row in rows if set(row["names"]) & low}
-            print(f"R1: {len(low)} names, {len(r1)} utterances")
-        settings = " ".join(args.override) or "folder settings"
-        print(f"{args.manifest}, {len(rows)} utterances, {settings}")
-        print(
-            "| hotwords | CER | recall | precision | B-CER | U-CER | "
-            "R1 recall | R1 B-CER | R1 U-CER | ms/utt |"
-        )
-        print("| --- " * 10 + "|")
-        for name, (texts, seconds) in results.items():
-            listed = largest if name == "none" else lists[name]
-            cer, stats = score(rows, texts, listed)
-            s = stats.summarize()
-            cells = [
-                name if name == "none" else f"{len(lists[name])}",
-                f"{cer:.2f}",
-                f"{s['recall']:.1f}",
-                f"{s['precision']:.1f}",
-                f"{s['B-CER']:.2f}",
-                f"{s['U-CER']:.2f}",
-            ]
-            if r1:
-                _, r1_stats = score(rows, texts, listed, r1)
-                t = r1_stats.summarize()
-                cells += [
-                    f"{t['recall']:.1f}",
-                    f"{t['B-CER']:.2f}",
-                    f"{t['U-CER']:.2f}",
-                ]
-            else:
-                cells += ["-"] * 3
-            cells.append(f"{1000 * seconds / len(rows):.0f}")
-            print("| " + " | ".join(cells) + " |", flush=True)
+    rows = round_robin(read_hotword_manifest(args.manifest))[: args.limit]
+    lists = {}
+    for path in args.lists:
+        words = read_hotwords(path)
+        lists[str(len(words))] = words
+    runs = [("none", None)] + list(lists.items())
+    if not args.summarize:
+        with tempfile.TemporaryDirectory() as savedir:
+            asr = MMSpeechASR.from_hparams(
+                source=args.source,
+                savedir=savedir,
+                run_opts={"device": "cpu"},
+            )
+            scorer = asr.hotword_scorer()
+            for key, value in overrides.items():
+                if key == "hotword_weight":
+                    asr.transcriber.searcher.scorer.weights["hotword"] = value
+                else:
+                    setattr(scorer, key.replace("hotword_", ""), value)
+            if args.gate_rule:
+                gate_rule(asr, rows, max(lists.values(), key=len))
+                return
+            decode_rows(asr, rows, runs, args.records)
+    with open(args.records, encoding="utf-8") as f:
+        records = {r["ID"]: r for r in map(json.loads, f)}
+    print_table(args, rows, runs, records, lists)
 
 
 if __name__ == "__main__":
