@@ -84,7 +84,8 @@ def test_command_line_hotwords(phone_folder, wav, tmp_path, capsys):
     names.write_text("天气\n公园\n", encoding="utf-8")
     args = [str(phone_folder), str(wav), "--no-progress", "--threads", "1"]
     assert main([*args, "--hotwords", str(names)]) == 0
-    assert capsys.readouterr().out.startswith("a\t")
+    out = capsys.readouterr().out
+    assert out.startswith(f"{wav}\t") and out.count("\n") == 1
     assert main([*args, "--hotwords", str(tmp_path / "missing.txt")]) == 2
     assert "does not exist" in capsys.readouterr().err
     names.write_text("ABC\n", encoding="utf-8")
