@@ -25,12 +25,20 @@ length, and audio without speech gives ``""``.
   rescoring hook: on a folder with a language model it always decodes with
   shallow fusion (the ``decoder``);
 - folders written before long-audio support (their ``modules`` have no
-  segmenter) are segmented too, with the default settings.
+  segmenter) are segmented too, with the default settings;
+- hotwords: ``transcribe_file(path, hotwords=[...])`` (and
+  ``transcribe_batch``, ``transcribe_waveforms``) boost the listed words
+  whose pinyin the phone head hears
+  (``speechbrain_mmspeech.decoders.hotwords``). A folder's default list,
+  weight and gate are its ``hotwords``, ``hotword_weight`` and
+  ``hotword_threshold`` keys (the stock class uses the default list);
+  folders written before hotwords get the scorer when a list is given.
 
 Authors
  * MMSpeech plugin contributors 2026
 """
 
+import contextlib
 import logging
 import os
 
@@ -44,6 +52,14 @@ from speechbrain_mmspeech.dataio.audio import (
     ValidatingAudioNormalizer,
     is_silent,
     load_audio,
+)
+from speechbrain_mmspeech.decoders.hotwords import (
+    DEFAULT_MAX_ACTIVE,
+    DEFAULT_MAX_HOTWORDS,
+    DEFAULT_THRESHOLD,
+    DEFAULT_WEIGHT,
+    HotwordError,
+    HotwordScorer,
 )
 from speechbrain_mmspeech.decoders.scorers import (
     LM_MODE_FUSION,
@@ -161,7 +177,7 @@ class MMSpeechASR(EncoderDecoderASR):
         """
         return encode_whole(self, wavs, wav_lens)
 
-    def transcribe_batch(self, wavs, wav_lens):
+    def transcribe_batch(self, wavs, wav_lens, hotwords=None):
         """Transcribes a padded batch of any lengths (segmented, see module).
 
         Arguments
@@ -170,6 +186,9 @@ class MMSpeechASR(EncoderDecoderASR):
             ``[batch, time]`` 16 kHz waveforms.
         wav_lens : torch.Tensor
             ``[batch]`` relative lengths.
+        hotwords : list of str
+            Words to boost where their pinyin is heard (None: the folder's
+            default list, if any).
 
         Returns
         -------
@@ -178,11 +197,13 @@ class MMSpeechASR(EncoderDecoderASR):
         tokens : list of list of int
             Their token ids.
         """
-        hyps = self._decode(unpad(wavs, wav_lens), details=False)
+        hyps = self._decode(unpad(wavs, wav_lens), False, hotwords)
         tokens = [[t for hyp in file for t in hyp.tokens] for file in hyps]
         return [self.tokenizer.decode_ids(ids) for ids in tokens], tokens
 
-    def transcribe_waveforms(self, waveforms, return_details=False):
+    def transcribe_waveforms(
+        self, waveforms, return_details=False, hotwords=None
+    ):
         """Transcribes 16 kHz mono waveforms of any lengths, together.
 
         Their segments are decoded in batches of ``transcriber.batch_size``
@@ -194,12 +215,15 @@ class MMSpeechASR(EncoderDecoderASR):
             ``[time]`` waveforms.
         return_details : bool
             Return ``Transcription`` objects instead of texts.
+        hotwords : list of str
+            Words to boost where their pinyin is heard (None: the folder's
+            default list, if any).
 
         Returns
         -------
         list of str or list of Transcription
         """
-        hyps = self._decode(list(waveforms), details=return_details)
+        hyps = self._decode(list(waveforms), return_details, hotwords)
         if not return_details:
             return [
                 self.tokenizer.decode_ids([t for h in file for t in h.tokens])
@@ -221,7 +245,7 @@ class MMSpeechASR(EncoderDecoderASR):
             for waveform, file in zip(waveforms, hyps)
         ]
 
-    def _decode(self, waveforms, details):
+    def _decode(self, waveforms, details, hotwords=None):
         """Segments and decodes; per waveform, its ``SegmentHypothesis`` list."""
         segmented = SegmentedBatch(
             waveforms, [self.segmenter.segment(w) for w in waveforms]
@@ -230,13 +254,96 @@ class MMSpeechASR(EncoderDecoderASR):
         if self.lm_mode == LM_MODE_RESCORING:
             searcher = self.hparams.rescoring_decoder
             rescorer = self.hparams.rescorer
-        return self.transcriber.decode_segments(
-            segmented,
-            searcher=searcher,
-            rescorer=rescorer,
-            tokenizer=self.tokenizer,
-            aligner=self.aligner() if details else None,
-        )
+        with self.using_hotwords(
+            hotwords, searcher or self.transcriber.searcher
+        ):
+            return self.transcriber.decode_segments(
+                segmented,
+                searcher=searcher,
+                rescorer=rescorer,
+                tokenizer=self.tokenizer,
+                aligner=self.aligner() if details else None,
+            )
+
+    def hotword_scorer(self, searcher=None):
+        """The ``HotwordScorer`` of a searcher (default: the decoder's).
+
+        A folder written before hotwords has none: one is made with the
+        folder's ``hotword_*`` keys or the defaults, and added to the
+        searcher's ``ScorerBuilder`` (weight key ``hotword``).
+
+        Arguments
+        ---------
+        searcher : MMSpeechBeamSearcher
+            The searcher (default: the one ``transcribe_*`` uses).
+
+        Returns
+        -------
+        HotwordScorer
+
+        Raises
+        ------
+        HotwordError
+            If the searcher has no scorers (a folder decoded without the
+            phone head: hotwords need it).
+        """
+        searcher = searcher or self.transcriber.searcher
+        builder = getattr(searcher, "scorer", None)
+        if builder is None:
+            raise HotwordError(
+                "this model folder decodes without scorers; hotwords need "
+                "phone-aware decoding (phone_ctc_weight above 0)"
+            )
+        scorer = builder.full_scorers.get("hotword")
+        if scorer is None:
+            scorer = getattr(self.hparams, "hotword_scorer", None)
+        if scorer is None:
+            scorer = HotwordScorer(
+                self.mods.transformer,
+                self.tokenizer,
+                threshold=getattr(
+                    self.hparams, "hotword_threshold", DEFAULT_THRESHOLD
+                ),
+                max_active=getattr(
+                    self.hparams, "hotword_max_active", DEFAULT_MAX_ACTIVE
+                ),
+                max_hotwords=getattr(
+                    self.hparams, "hotword_max_list", DEFAULT_MAX_HOTWORDS
+                ),
+                vocab_size=searcher.vocab_size,
+                eos_index=searcher.eos_index,
+            )
+        if "hotword" not in builder.full_scorers:
+            builder.full_scorers["hotword"] = scorer
+            builder.weights["hotword"] = getattr(
+                self.hparams, "hotword_weight", DEFAULT_WEIGHT
+            )
+        return scorer
+
+    @contextlib.contextmanager
+    def using_hotwords(self, hotwords, searcher=None):
+        """Decodes with ``hotwords`` inside the block (None: no change).
+
+        Arguments
+        ---------
+        hotwords : list of str
+            The list, checked against the model (``HotwordError`` names a
+            bad entry, an empty list or a list past ``max_hotwords``).
+        searcher : MMSpeechBeamSearcher
+            The searcher (default: the decoder's).
+        """
+        if hotwords is None:
+            yield
+            return
+        scorer = self.hotword_scorer(searcher)
+        previous = scorer.hotwords
+        try:
+            scorer.hotwords = hotwords
+            if scorer.table is None:
+                raise HotwordError("the hotword list is empty")
+            yield
+        finally:
+            scorer.hotwords = previous
 
     def aligner(self):
         """The ``TokenAligner`` for this model's phone head.
@@ -286,7 +393,9 @@ class MMSpeechASR(EncoderDecoderASR):
         signal = load_audio(path, normalizer=normalizer)
         return signal.to(self.device)
 
-    def transcribe_file(self, path, return_details=False, **kwargs):
+    def transcribe_file(
+        self, path, return_details=False, hotwords=None, **kwargs
+    ):
         """Transcribes one audio file of any length.
 
         Arguments
@@ -296,6 +405,9 @@ class MMSpeechASR(EncoderDecoderASR):
         return_details : bool
             Return a ``Transcription`` (segments, character times, pinyin,
             confidences) instead of the text.
+        hotwords : list of str
+            Words to boost where their pinyin is heard (None: the folder's
+            default list, if any).
         **kwargs : dict
             Passed to ``load_audio``.
 
@@ -307,4 +419,6 @@ class MMSpeechASR(EncoderDecoderASR):
         waveform = self.load_audio(path, **kwargs)
         if is_silent(waveform):
             logger.warning("%s is digital silence: empty transcription", path)
-        return self.transcribe_waveforms([waveform], return_details)[0]
+        return self.transcribe_waveforms([waveform], return_details, hotwords)[
+            0
+        ]

@@ -15,6 +15,10 @@ no text).
 Outputs (``--format``, ``inference.writers``): ``text`` lines, JSON lines
 with the segments, characters' times, pinyin and confidences, or SRT files.
 
+``--hotwords FILE`` (one a line) boosts the listed words where the phone
+head hears their pinyin (``decoders.hotwords``); a missing or empty file, or
+a hotword the model cannot write, stops the command with exit code 2.
+
 ``text`` and ``jsonl`` go to ``--output`` (a file) or to stdout. A progress
 bar runs on stderr. A file that cannot be read or transcribed is reported
 there by name with the reason, and the others go on; the exit code is 1 if
@@ -32,6 +36,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from speechbrain_mmspeech.decoders.hotwords import read_hotwords
 from speechbrain_mmspeech.export.folders import LM_FILE, folder_keys
 from speechbrain_mmspeech.inference.inputs import InputError, list_inputs
 from speechbrain_mmspeech.inference.writers import FORMATS, open_writer
@@ -158,7 +163,9 @@ def load_asr(args, workdir):
     return asr
 
 
-def transcribe_inputs(asr, items, writer, batch_size, progress=True):
+def transcribe_inputs(
+    asr, items, writer, batch_size, progress=True, hotwords=None
+):
     """Transcribes every input, ``batch_size`` files at a time.
 
     A file that fails is reported on stderr by name and skipped; when a
@@ -177,6 +184,8 @@ def transcribe_inputs(asr, items, writer, batch_size, progress=True):
         Files read and decoded together.
     progress : bool
         Show a progress bar on stderr.
+    hotwords : list of str
+        Words to boost where their pinyin is heard (None: the folder's).
 
     Returns
     -------
@@ -210,7 +219,7 @@ def transcribe_inputs(asr, items, writer, batch_size, progress=True):
             group = groups.pop(0)
             try:
                 results = asr.transcribe_waveforms(
-                    [signal for _, signal in group], writer.details
+                    [signal for _, signal in group], writer.details, hotwords
                 )
             except Exception as error:
                 if len(group) > 1:
@@ -284,6 +293,13 @@ def parse_args(argv=None):
         "folders written with it)",
     )
     parser.add_argument(
+        "--hotwords",
+        default=None,
+        metavar="FILE",
+        help="a UTF-8 file of hotwords, one a line (names, terms): boosted "
+        "where the phone head hears their pinyin",
+    )
+    parser.add_argument(
         "--savedir", default=None, help="where to link the model's files"
     )
     parser.add_argument(
@@ -317,14 +333,25 @@ def main(argv=None):
     with tempfile.TemporaryDirectory(prefix="mmspeech_") as workdir:
         try:
             items = list_inputs(args.inputs)
+            hotwords = None
+            if args.hotwords is not None:
+                hotwords = read_hotwords(args.hotwords)
             asr = load_asr(args, Path(workdir))
+            if hotwords is not None:
+                with asr.using_hotwords(hotwords):
+                    pass  # checks the list against the model now
         except (InputError, OSError, ValueError) as error:
             print(f"mmspeech-transcribe: {error}", file=sys.stderr)
             return EXIT_USAGE
         writer, stream = open_writer(args)
         try:
             failures = transcribe_inputs(
-                asr, items, writer, args.batch_size, not args.no_progress
+                asr,
+                items,
+                writer,
+                args.batch_size,
+                not args.no_progress,
+                hotwords,
             )
         finally:
             if stream is not None:
