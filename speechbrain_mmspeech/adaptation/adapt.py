@@ -276,6 +276,7 @@ def adapt_model_folder(
             [tokenizer.encode_as_ids(s) for s in train],
             [tokenizer.encode_as_ids(s) for s in heldout],
             settings["ngram_weights"],
+            settings["ngram_ppl_tolerance"],
         )
     model = MMSpeech.from_architecture(
         architecture, dropout=settings["p2t_dropout"] if use_p2t else 0.0
