@@ -53,7 +53,7 @@ def encode_sentences(sentences, tokenizer, pinyin, max_chars):
     -------
     >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
     >>> pairs = encode_sentences(
-    ...     ["女", "abc"], CharTokenizer(["女"]), PinyinTokenizer(), 8
+    ...     ["女"], CharTokenizer(["女"]), PinyinTokenizer(), 8
     ... )
     >>> pairs
     [([68, 116], [4])]
