@@ -39,6 +39,7 @@ setup(
             "mmspeech-convert=speechbrain_mmspeech.convert.cli:main",
             "mmspeech-transcribe=speechbrain_mmspeech.inference.cli:main",
             "mmspeech-mini-aishell=speechbrain_mmspeech.mini_aishell.cli:main",
+            "mmspeech-adapt=speechbrain_mmspeech.adaptation.cli:main",
         ],
     },
     extras_require={

@@ -37,6 +37,13 @@ sum over ``w`` and ``N1+(h.)`` the number of ``w`` with ``a(hw) > 0``. An
 unseen history gives ``P_n = P_{n-1}``. The unigram interpolates with the
 uniform distribution over the ids that can be predicted.
 
+Domain adaptation (``speechbrain_mmspeech.adaptation``) adds two things:
+``resized`` re-encodes the tables for a grown vocabulary (old ids keep
+their probabilities, new ids get none), and ``interpolate`` mixes in a
+second ``NgramLM`` of the same ids and order, ``p = (1 - w) p_self + w
+p_other``; the mixture is a child module (``mixture.*`` and
+``mixture_weight`` in the state dict) that loading re-creates.
+
 Authors
  * MMSpeech plugin contributors 2026
 """
@@ -132,6 +139,134 @@ class NgramLM(torch.nn.Module):
                 f"contexts_{n}", torch.zeros(0, dtype=torch.long)
             )
             self.register_buffer(f"backoffs_{n}", torch.zeros(0))
+        self.mixture = None
+        self.register_buffer("mixture_weight", None)
+
+    def same_kind(self, vocab_size=None):
+        """An unfitted NgramLM with these settings (and maybe more ids).
+
+        Arguments
+        ---------
+        vocab_size : int
+            Its number of ids (default: this LM's).
+
+        Returns
+        -------
+        NgramLM
+        """
+        return NgramLM(
+            vocab_size or self.vocab_size,
+            self.order,
+            self.bos_index,
+            self.eos_index,
+            self.unpredicted_indices,
+            self.discount,
+        ).to(self.unigram.device)
+
+    # ----------------------------------------------------- adaptation
+    @torch.no_grad()
+    def resized(self, vocab_size):
+        """The same LM over ``vocab_size`` ids: old ids keep their
+        probabilities, the new ids (at the end) get probability 0.
+
+        Arguments
+        ---------
+        vocab_size : int
+            At least the LM's number of ids.
+
+        Returns
+        -------
+        NgramLM
+            A new LM (with its mixture resized too).
+
+        Example
+        -------
+        >>> lm = NgramLM(vocab_size=7, order=2).fit([[4, 5], [4, 6]])
+        >>> big = lm.resized(9)
+        >>> history = torch.tensor([[4]])
+        >>> torch.allclose(big.probs(history)[:, :7], lm.probs(history))
+        True
+        >>> big.probs(history)[0, 7:].tolist()
+        [0.0, 0.0]
+        """
+        if vocab_size < self.vocab_size:
+            raise ValueError(
+                f"cannot shrink an n-gram LM from {self.vocab_size} to "
+                f"{vocab_size} ids"
+            )
+        grown = self.same_kind(vocab_size)
+        grown.unigram = torch.zeros(vocab_size, device=self.unigram.device)
+        grown.unigram[: self.vocab_size] = self.unigram
+        for n in range(2, self.order + 1):
+            for name, length in [("ngrams", n), ("contexts", n - 1)]:
+                keys = getattr(self, f"{name}_{n}")
+                setattr(
+                    grown, f"{name}_{n}", self._rekey(keys, length, vocab_size)
+                )
+            for name in ["probs", "backoffs"]:
+                setattr(
+                    grown, f"{name}_{n}", getattr(self, f"{name}_{n}").clone()
+                )
+        if self.mixture is not None:
+            grown.interpolate(
+                self.mixture.resized(vocab_size), float(self.mixture_weight)
+            )
+        return grown
+
+    def _rekey(self, keys, length, vocab_size):
+        """Keys of ``length`` ids in base ``vocab_size`` (order kept)."""
+        rekeyed = torch.zeros_like(keys)
+        for position in range(length):
+            digit = (
+                torch.div(
+                    keys, self.vocab_size**position, rounding_mode="floor"
+                )
+                % self.vocab_size
+            )
+            rekeyed += digit * vocab_size**position
+        return rekeyed
+
+    def interpolate(self, other, weight):
+        """Mixes another LM in: ``p = (1 - weight) p_self + weight p_other``.
+
+        Arguments
+        ---------
+        other : NgramLM
+            An LM over the same ids, of the same order (without a mixture).
+        weight : float
+            The other LM's weight, in [0, 1].
+
+        Returns
+        -------
+        NgramLM
+            Itself.
+
+        Example
+        -------
+        >>> a = NgramLM(vocab_size=7, order=2).fit([[4, 5]])
+        >>> b = NgramLM(vocab_size=7, order=2).fit([[4, 6]])
+        >>> probs = a.interpolate(b, 0.5).probs(torch.tensor([[4]]))
+        >>> (
+        ...     bool(abs(probs[0, 5] - probs[0, 6]) < 1e-6),
+        ...     round(float(probs.sum()), 5),
+        ... )
+        (True, 1.0)
+        """
+        if (other.vocab_size, other.order) != (self.vocab_size, self.order):
+            raise ValueError(
+                "interpolated n-gram LMs need the same ids and order: "
+                f"{self.vocab_size} ids and order {self.order}, not "
+                f"{other.vocab_size} and {other.order}"
+            )
+        if other.mixture is not None:
+            raise ValueError("the LM mixed in has a mixture of its own")
+        if not 0 <= weight <= 1:
+            raise ValueError(f"weight must lie in [0, 1], not {weight}")
+        self.mixture = other
+        self.mixture_weight = torch.tensor(
+            float(weight), device=self.unigram.device
+        )
+        return self
 
     # ------------------------------------------------------------ fitting
     @torch.no_grad()
@@ -284,6 +419,11 @@ class NgramLM(torch.nn.Module):
             probs *= self._backoffs(n, key)[:, None]
             rows, columns, values = self._entries(n, key)
             probs.index_put_((rows, columns), values, accumulate=True)
+        if self.mixture is not None:
+            weight = self.mixture_weight.to(probs.device)
+            probs = (1 - weight) * probs + weight * self.mixture.probs(
+                histories
+            ).to(probs.device)
         return probs
 
     def log_probs(self, histories):
@@ -391,8 +531,14 @@ class NgramLM(torch.nn.Module):
             error_msgs.append(
                 f"the n-gram tables in the state dict are not of order {self.order}"
             )
+        if f"{prefix}mixture.unigram" in state_dict and self.mixture is None:
+            # A mixture written by interpolate(): re-created, then loaded by
+            # the recursion of load_state_dict into the child modules.
+            self.interpolate(self.same_kind(), 0.0)
         for name, buffer in self._buffers.items():
             loaded = state_dict.get(prefix + name)
+            if buffer is None:
+                continue
             if name != "unigram" and loaded is not None:
                 self._buffers[name] = torch.empty_like(
                     loaded, device=buffer.device

@@ -1,0 +1,195 @@
+"""The P2T way: the decoder learns the domain's text from its phones.
+
+P2T (``training.tasks.PhoneToTextTask``) is how MMSpeech learns text
+without audio: masked pinyin phones enter the encoder at its context layer
+and the decoder writes the characters. Adaptation continues it on the
+domain text, with three guards against forgetting:
+
+- the encoder is frozen (and run without gradients): the phone head and
+  the acoustic path stay exactly as they were, only the decoder moves;
+- every batch mixes ``pool_ratio`` sentences of the original text pool per
+  domain sentence (when a pool is given), so that the old text keeps its
+  weight;
+- few steps at a small learning rate (``hparams/adapt.yaml``).
+
+Authors
+ * MMSpeech plugin contributors 2026
+"""
+
+import math
+import random
+import time
+
+import torch
+from tqdm import tqdm
+
+from speechbrain_mmspeech.tokenizers import (
+    BOS_INDEX,
+    EOS_INDEX,
+    PAD_INDEX,
+    PinyinTokenizer,
+)
+from speechbrain_mmspeech.training.tasks import PhoneToTextTask
+
+
+def encode_sentences(sentences, tokenizer, pinyin, max_chars):
+    """Phone ids and character ids of each sentence.
+
+    Arguments
+    ---------
+    sentences : list of str
+        Normalised sentences.
+    tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
+    pinyin : speechbrain_mmspeech.tokenizers.PinyinTokenizer
+    max_chars : int
+        Longer sentences are cut.
+
+    Returns
+    -------
+    list of (list of int, list of int)
+        Sentences without any phone are left out.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
+    >>> pairs = encode_sentences(
+    ...     ["女"], CharTokenizer(["女"]), PinyinTokenizer(), 8
+    ... )
+    >>> pairs
+    [([68, 116], [4])]
+    """
+    pairs = []
+    for sentence in sentences:
+        sentence = sentence[:max_chars]
+        phones = pinyin.encode_as_ids(sentence)
+        if phones:
+            pairs.append((phones, tokenizer.encode_as_ids(sentence)))
+    return pairs
+
+
+def collate(pairs, task):
+    """Pads masked phones and tokens of a batch.
+
+    Arguments
+    ---------
+    pairs : list of (list of int, list of int)
+        ``encode_sentences`` items.
+    task : speechbrain_mmspeech.training.tasks.PhoneToTextTask
+        Masks the phones.
+
+    Returns
+    -------
+    phones, phone_lens, tokens_bos, tokens_eos, token_lens : torch.Tensor
+    """
+    n_phones = max(len(phones) for phones, _ in pairs)
+    n_tokens = max(len(tokens) for _, tokens in pairs) + 1
+    phones = torch.full((len(pairs), n_phones), PAD_INDEX)
+    bos = torch.full((len(pairs), n_tokens), PAD_INDEX)
+    eos = torch.full((len(pairs), n_tokens), PAD_INDEX)
+    phone_lens, token_lens = [], []
+    for row, (sentence_phones, tokens) in enumerate(pairs):
+        phones[row, : len(sentence_phones)] = task.mask_phones(sentence_phones)
+        bos[row, : len(tokens) + 1] = torch.tensor([BOS_INDEX, *tokens])
+        eos[row, : len(tokens) + 1] = torch.tensor([*tokens, EOS_INDEX])
+        phone_lens.append(len(sentence_phones) / n_phones)
+        token_lens.append((len(tokens) + 1) / n_tokens)
+    return (
+        phones,
+        torch.tensor(phone_lens),
+        bos,
+        eos,
+        torch.tensor(token_lens),
+    )
+
+
+def train_p2t(model, tokenizer, domain, pool, settings, progress=True):
+    """Trains the decoder with P2T on domain text mixed with pool text.
+
+    Arguments
+    ---------
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
+        Trained in place (its encoder is left unchanged).
+    tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
+        The (grown) tokenizer.
+    domain : list of str
+        Domain sentences.
+    pool : list of str
+        Original text pool sentences (may be empty).
+    settings : dict
+        ``p2t_epochs``, ``p2t_max_steps``, ``p2t_batch_size``,
+        ``p2t_pool_ratio``, ``p2t_lr``, ``max_text_chars``, ``seed``.
+    progress : bool
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    dict
+        ``steps``, ``seconds``, ``first_loss`` and ``last_loss`` (mean
+        per-sentence loss of the first and last tenth of the steps).
+    """
+    rng = random.Random(settings["seed"])
+    torch.manual_seed(settings["seed"])
+    pinyin = PinyinTokenizer()
+    max_chars = settings["max_text_chars"]
+    domain_pairs = encode_sentences(domain, tokenizer, pinyin, max_chars)
+    batch_size = settings["p2t_batch_size"]
+    n_pool = round(batch_size * settings["p2t_pool_ratio"]) if pool else 0
+    steps = math.ceil(settings["p2t_epochs"] * len(domain_pairs) / batch_size)
+    if settings.get("p2t_max_steps"):
+        steps = min(steps, settings["p2t_max_steps"])
+    task = PhoneToTextTask(
+        text_vocab_size=len(tokenizer), mask_ratio=settings["p2t_mask_ratio"]
+    )
+    for parameter in model.encoder.parameters():
+        parameter.requires_grad_(False)
+    decoder_parameters = [
+        p for p in model.decoder.parameters() if p.requires_grad
+    ]
+    optimizer = torch.optim.AdamW(
+        decoder_parameters, lr=settings["p2t_lr"], weight_decay=0.0
+    )
+    warmup = max(1, round(steps * settings["p2t_warmup"]))
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer,
+        lambda step: min(
+            (step + 1) / warmup, (steps - step) / max(steps - warmup, 1)
+        ),
+    )
+    model.train()
+    model.encoder.eval()
+    order, losses, start = [], [], time.perf_counter()
+    bar = tqdm(range(steps), desc="P2T", disable=not progress, unit="step")
+    for _ in bar:
+        if len(order) < batch_size:
+            order += rng.sample(range(len(domain_pairs)), len(domain_pairs))
+        batch = [domain_pairs[i] for i in order[:batch_size]]
+        del order[:batch_size]
+        pool_sentences = [rng.choice(pool) for _ in range(n_pool)]
+        batch += encode_sentences(pool_sentences, tokenizer, pinyin, max_chars)
+        phones, phone_lens, bos, eos, token_lens = collate(batch, task)
+        with torch.no_grad():
+            encoded = model.encoder(
+                None, None, phones=phones, phone_lens=phone_lens
+            )
+        hidden = model.decoder(
+            bos, encoded.hidden, encoded.positions, encoded.padding_mask
+        )
+        logits = model.output_projection(hidden)
+        loss = task.loss(logits, eos, token_lens) / len(batch)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(
+            decoder_parameters, settings["p2t_max_grad_norm"]
+        )
+        optimizer.step()
+        schedule.step()
+        losses.append(loss.item())
+        bar.set_postfix(loss=f"{loss.item():.3f}")
+    model.eval()
+    tenth = max(1, len(losses) // 10)
+    return {
+        "steps": steps,
+        "seconds": round(time.perf_counter() - start, 1),
+        "first_loss": round(sum(losses[:tenth]) / tenth, 4) if losses else None,
+        "last_loss": round(sum(losses[-tenth:]) / tenth, 4) if losses else None,
+    }
