@@ -26,6 +26,7 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
+import contextlib
 import sys
 import time
 from collections import defaultdict
@@ -63,19 +64,13 @@ class PhaseClock:
     def __init__(self):
         self.seconds = defaultdict(float)
 
+    @contextlib.contextmanager
     def __call__(self, phase):
-        return _Timed(self, phase)
-
-
-class _Timed:
-    def __init__(self, clock, phase):
-        self.clock, self.phase = clock, phase
-
-    def __enter__(self):
-        self.start = time.perf_counter()
-
-    def __exit__(self, *exc):
-        self.clock.seconds[self.phase] += time.perf_counter() - self.start
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[phase] += time.perf_counter() - start
 
 
 def time_module(clock, module, phase):
@@ -119,7 +114,6 @@ def main(argv):
     time_module(clock, model.encoder, "encoder forward")
     time_module(clock, model.decoder, "decoder forward")
     brain.modules.train()
-    tasks = hparams
     n_utterances = 0
     start = time.perf_counter()
     batches = iter(loader)
@@ -133,12 +127,12 @@ def main(argv):
                 n_utterances += len(sub.id)
                 with clock("fbank + CMVN"):
                     feats, wav_lens = brain._features(sub, augment=True)
-                outputs[PAIRED] = tasks["s2t_task"].forward(
+                outputs[PAIRED] = hparams["s2t_task"].forward(
                     model, feats, wav_lens, sub.tokens_bos.data
                 )
             if TEXT in batch:
                 phones, phone_lens = batch[TEXT].phones
-                outputs[TEXT] = tasks["p2t_task"].forward(
+                outputs[TEXT] = hparams["p2t_task"].forward(
                     model, phones, phone_lens, batch[TEXT].tokens_bos.data
                 )
             with clock("losses"):

@@ -35,6 +35,7 @@ from speechbrain_mmspeech.mini_aishell.layout import (
     EXTRA_TESTS,
     EXTRA_TESTS_DIRNAME,
     FIRST_SPEAKER_NUMBER,
+    FIRST_UTTERANCE_NUMBER,
     INFO_FILENAME,
     SHUFFLED_TEST,
     TARGET_SAMPLE_RATE,
@@ -478,9 +479,14 @@ def unseen_voice_tasks(plan, test_sentences, seed, snr_range_db, gain_range_db):
     unseen_plan = {UNSEEN_VOICES_TEST: []}
     for k, (_, utts) in enumerate(plan["test"]):
         spk = speaker_id(first + k)
-        numbers = [int(utt[-4:]) for utt in utts]
         unseen_plan[UNSEEN_VOICES_TEST].append(
-            (spk, [utterance_id(spk, n) for n in numbers])
+            (
+                spk,
+                [
+                    utterance_id(spk, FIRST_UTTERANCE_NUMBER + i)
+                    for i in range(len(utts))
+                ],
+            )
         )
     styles = draw_speaker_styles(
         len(plan["test"]),
