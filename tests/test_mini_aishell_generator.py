@@ -265,29 +265,38 @@ def test_unseen_voices_read_the_test_sentences_in_new_voices(tiny_corpus):
     assert not {row["spk_id"] for row in rows} & known_speakers
 
 
-def test_degraded_tests_are_the_test_utterances_degraded(tiny_corpus):
-    """telephone: the test utterances at 8 kHz, nothing above 4 kHz;
+@pytest.mark.parametrize(
+    "split, telephone_name, clipped_name",
+    [("test", "telephone", "clipped"), ("dev", "dev_telephone", "dev_clipped")],
+)
+def test_degraded_sets_are_the_split_utterances_degraded(
+    tiny_corpus, split, telephone_name, clipped_name
+):
+    """telephone: the split's utterances at 8 kHz, nothing above 4 kHz;
     clipped: the same samples, driven into full scale."""
     transcripts = read_transcripts(tiny_corpus)
-    test = {}
+    originals = {}
     for members in read_tars(tiny_corpus).values():
         for name, data in members:
-            if name.startswith("test/"):
+            if name.startswith(f"{split}/"):
                 utt = name.split("/")[-1][: -len(".wav")]
-                test[utt] = sf.read(io.BytesIO(data), dtype="int16")[0]
-    telephone = read_extra_test(tiny_corpus, "telephone")
-    clipped = read_extra_test(tiny_corpus, "clipped")
+                originals[utt] = sf.read(io.BytesIO(data), dtype="int16")[0]
+    telephone = read_extra_test(tiny_corpus, telephone_name)
+    clipped = read_extra_test(tiny_corpus, clipped_name)
+    assert originals
     assert (
-        {r["ID"] for r in telephone} == {r["ID"] for r in clipped} == set(test)
+        {r["ID"] for r in telephone}
+        == {r["ID"] for r in clipped}
+        == set(originals)
     )
     for row in telephone:
         samples, rate = sf.read(row["wav"], dtype="int16")
         assert rate == 8000
-        assert abs(len(samples) - len(test[row["ID"]]) / 2) <= 1
+        assert abs(len(samples) - len(originals[row["ID"]]) / 2) <= 1
         assert row["transcript"] == transcripts[row["ID"]]
     for row in clipped:
         samples, rate = sf.read(row["wav"], dtype="int16")
-        original = test[row["ID"]]
+        original = originals[row["ID"]]
         assert rate == 16000 and len(samples) == len(original)
         assert np.abs(samples).max() == 32767
         # Clipping keeps the sign of every sample.

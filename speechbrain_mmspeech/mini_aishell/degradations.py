@@ -1,4 +1,4 @@
-"""Degraded copies of the mini-AISHELL test: telephone band and clipping.
+"""Degraded copies of the mini-AISHELL test and dev: telephone band, clipping.
 
 Each function takes a rendered utterance (int16 samples at 16 kHz) and
 returns the degraded samples and their sampling rate:
@@ -18,6 +18,8 @@ import torchaudio.functional as AF
 
 from speechbrain_mmspeech.mini_aishell.layout import (
     CLIPPED_TEST,
+    DEV_CLIPPED,
+    DEV_TELEPHONE,
     TARGET_SAMPLE_RATE,
     TELEPHONE_TEST,
 )
@@ -100,5 +102,10 @@ def clipped(pcm, sample_rate=TARGET_SAMPLE_RATE):
     return np.round(samples).astype(np.int16), sample_rate
 
 
-# Extra test name -> degradation of the test's utterances.
-DEGRADATIONS = {TELEPHONE_TEST: telephone, CLIPPED_TEST: clipped}
+# Extra test name -> (the split whose utterances it degrades, degradation).
+DEGRADATIONS = {
+    TELEPHONE_TEST: ("test", telephone),
+    CLIPPED_TEST: ("test", clipped),
+    DEV_TELEPHONE: ("dev", telephone),
+    DEV_CLIPPED: ("dev", clipped),
+}

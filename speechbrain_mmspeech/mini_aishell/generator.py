@@ -182,7 +182,8 @@ def generate_mini_aishell(
     speakers, whose voice variants and speaking styles no train, dev or
     test speaker has (``speakers.UNSEEN_VOICE_VARIANTS``); ``telephone`` and
     ``clipped``, the test utterances themselves, degraded
-    (``degradations``).
+    (``degradations``); ``dev_telephone`` and ``dev_clipped`` degrade the
+    dev utterances alike, so that augmentation can be chosen on dev.
 
     Arguments
     ---------
@@ -309,9 +310,9 @@ def generate_mini_aishell(
     unseen_tasks, unseen_transcripts = unseen_voice_tasks(
         plan, sentences["test"], seed, snr_range_db, gain_range_db
     )
-    extra_tasks += unseen_tasks + degraded_test_tasks(tasks)
+    extra_tasks += unseen_tasks + degraded_tasks(tasks)
     extra_transcripts.update(unseen_transcripts)
-    extra_transcripts.update(transcripts)  # the degraded test utterances
+    extra_transcripts.update(transcripts)  # the degraded dev/test utterances
     durations = render_all(tasks + extra_tasks, output_folder, num_workers)
     write_extra_test_lists(output_folder, extra_tasks, extra_transcripts)
     elapsed = time.perf_counter() - start
@@ -505,11 +506,12 @@ def unseen_voice_tasks(plan, test_sentences, seed, snr_range_db, gain_range_db):
     )
 
 
-def degraded_test_tasks(tasks):
-    """The test's tasks again, once per degradation (``DEGRADATIONS``).
+def degraded_tasks(tasks):
+    """The dev and test tasks again, once per degradation
+    (``DEGRADATIONS``: each degraded set names the split it degrades).
 
     The jobs are the same (same utterance ids, same rendering); the
-    degraded test's name tells ``render_speaker`` what to do to them.
+    degraded set's name tells ``render_speaker`` what to do to them.
 
     Arguments
     ---------
@@ -519,24 +521,25 @@ def degraded_test_tasks(tasks):
     Returns
     -------
     list of SpeakerTask
-        The test tasks, renamed, once per degradation.
+        The dev and test tasks, renamed, once per degradation.
 
     Example
     -------
-    >>> test = SpeakerTask("test", "S0005", ())
-    >>> [
-    ...     t.split
-    ...     for t in degraded_test_tasks(
-    ...         [SpeakerTask("train", "S0002", ()), test]
-    ...     )
+    >>> corpus = [
+    ...     SpeakerTask("train", "S0002", ()),
+    ...     SpeakerTask("dev", "S0004", ()),
+    ...     SpeakerTask("test", "S0005", ()),
     ... ]
-    ['telephone', 'clipped']
+    >>> [(t.split, t.spk_id) for t in degraded_tasks(corpus)]
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [('telephone', 'S0005'), ('clipped', 'S0005'),
+     ('dev_telephone', 'S0004'), ('dev_clipped', 'S0004')]
     """
     return [
         SpeakerTask(name, task.spk_id, task.jobs)
-        for name in DEGRADATIONS
+        for name, (source, _) in DEGRADATIONS.items()
         for task in tasks
-        if task.split == "test"
+        if task.split == source
     ]
 
 
@@ -611,7 +614,7 @@ def render_speaker(task, output_folder):
         if task.split == UNPAIRED:
             wav_dir = output_folder / UNPAIRED_DIRNAME / "wav"
         wav_dir.mkdir(parents=True, exist_ok=True)
-        degrade = DEGRADATIONS.get(task.split)
+        _, degrade = DEGRADATIONS.get(task.split, (None, None))
         for utt_id, pcm in rendered:
             rate = TARGET_SAMPLE_RATE
             if degrade is not None:

@@ -35,19 +35,24 @@ UNPAIRED = "unpaired"
 # sentences with their words shuffled. "unseen_voices": the test sentences
 # read by speakers whose voice variants and speaking styles no other
 # speaker has. "telephone" and "clipped": the test utterances degraded
-# (mini_aishell.degradations).
+# (mini_aishell.degradations); "dev_telephone" and "dev_clipped": the dev
+# utterances degraded alike, to choose augmentation on.
 EXTRA_TESTS_DIRNAME = "extra_tests"
 TOPIC_TEST = "topic"
 SHUFFLED_TEST = "shuffled"
 UNSEEN_VOICES_TEST = "unseen_voices"
 TELEPHONE_TEST = "telephone"
 CLIPPED_TEST = "clipped"
+DEV_TELEPHONE = "dev_telephone"
+DEV_CLIPPED = "dev_clipped"
 EXTRA_TESTS = (
     TOPIC_TEST,
     SHUFFLED_TEST,
     UNSEEN_VOICES_TEST,
     TELEPHONE_TEST,
     CLIPPED_TEST,
+    DEV_TELEPHONE,
+    DEV_CLIPPED,
 )
 UTT_PREFIX = "BAC009"  # AISHELL-1 utterance ids: BAC009S0002W0122
 FIRST_SPEAKER_NUMBER = 2  # AISHELL-1 speakers start at S0002
