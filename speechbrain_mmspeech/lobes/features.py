@@ -115,10 +115,14 @@ class MMSpeechFbank(torch.nn.Module):
             so a zero frame, far out of the log-mel range, would leak into
             an utterance's statistics and make its result depend on the
             batch. A repeated frame is harmless.
+
+            The features are fp32 under any autocast (bf16 training): the
+            mel filterbank is a matmul, which autocast would run in bf16.
         """
-        return stack_frames(
-            [self.utterance_fbank(wav) for wav in unpad(wavs, wav_lens)]
-        )
+        with torch.autocast(wavs.device.type, enabled=False):
+            return stack_frames(
+                [self.utterance_fbank(wav) for wav in unpad(wavs, wav_lens)]
+            )
 
 
 class FeatureCache(torch.nn.Module):

@@ -71,6 +71,18 @@ def test_batch_padding_does_not_change_features():
     torch.testing.assert_close(feats[1, 48:], alone[-1].expand(50, -1))
 
 
+def test_fbank_stays_fp32_under_bf16_autocast():
+    """bf16 training (SpeechBrain's autocast) must not compute the mel
+    filterbank's matmul in bf16: the features are the fp32 ones."""
+    torch.manual_seed(0)
+    wavs = 0.2 * torch.randn(2, 16000)
+    fbank = MMSpeechFbank()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        under_autocast = fbank(wavs)
+    assert under_autocast.dtype == torch.float32
+    assert torch.equal(under_autocast, fbank(wavs))
+
+
 def test_digital_silence_is_not_amplified():
     fbank = MMSpeechFbank()
     silent = fbank(torch.zeros(1, 16000))
