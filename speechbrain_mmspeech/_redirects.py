@@ -67,7 +67,7 @@ MOVED_INTO_SUBPACKAGE = {
         "decoders.scorers",
         "training.checkpoints",
     ),
-    "lobes": ("lobes.wrappers",),
+    "lobes": ("lobes.wrappers", "lobes.memory_head", "lobes.foreign_encoder"),
     "training": (
         "training.brain",
         "training.settings",

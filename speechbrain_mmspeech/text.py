@@ -4,6 +4,8 @@ This module holds the functions that bring a raw Mandarin transcript into the
 form both MMSpeech tokenizers read: full-width ASCII becomes half-width,
 Arabic numbers are read out as Chinese numerals, letters are lowercased, and
 whitespace and punctuation are removed.
+It also says what counts as a Chinese character (``CJK_FIRST`` ..
+``CJK_LAST``: ``is_cjk``, ``has_chinese``).
 
 Design decisions
  * Numbers: cardinals up to ``MAX_CARDINAL_DIGITS`` digits are read as
@@ -47,6 +49,8 @@ FULL_WIDTH_FIRST = 0xFF01
 FULL_WIDTH_LAST = 0xFF5E
 FULL_TO_HALF_WIDTH_OFFSET = 0xFEE0
 IDEOGRAPHIC_SPACE = "\u3000"
+# The CJK Unified Ideographs block: what counts as a Chinese character.
+CJK_FIRST, CJK_LAST = "\u4e00", "\u9fff"
 
 PUNCTUATION_CATEGORY_PREFIXES = ("P", "S")
 SPACE_CATEGORY_PREFIXES = ("Z", "C")
@@ -328,6 +332,48 @@ def is_space(char):
     [True, True, True, False]
     """
     return unicodedata.category(char).startswith(SPACE_CATEGORY_PREFIXES)
+
+
+def is_cjk(text):
+    """Tells whether every character is a CJK unified ideograph.
+
+    Arguments
+    ---------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    bool
+        True if ``text`` is non-empty and all in U+4E00..U+9FFF.
+
+    Example
+    -------
+    >>> is_cjk("中国"), is_cjk("１９９８年"), is_cjk("")
+    (True, False, False)
+    """
+    return bool(text) and all(CJK_FIRST <= ch <= CJK_LAST for ch in text)
+
+
+def has_chinese(text):
+    """Whether a text holds at least one CJK unified ideograph.
+
+    Arguments
+    ---------
+    text : str
+        Any text.
+
+    Returns
+    -------
+    bool
+        True if some character is in U+4E00..U+9FFF.
+
+    Example
+    -------
+    >>> has_chinese("abc 中"), has_chinese("abc 123")
+    (True, False)
+    """
+    return any(CJK_FIRST <= char <= CJK_LAST for char in text)
 
 
 def split_clauses(text):

@@ -21,7 +21,7 @@ from speechbrain_mmspeech.mini_aishell.layout import (
     CORPUS_DIRNAME,
     TRANSCRIPT_RELPATH,
 )
-from speechbrain_mmspeech.mini_aishell.text import is_cjk
+from speechbrain_mmspeech.text import is_cjk
 
 MIN_RMS = 1e-3  # a rendered utterance is far louder than this
 MIN_DURATION_S = 0.3

@@ -11,32 +11,11 @@ Authors
 import random
 from pathlib import Path
 
-from speechbrain_mmspeech.text import normalize_text
-
-CJK_FIRST, CJK_LAST = "\u4e00", "\u9fff"
+from speechbrain_mmspeech.text import has_chinese, normalize_text
 
 
 class AdaptationError(ValueError):
     """An input ``mmspeech-adapt`` cannot use; the message says why."""
-
-
-def has_chinese(text):
-    """Whether a text holds at least one CJK unified ideograph.
-
-    Arguments
-    ---------
-    text : str
-
-    Returns
-    -------
-    bool
-
-    Example
-    -------
-    >>> has_chinese("abc 中"), has_chinese("abc 123")
-    (True, False)
-    """
-    return any(CJK_FIRST <= char <= CJK_LAST for char in text)
 
 
 def read_domain_text(paths):

@@ -18,7 +18,11 @@ Authors
 
 import numpy as np
 
-from speechbrain_mmspeech.convert.reading import ConversionError, read_mapping
+from speechbrain_mmspeech.convert.reading import (
+    ConversionError,
+    read_mapping,
+    require_file,
+)
 from speechbrain_mmspeech.lobes.features import GLOBAL_NORM, SENTENCE_NORM
 
 OFFICIAL_N_MELS = 80
@@ -239,8 +243,7 @@ def global_stats(config, config_path, n_mels):
             f"{config_path}: {GLOBAL_CMVN} needs {GLOBAL_CMVN}.{STATS_PATH_KEY}"
         )
     path = config_path.parent / block[STATS_PATH_KEY]
-    if not path.is_file():
-        raise ConversionError(f"{path}: no such file ({GLOBAL_CMVN} stats)")
+    require_file(path, f"{GLOBAL_CMVN} stats")
     try:
         with np.load(path, allow_pickle=False) as stats:
             arrays = [stats[name].astype(np.float64) for name in STATS_ARRAYS]

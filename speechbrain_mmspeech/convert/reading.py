@@ -82,9 +82,7 @@ def load_torch_file(path):
     ...
     speechbrain_mmspeech.convert.reading.ConversionError: missing.pt: no such file
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConversionError(f"{path}: no such file")
+    path = require_file(Path(path))
     allowed = [argparse.Namespace]
     try:
         names = torch.serialization.get_unsafe_globals_in_checkpoint(str(path))
@@ -161,8 +159,7 @@ def read_mapping(path):
     ...
     speechbrain_mmspeech.convert.reading.ConversionError: missing.json: no such file
     """
-    if not path.is_file():
-        raise ConversionError(f"{path}: no such file")
+    require_file(path)
     kind, parse, parse_error = MAPPING_FORMATS.get(
         path.suffix, MAPPING_FORMATS[".yaml"]
     )
@@ -173,6 +170,34 @@ def read_mapping(path):
     if not isinstance(content, dict):
         raise ConversionError(f"{path}: expected a {kind} mapping")
     return content
+
+
+def require_file(path, what=None):
+    """Checks that one input file exists.
+
+    Arguments
+    ---------
+    path : Path
+        The file.
+    what : str
+        What it holds, added to the message (None: nothing).
+
+    Returns
+    -------
+    Path
+        The same path.
+
+    Example
+    -------
+    >>> require_file(Path("stats.npz"), "CMVN stats")
+    Traceback (most recent call last):
+    ...
+    speechbrain_mmspeech.convert.reading.ConversionError: stats.npz: no such file (CMVN stats)
+    """
+    if not path.is_file():
+        detail = f" ({what})" if what else ""
+        raise ConversionError(f"{path}: no such file{detail}")
+    return path
 
 
 def require_files(paths):

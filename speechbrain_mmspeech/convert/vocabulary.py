@@ -11,7 +11,7 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
-from speechbrain_mmspeech.convert.reading import ConversionError
+from speechbrain_mmspeech.convert.reading import ConversionError, require_file
 from speechbrain_mmspeech.tokenizers import (
     BLANK_TOKEN,
     FAIRSEQ_SPECIALS,
@@ -54,8 +54,7 @@ def text_tokenizer_from_vocab(path):
     ...
     speechbrain_mmspeech.convert.reading.ConversionError: missing/vocab.txt: no such file
     """
-    if not path.is_file():
-        raise ConversionError(f"{path}: no such file")
+    require_file(path)
     lines = read_vocab_file(path)
     if not lines:
         raise ConversionError(f"{path}: the vocabulary is empty")
@@ -89,8 +88,7 @@ def phone_tokenizer_from_dict(path):
     ...
     speechbrain_mmspeech.convert.reading.ConversionError: missing/phone_dict.txt: no such file
     """
-    if not path.is_file():
-        raise ConversionError(f"{path}: no such file")
+    require_file(path)
     try:
         return PinyinTokenizer.from_phone_dict(path)
     except (ValueError, UnicodeDecodeError) as error:

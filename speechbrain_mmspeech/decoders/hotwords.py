@@ -39,18 +39,17 @@ Authors
 """
 
 import logging
-import re
 from pathlib import Path
 
 import torch
 from speechbrain.decoders import scorer as sb_scorer
 
 from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
+from speechbrain_mmspeech.text import has_chinese
 from speechbrain_mmspeech.tokenizers import PinyinTokenizer, SymbolTable
 
 logger = logging.getLogger(__name__)
 
-HAN = re.compile("[\u4e00-\u9fff]")
 DEFAULT_WEIGHT = 3.0  # bonus per hotword character
 DEFAULT_THRESHOLD = -2.7  # per phone; the rule: recipes/AISHELL-1/README.md
 DEFAULT_MAX_ACTIVE = 32
@@ -187,7 +186,7 @@ def _check_hotword(word, char_tokenizer, pinyin_tokenizer, max_chars):
     if not isinstance(word, str):
         raise HotwordError(f"hotword {word!r} is not a string")
     word = word.strip()
-    if not HAN.search(word):
+    if not has_chinese(word):
         raise HotwordError(f"hotword {word!r} has no Chinese character")
     if len(word) > max_chars:
         raise HotwordError(

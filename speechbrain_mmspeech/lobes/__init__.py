@@ -3,8 +3,9 @@
 - ``features``: the official Kaldi fbank (``MMSpeechFbank``) and CMVN.
 - ``models/``: ``encoder``, ``decoder``, ``mmspeech`` (the two joined,
   built from one ``architecture``), ``transformer_lm``.
-- ``wrappers``: ``MMSpeechEncoder`` (a model folder as a lobe),
-  ``MemoryHead`` and ``ForeignEncoder`` for mixing with SpeechBrain parts.
+- ``wrappers``: ``MMSpeechEncoder`` (a model folder as a lobe);
+- ``memory_head``, ``foreign_encoder``: ``MemoryHead`` and
+  ``ForeignEncoder``, for mixing with SpeechBrain parts.
 """
 
 from speechbrain_mmspeech._redirects import moved_names

