@@ -15,9 +15,10 @@ Two kinds of model:
   freely; the CER is reported when the CSV has transcripts.
 
 Each model is measured for every batch size (``--batch-sizes``), weight
-type (``--quantize none int8``) and decoder cache setting (``--cache on
-off``), with the official search (beam 5, no repeated 5-grams) unless a
-folder says otherwise. Every configuration runs in a fresh process, so that
+type (``--quantize none int8`` and ``--precision fp32 bf16``; int8 is not
+combined with bf16) and decoder cache setting (``--cache on off``), with
+the official search (beam 5, no repeated 5-grams) unless a folder says
+otherwise. Every configuration runs in a fresh process, so that
 its peak memory (``ru_maxrss``) is its own. Printed per configuration:
 real-time factor, utterances per second, encoder and decoder seconds (the
 encoder includes the front end; audio reading is excluded), the decoder's
@@ -41,6 +42,8 @@ Commands (from ``recipes/AISHELL-1``, on an otherwise idle machine)::
     python benchmark_decoding.py --presets base large --per-token 16 64 128
     python benchmark_decoding.py --model-folder results/mini_aishell/model \\
         --csv results/mini_aishell/data/test.csv
+    python benchmark_decoding.py --presets base --quantize none \\
+        --precision bf16 --cache on --csv results/mini_aishell/data/test.csv
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -68,10 +71,17 @@ from speechbrain_mmspeech.decoders.seq2seq import MMSpeechBeamSearcher
 from speechbrain_mmspeech.export.folders import (
     HPARAMS,
     INFERENCE_TEMPLATE,
+    folder_keys,
     render_hparams,
 )
 from speechbrain_mmspeech.inference.ASR import MMSpeechASR
-from speechbrain_mmspeech.inference.quantization import quantize_model
+from speechbrain_mmspeech.inference.quantization import (
+    PRECISION_FP32,
+    PRECISION_MODES,
+    QUANTIZE_MODES,
+    QUANTIZE_NONE,
+    lower_precision,
+)
 from speechbrain_mmspeech.inference.scoring import character_error_stats
 from speechbrain_mmspeech.inference.segment_decoding import pad_segments
 
@@ -164,8 +174,15 @@ def parse_args(argv=None):
     parser.add_argument(
         "--quantize",
         nargs="+",
-        default=["none", "int8"],
-        choices=["none", "int8"],
+        default=list(QUANTIZE_MODES),
+        choices=QUANTIZE_MODES,
+    )
+    parser.add_argument(
+        "--precision",
+        nargs="+",
+        default=[PRECISION_FP32],
+        choices=PRECISION_MODES,
+        help="bf16 is measured with --quantize none only",
     )
     parser.add_argument(
         "--cache", nargs="+", default=["on", "off"], choices=["on", "off"]
@@ -192,6 +209,14 @@ def parse_args(argv=None):
         parser.error("give --presets and/or --model-folder")
     if args.per_token is not None and args.model_folder:
         parser.error("--per-token forces lengths: give --presets only")
+    if (
+        QUANTIZE_NONE not in args.quantize
+        and PRECISION_FP32 not in args.precision
+    ):
+        parser.error(
+            f"int8 is not combined with bf16: add --quantize {QUANTIZE_NONE} "
+            f"or --precision {PRECISION_FP32}"
+        )
     return args
 
 
@@ -260,7 +285,9 @@ def build_from_preset(config):
     hparams = load_hyperpyyaml(rendered)
     model = hparams["model"].eval()
     text_vocab_size = hparams["architecture"]["text_vocab_size"]
-    quantize_model(model, config["quantize"], text_vocab_size)
+    lower_precision(
+        model, config["quantize"], config["precision"], text_vocab_size
+    )
     return MMSpeechASR(
         modules=hparams["modules"],
         hparams=hparams,
@@ -270,14 +297,25 @@ def build_from_preset(config):
 
 def build_from_folder(config):
     """A model folder through ``from_hparams``, with the config's options."""
+    folder = Path(config["folder"]).resolve()
+    overrides = {
+        "use_cache": config["cache"] == "on",
+        "quantize": config["quantize"],
+        "precision": config["precision"],
+    }
+    if "precision" not in folder_keys(folder):
+        if config["precision"] != PRECISION_FP32:
+            raise ValueError(
+                f"{folder} has no precision key (written before it existed): "
+                "write it again with this version (train.py run again on the "
+                "finished output folder only tests and exports)"
+            )
+        del overrides["precision"]  # an fp32 folder
     return MMSpeechASR.from_hparams(
-        source=str(Path(config["folder"]).resolve()),
+        source=str(folder),
         savedir=tempfile.mkdtemp(prefix="mmspeech_bench_"),
         run_opts={"device": "cpu"},
-        overrides={
-            "use_cache": config["cache"] == "on",
-            "quantize": config["quantize"],
-        },
+        overrides=overrides,
     )
 
 
@@ -385,7 +423,7 @@ def annotate_modules(model):
     Arguments
     ---------
     model : torch.nn.Module
-        The ``MMSpeech`` model (possibly quantized).
+        The ``MMSpeech`` model (possibly quantized or in bf16).
     """
     for module in model.modules():
         kind = type(module).__name__
@@ -447,7 +485,11 @@ def describe(config):
     return {
         "model": model,
         "batch": config["batch_size"],
-        "weights": "int8" if config["quantize"] == "int8" else "fp32",
+        "weights": (
+            config["precision"]
+            if config["quantize"] == QUANTIZE_NONE
+            else config["quantize"]
+        ),
         "cache": config["cache"],
     }
 
@@ -477,15 +519,23 @@ def configurations(args):
     if args.model_folder:
         models.append({"folder": args.model_folder})
     batch_sizes = [1] if args.per_token else args.batch_sizes
+    # int8 replaces the fp32 weights: it is not combined with bf16.
+    weights = [
+        (quantize, precision)
+        for quantize in args.quantize
+        for precision in args.precision
+        if quantize == QUANTIZE_NONE or precision == PRECISION_FP32
+    ]
     for model in models:
         for batch_size in batch_sizes:
-            for quantize in args.quantize:
+            for quantize, precision in weights:
                 for cache in args.cache:
                     yield {
                         **common,
                         **model,
                         "batch_size": batch_size,
                         "quantize": quantize,
+                        "precision": precision,
                         "cache": cache,
                     }
 

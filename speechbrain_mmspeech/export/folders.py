@@ -6,9 +6,10 @@ A model folder holds ``hyperparams.yaml`` (the inference template,
 ``tokenizer.ckpt``; with a language model, also ``lm.ckpt``, and with a
 character n-gram LM, ``ngram_lm.ckpt``. The same folder
 works locally and, uploaded as is, as a Hugging Face hub repository. Among
-the "Decoding" keys, ``use_cache`` (incremental decoding, ``True``) and
-``quantize`` (``none`` or ``int8``) choose how fast a folder decodes;
-``from_hparams`` overrides can change both.
+the "Decoding" keys, ``use_cache`` (incremental decoding, ``True``),
+``quantize`` (``none`` or ``int8``) and ``precision`` (``fp32`` or
+``bf16``) choose how fast a folder decodes; ``from_hparams`` overrides can
+change them.
 
 The template has optional sections: the lines between ``# >>> with <name>``
 and ``# <<< with <name>``, and single lines ending with ``# with <name>`` (or
@@ -51,6 +52,10 @@ NGRAM_SECTION = "ngram"
 PHONE_CTC_SECTION = "phonectc"
 SCORER_SECTION = "scorer"
 PHONE_CTC_WEIGHT = "phone_ctc_weight"
+# Template settings a training YAML does not pass on: there, ``precision``
+# is SpeechBrain's run option (the training autocast: fp32, fp16 or bf16),
+# not the folder's decoding precision.
+TRAINING_MEANS_OTHERWISE = ("precision",)
 SECTION_BEGIN = re.compile(r"^# >>> with (\w+)$")
 SECTION_END = re.compile(r"^# <<< with (\w+)$")
 SECTION_LINE = re.compile(r"\s+# with (\w+(?:\|\w+)*)$")
@@ -333,7 +338,7 @@ def values_from_hparams(hparams, template_path=INFERENCE_TEMPLATE):
     The template names the settings (``template_settings``); a training
     YAML that uses the same names (``architecture``, ``beam_size``,
     ``phone_ctc_weight``, ...) passes its values on, so that no second
-    list of keys is kept.
+    list of keys is kept; but for ``TRAINING_MEANS_OTHERWISE``.
 
     Arguments
     ---------
@@ -349,14 +354,16 @@ def values_from_hparams(hparams, template_path=INFERENCE_TEMPLATE):
 
     Example
     -------
-    >>> values = values_from_hparams({"beam_size": 3, "lr": 0.1, "seed": 1})
+    >>> values = values_from_hparams(
+    ...     {"beam_size": 3, "lr": 0.1, "seed": 1, "precision": "fp16"}
+    ... )
     >>> values
     {'beam_size': 3}
     """
     return {
         key: hparams[key]
         for key in template_settings(read_template(template_path))
-        if key in hparams
+        if key in hparams and key not in TRAINING_MEANS_OTHERWISE
     }
 
 

@@ -1,4 +1,4 @@
-"""int8 dynamic quantization of MMSpeech for CPU inference.
+"""Lighter weights for CPU inference: int8 quantization or bf16.
 
 ``quantize_model(model, "int8")`` turns every ``torch.nn.Linear`` of the
 model (attention and feed-forward projections, position-bias projections,
@@ -14,12 +14,26 @@ input tensor, so int8 results depend slightly on what is decoded together:
 a batch, or a hypothesis set, gives numbers a little different from one
 utterance alone. fp32 decoding has no such effect.
 
+``model_to_bf16(model)`` computes every Linear layer and convolution in
+bf16, with weights cast once (``speechbrain_mmspeech.nnet.precision``),
+the output projection cut to the text ids as for int8. What a layer returns
+is cast back to fp32, so LayerNorms, attention softmax and masks, the
+encoder memory, the decoder cache, the log-softmax of the output scores
+(and all that the beam search adds up) and the phone head (it reads the
+fp32 phone table) stay fp32. The output projection is bf16 too: kept in
+fp32, it brought the log-probabilities closer to fp32 decoding's but left
+no more hypotheses unchanged (recipes/AISHELL-1/README.md, "Decoding
+speed"). bf16 is fast where the CPU has AVX-512 BF16 or AMX; elsewhere a
+warning says it is slower than fp32.
+
 ``load_model`` is a ``Pretrainer`` load hook: it loads the weights as
-SpeechBrain's default transfer does, then quantizes. The inference template
-wires it to the ``quantize`` key (``none`` or ``int8``), so a model folder
-or ``overrides={"quantize": "int8"}`` to ``from_hparams`` chooses. Quantized
-modules run on the CPU only, and quantization is for inference only: the
-quantized model cannot be trained.
+SpeechBrain's default transfer does, then applies ``lower_precision``. The
+inference template wires it to the ``quantize`` key (``none`` or ``int8``)
+and the ``precision`` key (``fp32`` or ``bf16``), so a model folder or
+``overrides={"quantize": "int8"}`` (``{"precision": "bf16"}``) to
+``from_hparams`` chooses; the two cannot be combined (int8 already replaces
+the Linear layers). Both are for inference only: the model cannot be
+trained afterwards.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -30,9 +44,79 @@ import warnings
 import torch
 from speechbrain.utils.checkpoints import torch_parameter_transfer
 
+from speechbrain_mmspeech.nnet.precision import (
+    layers_to_bf16,
+    warn_if_slow_precision,
+)
+
 QUANTIZE_NONE = "none"
 QUANTIZE_INT8 = "int8"
 QUANTIZE_MODES = (QUANTIZE_NONE, QUANTIZE_INT8)
+PRECISION_FP32 = "fp32"
+PRECISION_BF16 = "bf16"
+PRECISION_MODES = (PRECISION_FP32, PRECISION_BF16)
+
+
+def check_weight_options(quantize, precision):
+    """Checks a model folder's ``quantize`` and ``precision`` keys.
+
+    Arguments
+    ---------
+    quantize : str
+        One of ``QUANTIZE_MODES``.
+    precision : str
+        One of ``PRECISION_MODES``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown value, or int8 with bf16.
+
+    Example
+    -------
+    >>> check_weight_options("none", "bf16")
+    >>> check_weight_options("int8", "bf16")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    ValueError: quantize: int8 and precision: bf16 cannot be combined: ...
+    """
+    if quantize not in QUANTIZE_MODES:
+        raise ValueError(
+            f"quantize is {quantize!r}; it must be one of {QUANTIZE_MODES}"
+        )
+    if precision not in PRECISION_MODES:
+        raise ValueError(
+            f"precision is {precision!r}; it must be one of {PRECISION_MODES}"
+        )
+    if quantize != QUANTIZE_NONE and precision != PRECISION_FP32:
+        raise ValueError(
+            f"quantize: {quantize} and precision: {precision} cannot be "
+            f"combined: {quantize} already replaces the fp32 weights of the "
+            f"Linear layers. Set quantize: {QUANTIZE_NONE} to decode in "
+            f"{precision}, or precision: {PRECISION_FP32} to decode in "
+            f"{quantize}."
+        )
+
+
+def check_on_cpu(model, what):
+    """Raises unless every parameter of ``model`` is on the CPU.
+
+    Arguments
+    ---------
+    model : torch.nn.Module
+        The model.
+    what : str
+        What needs the CPU, for the message.
+
+    Example
+    -------
+    >>> check_on_cpu(torch.nn.Linear(2, 2), "int8 quantization")
+    """
+    devices = {parameter.device.type for parameter in model.parameters()}
+    if devices != {"cpu"}:
+        raise ValueError(
+            f"{what} runs on the CPU only; the model is on {sorted(devices)}"
+        )
 
 
 def keep_output_rows(decoder, num_ids):
@@ -107,18 +191,10 @@ def quantize_model(model, mode=QUANTIZE_INT8, num_output_ids=None):
     >>> model.decoder.project(hidden, 12).shape
     torch.Size([3, 12])
     """
-    if mode not in QUANTIZE_MODES:
-        raise ValueError(
-            f"quantize is {mode!r}; it must be one of {QUANTIZE_MODES}"
-        )
+    check_weight_options(mode, PRECISION_FP32)
     if mode == QUANTIZE_NONE:
         return model
-    devices = {parameter.device.type for parameter in model.parameters()}
-    if devices != {"cpu"}:
-        raise ValueError(
-            "int8 quantization runs on the CPU only; the model is on "
-            f"{sorted(devices)}"
-        )
+    check_on_cpu(model, "int8 quantization")
     if num_output_ids is not None:
         keep_output_rows(model.decoder, num_output_ids)
     with warnings.catch_warnings():
@@ -138,8 +214,96 @@ def quantize_model(model, mode=QUANTIZE_INT8, num_output_ids=None):
     return model
 
 
-def load_model(model, path, quantize=QUANTIZE_NONE, num_output_ids=None):
-    """``Pretrainer`` load hook: loads the weights, then quantizes.
+def model_to_bf16(model, num_output_ids=None):
+    """Computes a model's Linear layers and convolutions in bf16, in place.
+
+    See the module doc: weights cast once, everything between the layers
+    in fp32.
+
+    Arguments
+    ---------
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
+        The model, on the CPU, with its weights loaded.
+    num_output_ids : int
+        Output ids to keep (the text ids; None keeps them all).
+
+    Returns
+    -------
+    speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
+        The same model.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
+    >>> architecture = getfixture("tiny_architecture")  # 20 text ids
+    >>> model = MMSpeech.from_architecture(architecture).eval()
+    >>> model = model_to_bf16(model, num_output_ids=20)
+    >>> model.decoder.layers[0].fc1.weight.dtype
+    torch.bfloat16
+    >>> model.decoder.layer_norm.weight.dtype  # LayerNorms stay fp32
+    torch.float32
+    >>> memory = model.encode(torch.rand(1, 60, 80))
+    >>> hidden, _ = model.decode(torch.tensor([[0, 5]]), memory)
+    >>> logits = model.decoder.project(hidden, 20)
+    >>> memory.dtype, logits.dtype, logits.shape
+    (torch.float32, torch.float32, torch.Size([1, 2, 20]))
+    """
+    check_on_cpu(model, "bf16 decoding")
+    warn_if_slow_precision("cpu", PRECISION_BF16)
+    if num_output_ids is not None:
+        keep_output_rows(model.decoder, num_output_ids)
+    layers_to_bf16(model)
+    return model
+
+
+def lower_precision(
+    model,
+    quantize=QUANTIZE_NONE,
+    precision=PRECISION_FP32,
+    num_output_ids=None,
+):
+    """Applies a model folder's ``quantize`` and ``precision`` keys.
+
+    Arguments
+    ---------
+    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
+        The model, on the CPU, with its weights loaded; changed in place.
+    quantize : str
+        ``"none"`` or ``"int8"`` (see ``quantize_model``).
+    precision : str
+        ``"fp32"`` or ``"bf16"`` (see ``model_to_bf16``).
+    num_output_ids : int
+        Output ids to keep (the text ids; None keeps them all).
+
+    Returns
+    -------
+    speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
+        The same model.
+
+    Example
+    -------
+    >>> model = torch.nn.Linear(2, 2)
+    >>> lower_precision(model) is model  # fp32, not quantized: as it was
+    True
+    >>> lower_precision(model, precision="fp16")
+    Traceback (most recent call last):
+    ...
+    ValueError: precision is 'fp16'; it must be one of ('fp32', 'bf16')
+    """
+    check_weight_options(quantize, precision)
+    if precision == PRECISION_BF16:
+        return model_to_bf16(model, num_output_ids)
+    return quantize_model(model, quantize, num_output_ids)
+
+
+def load_model(
+    model,
+    path,
+    quantize=QUANTIZE_NONE,
+    num_output_ids=None,
+    precision=PRECISION_FP32,
+):
+    """``Pretrainer`` load hook: loads the weights, then lowers precision.
 
     Arguments
     ---------
@@ -150,7 +314,9 @@ def load_model(model, path, quantize=QUANTIZE_NONE, num_output_ids=None):
     quantize : str
         ``"none"`` or ``"int8"`` (see ``quantize_model``).
     num_output_ids : int
-        Output ids to keep when quantizing (the text ids).
+        Output ids to keep when quantizing or in bf16 (the text ids).
+    precision : str
+        ``"fp32"`` or ``"bf16"`` (see ``model_to_bf16``).
 
     Example
     -------
@@ -180,10 +346,11 @@ def load_model(model, path, quantize=QUANTIZE_NONE, num_output_ids=None):
     >>> load_model(model, path, quantize="int8", num_output_ids=12)
     >>> model.decoder.output_projection.weight().shape
     torch.Size([12, 16])
+    >>> model = build()
+    >>> load_model(model, path, precision="bf16", num_output_ids=12)
+    >>> model.decoder.output_projection.weight.dtype
+    torch.bfloat16
     """
-    if quantize not in QUANTIZE_MODES:
-        raise ValueError(
-            f"quantize is {quantize!r}; it must be one of {QUANTIZE_MODES}"
-        )
+    check_weight_options(quantize, precision)
     torch_parameter_transfer(model, path)
-    quantize_model(model, quantize, num_output_ids)
+    lower_precision(model, quantize, precision, num_output_ids)

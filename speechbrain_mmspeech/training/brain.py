@@ -59,6 +59,7 @@ from speechbrain_mmspeech.decoders.scorers import (
     rescore_nbest,
 )
 from speechbrain_mmspeech.lobes.models.mmspeech import pack_memory
+from speechbrain_mmspeech.nnet.precision import warn_if_slow_precision
 from speechbrain_mmspeech.training.checkpoints import average_best_checkpoints
 from speechbrain_mmspeech.training.distributed import (
     DistributedBatchSamplerWrapper,
@@ -117,37 +118,6 @@ def schedule_length(hparams, n_batches, run_opts, processes=None):
     warmup = int(hparams["warmup_fraction"] * updates)
     logger.info("Schedule: %d updates, %d warm-up", updates, warmup)
     return updates, warmup
-
-
-def warn_if_slow_precision(device, *precisions):
-    """Warns when bf16 is asked for on a CPU without native bf16 matmuls.
-
-    Without AVX-512 BF16 or AMX, oneDNN has no bf16 kernels and PyTorch
-    falls back to reference loops: on an AVX2-only AMD EPYC, a 2048x192 by
-    192x768 bf16 matmul ran at 1 to 12 GFLOP/s against 46 in fp32, and a
-    fine-tuning epoch more than doubled.
-
-    Arguments
-    ---------
-    device : str
-        The Brain's device.
-    *precisions : str
-        The training and evaluation precisions (``fp32``, ``fp16``,
-        ``bf16``).
-
-    Example
-    -------
-    >>> warn_if_slow_precision("cpu", "fp32", "fp32")
-    """
-    if not str(device).startswith("cpu") or "bf16" not in precisions:
-        return
-    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        logger.warning(
-            "precision bf16 on a CPU without native bf16 matmuls (no "
-            "AVX-512 BF16 or AMX): PyTorch falls back to slow loops, and "
-            "training is several times slower than fp32. Use "
-            "--precision=fp32 on this machine."
-        )
 
 
 class ScheduledBrain(sb.Brain):

@@ -1,4 +1,4 @@
-"""Tests for speechbrain_mmspeech.inference.quantization: int8 inference option."""
+"""Tests for speechbrain_mmspeech.inference.quantization: int8 and bf16."""
 
 import pytest
 import torch
@@ -10,6 +10,10 @@ from speechbrain_mmspeech.inference.ASR import encode_whole
 from speechbrain_mmspeech.inference.quantization import (
     load_model,
     quantize_model,
+)
+from speechbrain_mmspeech.nnet.precision import (
+    BFloat16Convolution,
+    BFloat16Linear,
 )
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import TEMPLATE_SIZES, folder_values, model_from_template
@@ -119,3 +123,139 @@ def test_bad_mode_is_refused(folders, tmp_path):
         quantize_model(model, "int4")
     with pytest.raises(ValueError, match="quantize is 'fp16'"):
         load_model(model, folders["fp32"] / "model.ckpt", quantize="fp16")
+
+
+# ------------------------------------------------------------------ bf16 ---
+def weight_tensors(model):
+    """Every parameter and buffer of ``model`` (packed bf16 weights too)."""
+    return [*model.parameters(), *model.buffers()]
+
+
+class CastRecorder(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records the tensors that dtype conversions read."""
+
+    def __init__(self):
+        super().__init__()
+        self.cast = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if func is torch.ops.aten._to_copy.default:
+            self.cast.append(args[0])
+        return func(*args, **(kwargs or {}))
+
+
+def casts_weights(model, run):
+    """Whether ``run()`` converts any parameter or buffer of ``model``."""
+    with CastRecorder() as recorder:
+        run()
+    weights = {id(t) for t in weight_tensors(model)}
+    pointers = {t.data_ptr() for t in weight_tensors(model) if not t.is_mkldnn}
+    return any(
+        id(t) in weights or (not t.is_mkldnn and t.data_ptr() in pointers)
+        for t in recorder.cast
+    )
+
+
+def teacher_forced_logits(asr, tokens):
+    """Encoder memory and logits of ``tokens`` on ``speech_batch``."""
+    memory = encode_whole(asr, *speech_batch())
+    model = asr.mods.transformer
+    with torch.no_grad():
+        hidden, _ = model.decode(tokens, memory)
+        return memory, model.decoder.project(hidden, TEXT_VOCAB)
+
+
+def test_bf16_folder_loads_through_from_hparams(tmp_path, monkeypatch):
+    folder = write_folder(tmp_path / "bf16", precision="bf16")
+    text = (folder / "hyperparams.yaml").read_text(encoding="utf-8")
+    assert '\nprecision: "bf16"\n' in text
+    asr = load(folder, tmp_path / "save")
+    model = asr.mods.transformer
+    linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
+    bf16 = [m for m in model.modules() if isinstance(m, BFloat16Linear)]
+    assert linears == [] and len(bf16) > 10  # every Linear, once
+    assert all(m.weight.dtype == torch.bfloat16 for m in bf16)
+    assert model.decoder.output_projection.out_features == TEXT_VOCAB
+    convs = [m for m in model.modules() if isinstance(m, BFloat16Convolution)]
+    assert all(m.conv.weight.dtype == torch.bfloat16 for m in convs)
+    # What is not a Linear or a convolution stays fp32.
+    assert model.decoder.layer_norm.weight.dtype == torch.float32
+    assert model.decoder.embed_tokens.weight.dtype == torch.float32
+    # Decoding: the searcher's log-probs are fp32, and no weight is cast.
+    searcher = asr.hparams.decoder
+    step, log_prob_dtypes = searcher.forward_step, set()
+
+    def recording_step(*args):
+        log_probs, memory, attn = step(*args)
+        log_prob_dtypes.add(log_probs.dtype)
+        return log_probs, memory, attn
+
+    monkeypatch.setattr(searcher, "forward_step", recording_step)
+    hyps = []
+    assert not casts_weights(model, lambda: hyps.extend(transcribe(asr)))
+    assert log_prob_dtypes == {torch.float32}
+    assert all(2 < t < TEXT_VOCAB for hyp in hyps for t in hyp)
+    assert all(m.weight.dtype == torch.bfloat16 for m in bf16)
+    # The phone head reads the fp32 phone table: fp32 log-probs.
+    memory = encode_whole(asr, *speech_batch())
+    phones = model.encoder.phone_logits(memory[..., : TINY["d_model"]])
+    assert phones.log_softmax(-1).dtype == torch.float32
+
+
+def test_the_weight_cast_check_sees_autocast(folders, tmp_path):
+    """``casts_weights`` catches what autocast does at every step."""
+    asr = load(folders["fp32"], tmp_path)
+    model = asr.mods.transformer
+    tokens = torch.tensor([[0, 5, 6], [0, 7, 8]])
+
+    def autocast_decode():
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            teacher_forced_logits(asr, tokens)
+
+    assert casts_weights(model, autocast_decode)
+    assert not casts_weights(model, lambda: teacher_forced_logits(asr, tokens))
+
+
+# bf16 keeps 8 significant bits (each rounding is off by at most 2**-9,
+# 0.2%); between the fbank and the logits the tiny model rounds the inputs
+# and outputs of about 20 Linear layers and convolutions in sequence,
+# LayerNorms in between keeping the errors relative. Measured: 0.6% of the largest state
+# and of the largest logit; bounded at 2%.
+BF16_RELATIVE_TOLERANCE = 0.02
+
+
+def test_bf16_logits_match_fp32(folders, tmp_path):
+    fp32 = load(folders["fp32"], tmp_path / "a")
+    bf16 = load(folders["fp32"], tmp_path / "b", precision="bf16")
+    decoder = bf16.mods.transformer.decoder
+    assert isinstance(decoder.layers[0].fc1, BFloat16Linear)
+    tokens = torch.tensor([[0, 5, 6, 7, 9, 11], [0, 7, 8, 4, 12, 13]])
+    memory, logits = teacher_forced_logits(fp32, tokens)
+    memory_bf16, logits_bf16 = teacher_forced_logits(bf16, tokens)
+    assert memory_bf16.dtype == logits_bf16.dtype == torch.float32
+    d_model = TINY["d_model"]
+    hidden, hidden_bf16 = memory[..., :d_model], memory_bf16[..., :d_model]
+    error = (hidden_bf16 - hidden).abs().max()
+    assert error < BF16_RELATIVE_TOLERANCE * hidden.abs().max()
+    logit_error = (logits_bf16 - logits).abs().max()
+    assert logit_error < BF16_RELATIVE_TOLERANCE * logits.abs().max()
+    # A log-softmax moves by the logit's change plus at most the largest
+    # change of any logit (that of the log-sum-exp).
+    log_probs, log_probs_bf16 = (
+        logits.log_softmax(-1),
+        logits_bf16.log_softmax(-1),
+    )
+    assert (log_probs_bf16 - log_probs).abs().max() <= 2 * logit_error + 1e-6
+
+
+def test_bad_precision_is_refused(folders, tmp_path):
+    model = model_from_template(TINY)
+    path = folders["fp32"] / "model.ckpt"
+    with pytest.raises(ValueError, match="precision is 'fp16'"):
+        load_model(model, path, precision="fp16")
+    with pytest.raises(ValueError, match="int8 and precision: bf16 cannot"):
+        load_model(model, path, quantize="int8", precision="bf16")
+    with pytest.raises(ValueError, match="precision is 'half'"):
+        load(folders["fp32"], tmp_path / "a", precision="half")
+    with pytest.raises(ValueError, match="cannot be combined"):
+        load(folders["int8"], tmp_path / "b", precision="bf16")

@@ -84,6 +84,12 @@ def test_per_token_needs_presets(tmp_path):
         main(["--model-folder", str(tmp_path), "--per-token", "4"])
 
 
+def test_int8_alone_with_bf16_alone_is_refused(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["--presets", "base", "--quantize", "int8", "--precision", "bf16"])
+    assert "int8 is not combined with bf16" in capsys.readouterr().err
+
+
 def test_preset_rows_with_generated_audio(tiny_preset, capsys):
     main(
         [
@@ -95,6 +101,9 @@ def test_preset_rows_with_generated_audio(tiny_preset, capsys):
             "1",
             "--batch-sizes",
             "2",
+            "--precision",
+            "fp32",
+            "bf16",
             "--threads",
             "1",
             "--in-process",
@@ -102,12 +111,12 @@ def test_preset_rows_with_generated_audio(tiny_preset, capsys):
         ]
     )
     output = capsys.readouterr().out
-    assert output.count("Self CPU") >= 4  # a profile per configuration
-    assert output.count("MMSpeech.encode |") >= 4  # and by part
+    assert output.count("Self CPU") >= 6  # a profile per configuration
+    assert output.count("MMSpeech.encode |") >= 6  # and by part
     rows = table_rows(output.split("\n\n")[1])
     assert [row[:4] for row in rows] == [
         ["tiny (random)", "2", weights, cache]
-        for weights in ("fp32", "int8")
+        for weights in ("fp32", "bf16", "int8")  # int8 is not run in bf16
         for cache in ("on", "off")
     ]
     assert all(float(row[4]) > 0 and row[-1] == "-" for row in rows)
@@ -137,7 +146,9 @@ def test_per_token(tiny_preset, capsys):
     assert all(float(cell) > 0 for cell in rows[0][3:])
 
 
-def test_model_folder_with_csv(tmp_path, sizes, capsys):
+@pytest.fixture
+def folder_and_csv(tmp_path, sizes):
+    """A tiny model folder and a CSV of noise with transcripts."""
     tokenizer = CharTokenizer()
     tokenizer.build(TEXTS, sizes["text_vocab_size"])
     values = {
@@ -160,6 +171,11 @@ def test_model_folder_with_csv(tmp_path, sizes, capsys):
             )
             soundfile.write(str(wav), samples.astype(np.float32), 16000)
             writer.writerow([index, len(samples) / 16000, wav, "s", text])
+    return folder, manifest
+
+
+def run_on_folder(folder, manifest, quantize, precision):
+    """Runs one batch-1 configuration on a folder, in this process."""
     main(
         [
             "--model-folder",
@@ -169,7 +185,9 @@ def test_model_folder_with_csv(tmp_path, sizes, capsys):
             "--batch-sizes",
             "1",
             "--quantize",
-            "int8",
+            quantize,
+            "--precision",
+            precision,
             "--cache",
             "on",
             "--threads",
@@ -177,6 +195,30 @@ def test_model_folder_with_csv(tmp_path, sizes, capsys):
             "--in-process",
         ]
     )
+
+
+@pytest.mark.parametrize(
+    "quantize, precision", [("int8", "fp32"), ("none", "bf16")]
+)
+def test_model_folder_with_csv(folder_and_csv, capsys, quantize, precision):
+    run_on_folder(*folder_and_csv, quantize, precision)
     rows = table_rows(capsys.readouterr().out)
-    assert len(rows) == 1 and rows[0][:4] == ["folder model", "1", "int8", "on"]
+    weights = precision if quantize == "none" else quantize
+    assert len(rows) == 1
+    assert rows[0][:4] == ["folder model", "1", weights, "on"]
     assert float(rows[0][-1]) >= 0  # a CER
+
+
+def test_folder_written_before_the_precision_key(folder_and_csv, capsys):
+    folder, manifest = folder_and_csv
+    hparams = folder / "hyperparams.yaml"
+    lines = hparams.read_text(encoding="utf-8").splitlines(keepends=True)
+    kept = [
+        line for line in lines if not line.lstrip().startswith("precision:")
+    ]
+    assert len(kept) == len(lines) - 2  # the key and the hook's argument
+    hparams.write_text("".join(kept), encoding="utf-8")
+    run_on_folder(folder, manifest, "none", "fp32")
+    assert len(table_rows(capsys.readouterr().out)) == 1
+    with pytest.raises(ValueError, match="has no precision key"):
+        run_on_folder(folder, manifest, "none", "bf16")
