@@ -38,6 +38,7 @@ import torch
 
 from tiny_recipe_model import (
     DETERMINISTIC,
+    NO_AUGMENTATION,
     STAGE1,
     TORCHRUN,
     tiny_architecture,
@@ -96,6 +97,7 @@ def finetune_args(corpus):
         "--tokenizer_extra_text=[]",
         "--valid_search_interval=2",
         "--beam_size=2",
+        *NO_AUGMENTATION,
     ]
 
 

@@ -27,6 +27,7 @@ import torch
 
 from tiny_recipe_model import (
     DETERMINISTIC,
+    NO_AUGMENTATION,
     RECIPE_DIR,
     STAGE1,
     TINY_MODEL,
@@ -109,6 +110,7 @@ def finetuned(ddp_corpus, tmp_path_factory):
         "--beam_size=2",
         *TINY_MODEL,
         *DETERMINISTIC,
+        *NO_AUGMENTATION,
     ]
     single = run(
         "train.py",

@@ -67,6 +67,9 @@ DETERMINISTIC = [
     "--p2t_mask_ratio=0.0",
     "--p2t_random_ratio=0.0",
 ]
+# With DETERMINISTIC for fine-tuning (hparams/finetune.yaml): no random
+# augmentation of the labeled speech.
+NO_AUGMENTATION = ["--wav_augment_prob=0.0", "--fea_augment_prob=0.0"]
 # Pre-training stage 1 (P2T on the text pool alone) with hparams/pretrain.yaml.
 STAGE1 = ["--speech_batch_size=0", "--paired_batch_size=0"]
 # Two processes on this machine, as a user starts DDP.
