@@ -429,6 +429,8 @@ class CTCScorer(BaseScorerInterface):
         nonblank, blank, last = state.nonblank, state.blank, state.last
         # The column of each hypothesis' parent prefixes (-1: pruned).
         columns = hyps
+        # The utterance of each of those columns.
+        column_utterances = utterances
         node_psi = []
         for parents, phones, inner in self._trie.levels:
             n_nodes = phones.shape[0]
@@ -438,7 +440,6 @@ class CTCScorer(BaseScorerInterface):
             phone = phones.repeat(n_hyps)
             after_blank = blank[:-1]
             phi = torch.logaddexp(after_blank, nonblank[:-1])
-            column_utterances = utterances.repeat_interleave(columns.shape[1])
             psi = self.posteriors.emission_products(phi)[parent, phone]
             # A repeated phone needs a blank in between.
             repeat = last[parent] == phone
@@ -466,14 +467,20 @@ class CTCScorer(BaseScorerInterface):
             phi = torch.where(
                 repeat[chosen], after_blank[:, parent], phi[:, parent]
             )
+            column_utterances = utterances.repeat_interleave(kept.shape[1])
             nonblank, blank = self.posteriors.extend_from_phi(
-                phi, phone, utterances.repeat_interleave(kept.shape[1])
+                phi, phone, column_utterances
             )
             last = phone
-            columns = hyps.new_full((n_hyps, inner.numel()), -1)
-            columns.scatter_(
-                1, kept, torch.arange(chosen.numel()).view(n_hyps, -1)
+            # A kept node below a pruned one stays pruned: its state was
+            # computed from a stand-in parent (column 0, possibly another
+            # hypothesis or utterance) and must not reach its children.
+            numbers = torch.arange(chosen.numel(), device=hyps.device)
+            numbers = numbers.view(n_hyps, -1).masked_fill(
+                pruned[:, inner].gather(1, kept), -1
             )
+            columns = hyps.new_full((n_hyps, inner.numel()), -1)
+            columns.scatter_(1, kept, numbers)
         minus = torch.tensor(float("-inf"), dtype=state.psi.dtype)
         node_psi = torch.cat([*node_psi, minus.expand(n_hyps, 1)], dim=1)
         char_nodes = self._trie.char_nodes

@@ -265,18 +265,24 @@ def test_partial_scoring_equals_full_scoring_on_the_candidates():
     assert all((scores <= 1e-9).all() for scores in full)
 
 
-def test_padded_batch_equals_one_at_a_time():
+@pytest.mark.parametrize("prefix_beam", [None, 1, 2])
+def test_padded_batch_equals_one_at_a_time(prefix_beam):
+    """The shorter utterance comes second, so that no state of it sits in
+    column 0 of the batch; with a prefix beam, prefixes are pruned (the
+    toy tree has inner nodes at every level, and 6 repeats its phone)."""
     lengths = [9, 5]
-    log_probs = random_log_probs(2, 9, TOY_CLASSES, seed=2)
+    log_probs = random_log_probs(2, 9, TOY_CLASSES, seed=3)
     # Garbage in the padding: it must be ignored.
     log_probs[1, 5:] = torch.randn(4, TOY_CLASSES, dtype=torch.float64)
     sequences = [[5, 4], [7, 6], [4, 4], [9, 8]]  # two beams per utterance
     batched = walk(
-        identity_scorer(toy_table()), packed(log_probs, lengths), sequences
+        identity_scorer(toy_table(), prefix_beam=prefix_beam),
+        packed(log_probs, lengths),
+        sequences,
     )
     for utterance, length in enumerate(lengths):
         alone = walk(
-            identity_scorer(toy_table()),
+            identity_scorer(toy_table(), prefix_beam=prefix_beam),
             packed(log_probs[utterance : utterance + 1, :length]),
             sequences[2 * utterance : 2 * utterance + 2],
         )
@@ -673,6 +679,37 @@ def test_a_pruned_prefix_beam_keeps_the_best_readings():
     assert (pruned_scores == MINUS_INF).sum() > (
         exact_scores == MINUS_INF
     ).sum()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_pruned_prefix_beam_never_borrows_a_score(seed):
+    """With a prefix beam of 1, a reading scores its exact prefix
+    probability or minus_inf, never a score computed from another prefix
+    (7, phones 3 2 3, lies under a pruned prefix whenever 3 is not the best
+    first phone); the heteronym 9 keeps the best of its unpruned readings.
+    Hypotheses that took a pruned token are dead (scored 0 from then on)
+    and not compared."""
+    log_probs = random_log_probs(1, 7, TOY_CLASSES, seed=seed)
+    sequences = [[4, 5], [5, 4], [6, 4], [7, 6]]  # four beams
+    exact = walk(identity_scorer(toy_table()), packed(log_probs), sequences)
+    pruned = walk(
+        identity_scorer(toy_table(), prefix_beam=1),
+        packed(log_probs),
+        sequences,
+    )
+    one_reading = torch.arange(TOY_VOCAB) != HETERONYM
+    alive = torch.ones(len(sequences), dtype=torch.bool)
+    for step, (exact_step, pruned_step) in enumerate(zip(exact, pruned)):
+        exact_step, pruned_step = exact_step[alive], pruned_step[alive]
+        assert (pruned_step <= exact_step + 1e-9).all()
+        scored = (pruned_step > MINUS_INF) & one_reading
+        assert torch.allclose(
+            pruned_step[scored], exact_step[scored], atol=1e-9
+        )
+        if step < len(sequences[0]):
+            tokens = torch.tensor([seq[step] for seq in sequences])
+            taken = pruned[step][torch.arange(len(sequences)), tokens]
+            alive &= taken > MINUS_INF
 
 
 def test_a_character_outside_the_decoders_favourites_wins():
