@@ -80,18 +80,21 @@ class MMSpeechFbank(torch.nn.Module):
         Returns
         -------
         torch.Tensor
-            ``[frames, n_mels]``.
+            ``[frames, n_mels]``, fp32 under any autocast (bf16 training):
+            the mel filterbank is a matmul, which autocast would run in
+            bf16.
         """
         if self.peak_normalize and not is_silent(signal):
             signal = signal / signal.abs().max()
-        return kaldi.fbank(
-            signal.unsqueeze(0) * INT16_SCALE,
-            num_mel_bins=self.n_mels,
-            sample_frequency=self.sample_rate,
-            frame_length=self.frame_length,
-            frame_shift=self.frame_shift,
-            dither=self.dither,
-        )
+        with torch.autocast(signal.device.type, enabled=False):
+            return kaldi.fbank(
+                signal.unsqueeze(0) * INT16_SCALE,
+                num_mel_bins=self.n_mels,
+                sample_frequency=self.sample_rate,
+                frame_length=self.frame_length,
+                frame_shift=self.frame_shift,
+                dither=self.dither,
+            )
 
     @torch.no_grad()
     def forward(self, wavs, wav_lens=None):
@@ -115,14 +118,10 @@ class MMSpeechFbank(torch.nn.Module):
             so a zero frame, far out of the log-mel range, would leak into
             an utterance's statistics and make its result depend on the
             batch. A repeated frame is harmless.
-
-            The features are fp32 under any autocast (bf16 training): the
-            mel filterbank is a matmul, which autocast would run in bf16.
         """
-        with torch.autocast(wavs.device.type, enabled=False):
-            return stack_frames(
-                [self.utterance_fbank(wav) for wav in unpad(wavs, wav_lens)]
-            )
+        return stack_frames(
+            [self.utterance_fbank(wav) for wav in unpad(wavs, wav_lens)]
+        )
 
 
 class FeatureCache(torch.nn.Module):

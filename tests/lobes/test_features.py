@@ -14,6 +14,7 @@ from speechbrain_mmspeech.dataio.audio import (
     load_audio,
 )
 from speechbrain_mmspeech.lobes.features import (
+    FeatureCache,
     FeatureNormalization,
     MMSpeechFbank,
 )
@@ -73,14 +74,18 @@ def test_batch_padding_does_not_change_features():
 
 def test_fbank_stays_fp32_under_bf16_autocast():
     """bf16 training (SpeechBrain's autocast) must not compute the mel
-    filterbank's matmul in bf16: the features are the fp32 ones."""
+    filterbank's matmul in bf16: the features are the fp32 ones, computed
+    directly or through the feature cache (which training uses)."""
     torch.manual_seed(0)
     wavs = 0.2 * torch.randn(2, 16000)
     fbank = MMSpeechFbank()
+    cache = FeatureCache(fbank)
     with torch.autocast("cpu", dtype=torch.bfloat16):
         under_autocast = fbank(wavs)
-    assert under_autocast.dtype == torch.float32
+        cached = cache(["a", "b"], wavs)
+    assert under_autocast.dtype == cached.dtype == torch.float32
     assert torch.equal(under_autocast, fbank(wavs))
+    assert torch.equal(cached, fbank(wavs))
 
 
 def test_digital_silence_is_not_amplified():
