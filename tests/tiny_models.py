@@ -215,3 +215,14 @@ def model_from_template(hparams, seed=0):
     template = INFERENCE_TEMPLATE.read_text(encoding="utf-8")
     values = folder_values(hparams)
     return load_hyperpyyaml(render_hparams(template, values))["model"]
+
+
+def load_folder(interface, folder, savedir, **overrides):
+    """A model folder loaded on the CPU by ``interface.from_hparams``
+    (``EncoderDecoderASR``, ``MMSpeechASR``) with YAML ``overrides``."""
+    return interface.from_hparams(
+        source=str(folder),
+        savedir=str(savedir),
+        run_opts={"device": "cpu"},
+        overrides=overrides,
+    )

@@ -24,7 +24,7 @@ from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import FOLDER_SETTINGS as TINY
 from tiny_models import FOLDER_TEXT_VOCAB as TEXT_VOCAB
 from tiny_models import FOLDER_TEXTS as TEXTS
-from tiny_models import folder_values, model_from_template
+from tiny_models import folder_values, load_folder, model_from_template
 
 INTERFACES = [EncoderDecoderASR, MMSpeechASR]
 NOISE_LEVELS = [1.0, 0.1, 0.01, 1e-3]
@@ -52,19 +52,10 @@ def stereo_8k_speech():
     return torch.stack([wav, 0.5 * wav], dim=1).numpy()
 
 
-def load(interface, folder, savedir, **overrides):
-    return interface.from_hparams(
-        source=str(folder),
-        savedir=str(savedir),
-        run_opts={"device": "cpu"},
-        overrides=overrides,
-    )
-
-
 def test_stock_encoder_decoder_asr_loads_and_transcribes(
     model_folder, tmp_path
 ):
-    asr = load(EncoderDecoderASR, model_folder, tmp_path / "save")
+    asr = load_folder(EncoderDecoderASR, model_folder, tmp_path / "save")
     # The loaded weights are the exported ones.
     saved = torch.load(model_folder / "model.ckpt")
     for key, value in asr.mods.transformer.state_dict().items():
@@ -86,7 +77,7 @@ def test_stock_encoder_decoder_asr_loads_and_transcribes(
 
 
 def test_mmspeech_asr_file_handling(model_folder, tmp_path):
-    asr = load(MMSpeechASR, model_folder, tmp_path / "save")
+    asr = load_folder(MMSpeechASR, model_folder, tmp_path / "save")
     missing = tmp_path / "missing.wav"
     with pytest.raises(FileNotFoundError, match=str(missing)):
         asr.transcribe_file(str(missing))
@@ -124,7 +115,7 @@ def test_mmspeech_asr_file_handling(model_folder, tmp_path):
 
 @pytest.mark.parametrize("interface", INTERFACES)
 def test_silence_and_noise_give_no_text(model_folder, tmp_path, interface):
-    asr = load(interface, model_folder, tmp_path / "save")
+    asr = load_folder(interface, model_folder, tmp_path / "save")
     signals = {"silence": torch.zeros(3 * SAMPLE_RATE)}
     for level in NOISE_LEVELS:
         signals[f"white {level}"] = white_noise(3, level, seed=1)
@@ -153,7 +144,7 @@ def test_long_file_returns_all_its_speech(
     for interface in INTERFACES:
         # At least two characters per segment: more than one decoding of
         # the whole file could hold.
-        asr = load(
+        asr = load_folder(
             interface, model_folder, tmp_path / "save", min_decode_length=2
         )
         texts[interface] = asr.transcribe_file(wav)
@@ -197,7 +188,7 @@ def test_padded_batch_equals_one_file_at_a_time(
     for row, wav in enumerate(waveforms):
         wavs[row, : len(wav)] = wav
     lens = torch.tensor([len(wav) / longest for wav in waveforms])
-    asr = load(interface, model_folder, tmp_path / "save")
+    asr = load_folder(interface, model_folder, tmp_path / "save")
     words, tokens = asr.transcribe_batch(wavs, lens)
     alone = [asr.transcribe_file(path) for path in paths]
     assert words == alone

@@ -12,7 +12,7 @@ from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import FOLDER_SETTINGS as TINY
 from tiny_models import FOLDER_TEXT_VOCAB as TEXT_VOCAB
 from tiny_models import FOLDER_TEXTS as TEXTS
-from tiny_models import folder_values, model_from_template
+from tiny_models import folder_values, load_folder, model_from_template
 
 
 def write_folder(folder, **settings):
@@ -36,17 +36,8 @@ def wav(tmp_path_factory):
     return write_wav(path, signal.numpy(), 16000)
 
 
-def load(interface, folder, savedir, **overrides):
-    return interface.from_hparams(
-        source=str(folder),
-        savedir=str(savedir),
-        run_opts={"device": "cpu"},
-        overrides=overrides,
-    )
-
-
 def test_hotwords_per_call_and_from_the_folder(phone_folder, wav, tmp_path):
-    asr = load(MMSpeechASR, phone_folder, tmp_path / "a")
+    asr = load_folder(MMSpeechASR, phone_folder, tmp_path / "a")
     scorer = asr.hotword_scorer()
     assert asr.transcriber.searcher.scorer.full_scorers["hotword"] is scorer
     assert scorer.hotwords is None  # the template's default list: none
@@ -56,7 +47,7 @@ def test_hotwords_per_call_and_from_the_folder(phone_folder, wav, tmp_path):
     words, _ = asr.transcribe_batch(*speech_batch(), hotwords=["你好"])
     assert len(words) == 2
     # The stock interface takes a default list through the folder's keys.
-    stock = load(
+    stock = load_folder(
         EncoderDecoderASR, phone_folder, tmp_path / "b", hotwords=["天气"]
     )
     assert stock.hparams.hotword_scorer.hotwords == ["天气"]
@@ -64,7 +55,7 @@ def test_hotwords_per_call_and_from_the_folder(phone_folder, wav, tmp_path):
 
 
 def test_bad_hotwords_are_named(phone_folder, wav, tmp_path):
-    asr = load(MMSpeechASR, phone_folder, tmp_path / "a")
+    asr = load_folder(MMSpeechASR, phone_folder, tmp_path / "a")
     with pytest.raises(HotwordError, match="empty"):
         asr.transcribe_file(wav, hotwords=[])
     with pytest.raises(HotwordError, match="'ABC' has no Chinese"):
@@ -74,7 +65,7 @@ def test_bad_hotwords_are_named(phone_folder, wav, tmp_path):
     with pytest.raises(HotwordError, match="'熊猫'.*vocabulary"):
         asr.transcribe_file(wav, hotwords=["熊猫"])
     plain = write_folder(tmp_path / "plain")
-    asr = load(MMSpeechASR, plain, tmp_path / "c")
+    asr = load_folder(MMSpeechASR, plain, tmp_path / "c")
     with pytest.raises(HotwordError, match="phone-aware decoding"):
         asr.transcribe_file(wav, hotwords=["天气"])
 

@@ -16,7 +16,12 @@ from speechbrain_mmspeech.nnet.precision import (
     BFloat16Linear,
 )
 from speechbrain_mmspeech.tokenizers import CharTokenizer
-from tiny_models import TEMPLATE_SIZES, folder_values, model_from_template
+from tiny_models import (
+    TEMPLATE_SIZES,
+    folder_values,
+    load_folder,
+    model_from_template,
+)
 
 TEXTS = ["今天天气很好", "我们去公园", "你好世界"]
 TEXT_VOCAB = 24
@@ -55,15 +60,6 @@ def folders(tmp_path_factory):
     }
 
 
-def load(folder, savedir, **overrides):
-    return EncoderDecoderASR.from_hparams(
-        source=str(folder),
-        savedir=str(savedir),
-        run_opts={"device": "cpu"},
-        overrides=overrides,
-    )
-
-
 def transcribe(asr):
     """Token ids of ``speech_batch`` (audio without speech is not decoded)."""
     words, tokens = asr.transcribe_batch(*speech_batch())
@@ -74,7 +70,7 @@ def transcribe(asr):
 def test_int8_folder_loads_through_from_hparams(folders, tmp_path):
     text = (folders["int8"] / "hyperparams.yaml").read_text(encoding="utf-8")
     assert '\nquantize: "int8"\n' in text
-    asr = load(folders["int8"], tmp_path)
+    asr = load_folder(EncoderDecoderASR, folders["int8"], tmp_path)
     model = asr.mods.transformer
     assert is_int8(model.decoder.layers[0].fc1)
     assert is_int8(model.encoder.encoder.layers[0].self_attn.q_proj)
@@ -86,11 +82,13 @@ def test_int8_folder_loads_through_from_hparams(folders, tmp_path):
 
 
 def test_int8_by_override_and_fp32_by_default(folders, tmp_path):
-    fp32 = load(folders["fp32"], tmp_path / "a")
+    fp32 = load_folder(EncoderDecoderASR, folders["fp32"], tmp_path / "a")
     assert isinstance(
         fp32.mods.transformer.decoder.layers[0].fc1, torch.nn.Linear
     )
-    int8 = load(folders["fp32"], tmp_path / "b", quantize="int8")
+    int8 = load_folder(
+        EncoderDecoderASR, folders["fp32"], tmp_path / "b", quantize="int8"
+    )
     assert is_int8(int8.mods.transformer.decoder.layers[0].fc1)
     # The int8 model decodes the same noise to the same kind of output,
     # and its encoder states stay close to the fp32 ones.
@@ -101,18 +99,22 @@ def test_int8_by_override_and_fp32_by_default(folders, tmp_path):
     d_model = TINY["d_model"]
     error = (actual - expected)[..., :d_model].abs().max()
     assert error < 0.1 * expected[..., :d_model].abs().max()
-    back = load(folders["int8"], tmp_path / "c", quantize="none")
+    back = load_folder(
+        EncoderDecoderASR, folders["int8"], tmp_path / "c", quantize="none"
+    )
     assert isinstance(
         back.mods.transformer.decoder.layers[0].fc1, torch.nn.Linear
     )
 
 
 def test_use_cache_override_gives_the_same_hypotheses(folders, tmp_path):
-    cached = load(folders["fp32"], tmp_path / "a")
+    cached = load_folder(EncoderDecoderASR, folders["fp32"], tmp_path / "a")
     # modules.decoder decodes segments with the searcher, hparams.decoder.
     assert cached.mods.decoder.searcher is cached.hparams.decoder
     assert cached.hparams.decoder.use_cache
-    uncached = load(folders["fp32"], tmp_path / "b", use_cache=False)
+    uncached = load_folder(
+        EncoderDecoderASR, folders["fp32"], tmp_path / "b", use_cache=False
+    )
     assert not uncached.hparams.decoder.use_cache
     assert transcribe(cached) == transcribe(uncached)
 
@@ -169,7 +171,7 @@ def test_bf16_folder_loads_through_from_hparams(tmp_path, monkeypatch):
     folder = write_folder(tmp_path / "bf16", precision="bf16")
     text = (folder / "hyperparams.yaml").read_text(encoding="utf-8")
     assert '\nprecision: "bf16"\n' in text
-    asr = load(folder, tmp_path / "save")
+    asr = load_folder(EncoderDecoderASR, folder, tmp_path / "save")
     model = asr.mods.transformer
     linears = [m for m in model.modules() if isinstance(m, torch.nn.Linear)]
     bf16 = [m for m in model.modules() if isinstance(m, BFloat16Linear)]
@@ -204,7 +206,7 @@ def test_bf16_folder_loads_through_from_hparams(tmp_path, monkeypatch):
 
 def test_the_weight_cast_check_sees_autocast(folders, tmp_path):
     """``casts_weights`` catches what autocast does at every step."""
-    asr = load(folders["fp32"], tmp_path)
+    asr = load_folder(EncoderDecoderASR, folders["fp32"], tmp_path)
     model = asr.mods.transformer
     tokens = torch.tensor([[0, 5, 6], [0, 7, 8]])
 
@@ -225,8 +227,10 @@ BF16_RELATIVE_TOLERANCE = 0.02
 
 
 def test_bf16_logits_match_fp32(folders, tmp_path):
-    fp32 = load(folders["fp32"], tmp_path / "a")
-    bf16 = load(folders["fp32"], tmp_path / "b", precision="bf16")
+    fp32 = load_folder(EncoderDecoderASR, folders["fp32"], tmp_path / "a")
+    bf16 = load_folder(
+        EncoderDecoderASR, folders["fp32"], tmp_path / "b", precision="bf16"
+    )
     decoder = bf16.mods.transformer.decoder
     assert isinstance(decoder.layers[0].fc1, BFloat16Linear)
     tokens = torch.tensor([[0, 5, 6, 7, 9, 11], [0, 7, 8, 4, 12, 13]])
@@ -256,6 +260,10 @@ def test_bad_precision_is_refused(folders, tmp_path):
     with pytest.raises(ValueError, match="int8 and precision: bf16 cannot"):
         load_model(model, path, quantize="int8", precision="bf16")
     with pytest.raises(ValueError, match="precision is 'half'"):
-        load(folders["fp32"], tmp_path / "a", precision="half")
+        load_folder(
+            EncoderDecoderASR, folders["fp32"], tmp_path / "a", precision="half"
+        )
     with pytest.raises(ValueError, match="cannot be combined"):
-        load(folders["int8"], tmp_path / "b", precision="bf16")
+        load_folder(
+            EncoderDecoderASR, folders["int8"], tmp_path / "b", precision="bf16"
+        )
