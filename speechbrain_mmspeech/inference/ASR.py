@@ -49,6 +49,7 @@ from speechbrain.utils.fetching import fetch
 
 from speechbrain_mmspeech.dataio.audio import (
     SAMPLE_RATE,
+    AudioError,
     ValidatingAudioNormalizer,
     is_silent,
     load_audio,
@@ -386,7 +387,13 @@ class MMSpeechASR(EncoderDecoderASR):
         is_url = path.startswith(URL_PREFIXES)
         is_hub_path = not os.path.isabs(path) and not os.path.isdir(source)
         if is_url or is_hub_path:
-            path = fetch(filename, source=source, savedir=savedir)
+            try:
+                path = fetch(filename, source=source, savedir=savedir)
+            except Exception as error:  # no such local file, nor remote one
+                raise AudioError(
+                    f"{path}: no such local file, and fetching it as a hub "
+                    f"or URL path failed ({type(error).__name__})"
+                ) from error
         normalizer = self.audio_normalizer
         if not isinstance(normalizer, ValidatingAudioNormalizer):
             normalizer = ValidatingAudioNormalizer(normalizer.sample_rate)

@@ -465,7 +465,13 @@ def _render(tasks, output, num_workers):
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, wav_bytes(pcm))
         duration = len(pcm) / TARGET_SAMPLE_RATE
-        return task.split, job.utt_id, duration, str(path), task.spk_id
+        return (
+            task.split,
+            job.utt_id,
+            duration,
+            str(path.resolve()),
+            task.spk_id,
+        )
 
     with ThreadPoolExecutor(max_workers=num_workers) as executor:
         return list(executor.map(render, jobs))

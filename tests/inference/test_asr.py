@@ -19,6 +19,7 @@ from speech_audio import (
 )
 from speechbrain_mmspeech.dataio.audio import AudioError
 from speechbrain_mmspeech.export.folders import write_model_folder
+from speechbrain_mmspeech.inference import ASR as asr_module
 from speechbrain_mmspeech.inference.ASR import MMSpeechASR
 from speechbrain_mmspeech.tokenizers import CharTokenizer
 from tiny_models import FOLDER_SETTINGS as TINY
@@ -76,11 +77,21 @@ def test_stock_encoder_decoder_asr_loads_and_transcribes(
         assert 1 <= len(hyp) < TINY["max_positions"]
 
 
-def test_mmspeech_asr_file_handling(model_folder, tmp_path):
+def test_mmspeech_asr_file_handling(model_folder, tmp_path, monkeypatch):
     asr = load_folder(MMSpeechASR, model_folder, tmp_path / "save")
     missing = tmp_path / "missing.wav"
     with pytest.raises(FileNotFoundError, match=str(missing)):
         asr.transcribe_file(str(missing))
+
+    # A relative path whose folder is not here reads as a hub path; when
+    # that fetch fails too (no such repo, or offline), the error names it.
+    def failing_fetch(filename, source, savedir=None):
+        raise OSError(f"cannot reach {source}")
+
+    monkeypatch.setattr(asr_module, "fetch", failing_fetch)
+    with pytest.raises(AudioError, match="no/such/a.wav: no such local file"):
+        asr.transcribe_file("no/such/a.wav")
+    monkeypatch.undo()
     segmented, encoded = [], []
     segment, encode = asr.segmenter.segment, asr.mods.transformer.encode
 
