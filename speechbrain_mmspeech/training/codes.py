@@ -424,7 +424,7 @@ class PseudoCodeQuantizer:
         Arguments
         ---------
         fbank : torch.Tensor
-            ``[frames, n_mels]``.
+            ``[frames, n_mels]``, as ``features`` takes it.
 
         Returns
         -------
@@ -434,12 +434,7 @@ class PseudoCodeQuantizer:
         return merge_duplicates(self.kmeans.predict(self.features(fbank)))
 
     def __call__(self, fbank):
-        """Pseudo-codes of one utterance.
-
-        Arguments
-        ---------
-        fbank : torch.Tensor
-            ``[frames, n_mels]``.
+        """Pseudo-codes of one utterance: the BPE codes of ``units(fbank)``.
 
         Returns
         -------
