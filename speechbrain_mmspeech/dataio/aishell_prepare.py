@@ -327,12 +327,12 @@ def parse_arguments(argv=None):
     Arguments
     ---------
     argv : list of str, optional
-        Arguments (default: ``sys.argv[1:]``).
+        The words after the command (default: the real command line).
 
     Returns
     -------
     argparse.Namespace
-        The parsed options.
+        ``data_folder``, ``save_folder`` and ``overwrite``.
 
     Example
     -------
@@ -354,12 +354,12 @@ def parse_arguments(argv=None):
 
 
 def main(argv=None):
-    """Command-line entry point.
+    """Command-line entry point: ``prepare_aishell`` as the options say.
 
     Arguments
     ---------
     argv : list of str, optional
-        Arguments (default: ``sys.argv[1:]``).
+        As for ``parse_arguments``.
 
     Example
     -------

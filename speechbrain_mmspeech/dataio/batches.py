@@ -194,7 +194,7 @@ def active_pools(hparams):
     Arguments
     ---------
     hparams : dict
-        The recipe's hyperparameters.
+        ``task_weights``, and the batch sizes or ``text_batch_ratio``.
 
     Returns
     -------

@@ -191,7 +191,7 @@ def read_text_pool(hparams):
     Arguments
     ---------
     hparams : dict
-        The recipe's hyperparameters.
+        The keys named above, and what ``heldout_sentences`` reads.
 
     Returns
     -------

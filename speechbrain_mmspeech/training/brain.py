@@ -61,6 +61,9 @@ from speechbrain_mmspeech.decoders.scorers import (
 from speechbrain_mmspeech.lobes.models.mmspeech import pack_memory
 from speechbrain_mmspeech.nnet.precision import warn_if_slow_precision
 from speechbrain_mmspeech.training.checkpoints import average_best_checkpoints
+from speechbrain_mmspeech.training.decoder_losses import (
+    restrict_to_vocabulary,
+)
 from speechbrain_mmspeech.training.distributed import (
     DistributedBatchSamplerWrapper,
     ModelRunner,
@@ -69,7 +72,6 @@ from speechbrain_mmspeech.training.distributed import (
     unwrap,
     world_size,
 )
-from speechbrain_mmspeech.training.tasks import restrict_to_vocabulary
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,8 @@ duplicates are merged, units are written as characters and a BPE over those
 strings gives the final code sequence. The official model has 30,000 codes
 after its text vocabulary. Here everything runs offline on a CPU:
 
-- ``FbankUnitFeatures``: the model's own input, utterance-normalised 80-dim
+- ``UnitFeatures``: the base of the frame features (fbank in, frames to
+  cluster out); ``FbankUnitFeatures``: the model's own input, utterance-normalised 80-dim
   fbank, average-pooled to the encoder's frame rate (4x, 40 ms);
 - ``EncoderUnitFeatures``: the states of an MMSpeech encoder loaded from a
   checkpoint (HuBERT-style second iteration);
@@ -105,8 +106,47 @@ def string_to_units(text):
     return [ord(char) - UNIT_CHAR_OFFSET for char in text]
 
 
-class FbankUnitFeatures:
+class UnitFeatures:
+    """Base of the frame features that k-means clusters into units.
+
+    Normalises one utterance's fbank (sentence mean and variance, as the
+    model's input) and hands it to ``frames``, which subclasses implement.
+
+    Arguments
+    ---------
+    description : dict
+        What the features are (saved with the quantizer, checked on load).
+    """
+
+    def __init__(self, description):
+        self.description = description
+        self.normalize = InputNormalization(norm_type="sentence")
+
+    def frames(self, feats):
+        """Frames to cluster, from ``[1, frames, n_mels]`` normalised fbank."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def __call__(self, fbank):
+        """Features of one utterance.
+
+        Arguments
+        ---------
+        fbank : torch.Tensor
+            ``[frames, n_mels]`` unnormalised fbank.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[time, dim]`` frames to cluster (``frames``).
+        """
+        return self.frames(self.normalize(fbank[None].float(), torch.ones(1)))
+
+
+class FbankUnitFeatures(UnitFeatures):
     """Utterance-normalised fbank, average-pooled to the encoder frame rate.
+
+    Frames are ``[ceil(frames / pool), n_mels]``.
 
     Arguments
     ---------
@@ -120,39 +160,23 @@ class FbankUnitFeatures:
     """
 
     def __init__(self, pool=ENCODER_FRAME_RATE_FACTOR):
+        super().__init__({"type": "fbank", "pool": pool})
         self.pool = pool
-        self.normalize = InputNormalization(norm_type="sentence")
 
-    @property
-    def description(self):
-        """What the features are (saved with the quantizer, checked on load)."""
-        return {"type": "fbank", "pool": self.pool}
-
-    def __call__(self, fbank):
-        """Features of one utterance.
-
-        Arguments
-        ---------
-        fbank : torch.Tensor
-            ``[frames, n_mels]`` unnormalised fbank.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[ceil(frames / pool), n_mels]``.
-        """
-        feats = self.normalize(fbank[None].float(), torch.ones(1))[0]
+    def frames(self, feats):
+        """Average-pooled ``feats`` (see ``UnitFeatures.frames``)."""
         pooled = torch.nn.functional.avg_pool1d(
-            feats.t()[None], self.pool, self.pool, ceil_mode=True
+            feats[0].t()[None], self.pool, self.pool, ceil_mode=True
         )
         return pooled[0].t()
 
 
-class EncoderUnitFeatures:
+class EncoderUnitFeatures(UnitFeatures):
     """States of a trained MMSpeech encoder (a second, HuBERT-like pass).
 
-    The encoder is put in eval mode; if ``checkpoint`` is given, its
-    ``encoder.*`` tensors (an MMSpeech ``model.ckpt``) are loaded into it.
+    Frames are the ``[time, d_model]`` final encoder states. The encoder is
+    put in eval mode; if ``checkpoint`` is given, its ``encoder.*`` tensors
+    (an MMSpeech ``model.ckpt``) are loaded into it.
 
     Arguments
     ---------
@@ -163,18 +187,10 @@ class EncoderUnitFeatures:
 
     Example
     -------
-    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
-    >>> encoder = SpeechEncoder(
-    ...     d_model=16,
-    ...     nhead=2,
-    ...     num_layers=2,
-    ...     d_ffn=32,
-    ...     subsample_channels=4,
-    ...     context_layer=1,
-    ...     pos_conv_depth=1,
-    ...     pos_conv_kernel=3,
-    ...     pos_conv_groups=2,
+    >>> from speechbrain_mmspeech.lobes.models.mmspeech import (
+    ...     build_speech_encoder,
     ... )
+    >>> encoder = build_speech_encoder(getfixture("tiny_architecture"))
     >>> EncoderUnitFeatures(encoder)(torch.rand(100, 80)).shape
     torch.Size([24, 16])
     """
@@ -192,29 +208,11 @@ class EncoderUnitFeatures:
             )
         self.encoder = encoder.eval()
         self.checkpoint = None if checkpoint is None else str(checkpoint)
-        self.normalize = InputNormalization(norm_type="sentence")
+        super().__init__({"type": "encoder", "checkpoint": self.checkpoint})
 
-    @property
-    def description(self):
-        """What the features are (saved with the quantizer, checked on load)."""
-        return {"type": "encoder", "checkpoint": self.checkpoint}
-
-    @torch.no_grad()
-    def __call__(self, fbank):
-        """Encoder states of one utterance.
-
-        Arguments
-        ---------
-        fbank : torch.Tensor
-            ``[frames, n_mels]`` unnormalised fbank.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[time, d_model]`` final encoder states.
-        """
+    def frames(self, feats):
+        """Encoder states of ``feats`` (see ``UnitFeatures.frames``)."""
         device = next(self.encoder.parameters()).device
-        feats = self.normalize(fbank[None].float(), torch.ones(1))
         encoded = self.encoder(feats.to(device), torch.ones(1, device=device))
         return encoded.hidden[0].cpu()
 
@@ -426,7 +424,7 @@ class PseudoCodeQuantizer:
         Arguments
         ---------
         fbank : torch.Tensor
-            ``[frames, n_mels]``.
+            ``[frames, n_mels]``, as ``features`` takes it.
 
         Returns
         -------
@@ -436,12 +434,7 @@ class PseudoCodeQuantizer:
         return merge_duplicates(self.kmeans.predict(self.features(fbank)))
 
     def __call__(self, fbank):
-        """Pseudo-codes of one utterance.
-
-        Arguments
-        ---------
-        fbank : torch.Tensor
-            ``[frames, n_mels]``.
+        """Pseudo-codes of one utterance: the BPE codes of ``units(fbank)``.
 
         Returns
         -------

@@ -105,8 +105,8 @@ class KMeans:
         self.centroids = centroids
         return self
 
-    def predict(self, data):
-        """Nearest-centroid index of each row.
+    def nearest(self, data):
+        """Nearest fitted centroid of each row, and the distance to it.
 
         Arguments
         ---------
@@ -115,22 +115,17 @@ class KMeans:
 
         Returns
         -------
-        torch.Tensor
+        indices : torch.Tensor
             ``[n]`` cluster ids.
+        distances : torch.Tensor
+            ``[n]`` squared distances to those centroids.
         """
-        return self._nearest(data.float(), self.centroids)[0]
+        return self._nearest(data.float(), self.centroids)
+
+    def predict(self, data):
+        """The cluster ids of ``nearest(data)``."""
+        return self.nearest(data)[0]
 
     def inertia(self, data):
-        """Mean squared distance of the rows to their nearest centroid.
-
-        Arguments
-        ---------
-        data : torch.Tensor
-            ``[n, dim]`` frames.
-
-        Returns
-        -------
-        float
-            The inertia per frame.
-        """
-        return float(self._nearest(data.float(), self.centroids)[1].mean())
+        """The mean squared distance of ``nearest(data)`` (a float)."""
+        return float(self.nearest(data)[1].mean())

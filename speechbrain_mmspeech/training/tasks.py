@@ -23,7 +23,9 @@ One small class per task, as in the official code (OFA
 
 Every loss is a **sum** (over target tokens, frames or utterances); the
 recipe divides the weighted sum of all tasks by the number of sentences of
-the batch, as the official ``--sentence-avg`` criterion does.
+the batch, as the official ``--sentence-avg`` criterion does. The
+teacher-forced decoding and the cross-entropy of the decoding tasks live in
+``speechbrain_mmspeech.training.decoder_losses`` (importable from here too).
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -50,147 +52,18 @@ from speechbrain_mmspeech.tokenizers import (
     PHONE_OFFSET,
 )
 
+# restrict_to_vocabulary is imported for the code that imports it from here.
+from speechbrain_mmspeech.training.decoder_losses import (  # noqa: F401
+    TextTargetTask,
+    restrict_to_vocabulary,
+    summed_nll,
+    teacher_forced_logits,
+)
+
 P2T_MASK_RATIO = 0.3  # ceil(0.3 * length) phones are masked
 P2T_RANDOM_RATIO = 0.1  # ... and 10% of those become a random phone
 S2C_TIME_MASK_PROB = 0.7  # the official audio_mask_prob of ofa_speech_base
 S2T_TIME_MASK_PROB = 0.3
-
-
-def restrict_to_vocabulary(logits, vocab_size):
-    """Sets the logits of ids ``>= vocab_size`` to ``-inf``.
-
-    The official ``constraint_masks`` of the text tasks: the softmax only
-    spreads over the text vocabulary, never over the audio codes.
-
-    Arguments
-    ---------
-    logits : torch.Tensor
-        ``[..., vocab]`` scores.
-    vocab_size : int
-        Number of allowed ids (the first ones).
-
-    Returns
-    -------
-    torch.Tensor
-        The restricted logits (the input itself if nothing is restricted).
-
-    Example
-    -------
-    >>> restrict_to_vocabulary(torch.zeros(1, 4), 3)
-    tensor([[0., 0., 0., -inf]])
-    """
-    if vocab_size >= logits.shape[-1]:
-        return logits
-    ids = torch.arange(logits.shape[-1], device=logits.device)
-    return logits.masked_fill(ids >= vocab_size, float("-inf"))
-
-
-def summed_nll(logits, targets, target_lens):
-    """Cross-entropy summed over the real target tokens of a batch.
-
-    Arguments
-    ---------
-    logits : torch.Tensor
-        ``[batch, length, vocab]`` scores (possibly restricted).
-    targets : torch.Tensor
-        ``[batch, length]`` target ids.
-    target_lens : torch.Tensor
-        Relative lengths of the targets.
-
-    Returns
-    -------
-    torch.Tensor
-        The summed negative log-likelihood (a scalar).
-
-    Example
-    -------
-    >>> logits = torch.zeros(2, 3, 4)
-    >>> loss = summed_nll(
-    ...     logits,
-    ...     torch.zeros(2, 3, dtype=torch.long),
-    ...     torch.tensor([1, 1 / 3]),
-    ... )
-    >>> round(loss.item() / math.log(4), 4)  # four tokens, uniform scores
-    4.0
-    """
-    log_probs = torch.log_softmax(logits.float(), dim=-1)
-    batch_mean = sb.nnet.losses.nll_loss(
-        log_probs, targets, length=target_lens, reduction="batchmean"
-    )
-    return batch_mean * targets.shape[0]
-
-
-def teacher_forced_logits(model, tokens_bos, encoder_output):
-    """Runs the decoder of ``model`` on encoder states; returns logits.
-
-    Arguments
-    ---------
-    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
-        The network.
-    tokens_bos : torch.Tensor
-        ``[batch, length]`` decoder inputs (``<s>`` then the target).
-    encoder_output : speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
-        What the encoder returned.
-
-    Returns
-    -------
-    torch.Tensor
-        ``[batch, length, vocab]`` next-token scores.
-    """
-    hidden = model.decoder(
-        tokens_bos,
-        encoder_output.hidden,
-        encoder_output.positions,
-        encoder_output.padding_mask,
-    )
-    return model.output_projection(hidden)
-
-
-class TextTargetTask:
-    """Base of the tasks whose target is text (P2T, S2T).
-
-    Holds the size of the text vocabulary and the loss they share: the
-    decoder's softmax is restricted to the text ids (the official
-    ``constraint_masks``) and the cross-entropy is summed over tokens.
-
-    Arguments
-    ---------
-    text_vocab_size : int
-        Number of text ids (codes, if any, come after them).
-
-    Example
-    -------
-    >>> task = TextTargetTask(text_vocab_size=3)
-    >>> logits = torch.zeros(1, 2, 5)
-    >>> loss = task.loss(
-    ...     logits, torch.tensor([[1, 2]]), torch.ones(1)
-    ... )  # uniform over 3 text ids
-    >>> round(loss.item() / math.log(3), 4)
-    2.0
-    """
-
-    def __init__(self, text_vocab_size):
-        self.text_vocab_size = text_vocab_size
-
-    def loss(self, logits, tokens_eos, token_lens):
-        """Cross-entropy over the text vocabulary, summed over tokens.
-
-        Arguments
-        ---------
-        logits : torch.Tensor
-            ``[batch, length, vocab]`` from ``forward``.
-        tokens_eos : torch.Tensor
-            ``[batch, length]`` targets (the text then ``</s>``).
-        token_lens : torch.Tensor
-            Their relative lengths.
-
-        Returns
-        -------
-        torch.Tensor
-            The summed loss.
-        """
-        logits = restrict_to_vocabulary(logits, self.text_vocab_size)
-        return summed_nll(logits, tokens_eos, token_lens)
 
 
 class PhoneToTextTask(TextTargetTask):
@@ -414,18 +287,10 @@ class MaskedSpeechPredictionTask:
 
     Example
     -------
-    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
-    >>> encoder = SpeechEncoder(
-    ...     d_model=16,
-    ...     nhead=2,
-    ...     num_layers=2,
-    ...     d_ffn=32,
-    ...     subsample_channels=4,
-    ...     context_layer=1,
-    ...     pos_conv_depth=1,
-    ...     pos_conv_kernel=3,
-    ...     pos_conv_groups=2,
+    >>> from speechbrain_mmspeech.lobes.models.mmspeech import (
+    ...     build_speech_encoder,
     ... )
+    >>> encoder = build_speech_encoder(getfixture("tiny_architecture"))
     >>> feats, lens = torch.rand(2, 100, 80), torch.ones(2)
     >>> task = MaskedSpeechPredictionTask()
     >>> teacher = task.teacher_logits(encoder, feats, lens)
@@ -582,27 +447,21 @@ class SpeechToTextTask(TextTargetTask):
         self.time_mask_prob = time_mask_prob
 
     def forward(self, model, feats, feat_lens, tokens_bos):
-        """Encodes time-masked speech and decodes with teacher forcing.
+        """``model``'s forward pass, with this task's ``time_mask_prob``.
 
         Arguments
         ---------
         model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
             The network.
-        feats : torch.Tensor
-            ``[batch, frames, n_mels]`` normalised features.
-        feat_lens : torch.Tensor
-            Relative lengths.
-        tokens_bos : torch.Tensor
-            ``[batch, length]`` decoder inputs.
+        feats, feat_lens, tokens_bos : torch.Tensor
+            Normalised features, their relative lengths and the decoder
+            inputs (``feats``, ``feat_lens`` and ``tokens`` of
+            ``MMSpeech.forward``).
 
         Returns
         -------
-        logits : torch.Tensor
-            ``[batch, length, vocab]``.
-        phone_logits : torch.Tensor
-            ``[batch, time, phone_classes]`` (for PP).
-        encoder_output : speechbrain_mmspeech.lobes.models.encoder.EncoderOutput
-            Everything the encoder produced.
+        logits, phone_logits, encoder_output
+            What ``MMSpeech.forward`` returns (``phone_logits`` for PP).
         """
         return model(
             feats, feat_lens, tokens_bos, time_mask_prob=self.time_mask_prob
