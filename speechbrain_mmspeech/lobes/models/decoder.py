@@ -183,14 +183,11 @@ class TextDecoder(torch.nn.Module):
     vocab_size : int
         Output vocabulary (text tokens, plus audio codes when pre-training
         with speech-to-code; 51134 in the official models).
-    d_model : int
-        Model size.
-    nhead : int
-        Attention heads.
+    d_model, nhead, d_ffn : int
+        As in
+        :class:`~speechbrain_mmspeech.lobes.models.decoder_layer.TextDecoderLayer`.
     num_layers : int
         Decoder layers.
-    d_ffn : int
-        Feed-forward size.
     max_positions : int
         Longest token sequence (1024 officially).
     rel_pos_bucket_size : int
@@ -201,12 +198,8 @@ class TextDecoder(torch.nn.Module):
         table spans ``max_positions``. The official code always builds it
         for 1024, whatever ``max_positions`` is; the decoder then handles
         at most the smaller of the two lengths.
-    dropout : float
-        Dropout.
-    attention_dropout : float
-        Dropout on attention weights.
-    activation_dropout : float
-        Dropout after the feed-forward activation.
+    dropout, attention_dropout, activation_dropout : float
+        As in ``TextDecoderLayer`` (``dropout`` also after the embeddings).
     drop_path : float
         Stochastic depth of the last layer (rising linearly from 0).
     scale_embedding : bool
@@ -218,10 +211,12 @@ class TextDecoder(torch.nn.Module):
     padding_index : int
         Id of the padding token.
     d_memory : int
-        Size of the encoder states (default ``d_model``).
+        Size of the encoder states, as in ``TextDecoderLayer``.
 
     Example
     -------
+    A two-layer decoder over 20 ids, on 7 encoder frames:
+
     >>> dec = TextDecoder(
     ...     vocab_size=20,
     ...     d_model=16,
@@ -302,11 +297,11 @@ class TextDecoder(torch.nn.Module):
                 d_model,
                 nhead,
                 d_ffn,
-                dropout,
-                attention_dropout,
-                activation_dropout,
-                layer_drop_path,
                 d_memory,
+                dropout=dropout,
+                attention_dropout=attention_dropout,
+                activation_dropout=activation_dropout,
+                drop_path=layer_drop_path,
             )
             for layer_drop_path in drop_paths
         )
@@ -451,12 +446,8 @@ class TextDecoder(torch.nn.Module):
 
         Arguments
         ---------
-        memory : torch.Tensor
-            ``[batch, time, d_memory]`` encoder states.
-        memory_positions : torch.Tensor
-            ``[batch, time, d_memory]`` encoder position features.
-        memory_padding_mask : torch.Tensor
-            Boolean ``[batch, time]``, True at padded encoder frames.
+        memory, memory_positions, memory_padding_mask : torch.Tensor
+            As in ``forward``.
         group : int
             Hypotheses per utterance (the beam size): ``forward_step`` then
             takes ``batch * group`` tokens, those of utterance ``b`` at rows

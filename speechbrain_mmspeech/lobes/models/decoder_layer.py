@@ -27,22 +27,18 @@ class TextDecoderLayer(torch.nn.Module):
 
     Arguments
     ---------
-    d_model : int
-        Model size.
-    nhead : int
-        Attention heads.
-    d_ffn : int
-        Feed-forward size.
-    dropout : float
-        Dropout on sublayer outputs.
-    attention_dropout : float
-        Dropout on attention weights.
-    activation_dropout : float
-        Dropout after the feed-forward activation.
-    drop_path : float
-        Stochastic-depth probability of this layer.
+    d_model, nhead, d_ffn : int
+        Model size, attention heads and feed-forward size, as in the
+        encoder's
+        :class:`~speechbrain_mmspeech.lobes.models.speech_transformer.SpeechEncoderLayer`.
     d_memory : int
         Size of the encoder states (default ``d_model``).
+    dropout : float
+        Dropout on sublayer outputs.
+    attention_dropout, activation_dropout : float
+        As in ``SpeechEncoderLayer``.
+    drop_path : float
+        Stochastic-depth probability of this layer.
 
     Example
     -------
@@ -56,11 +52,12 @@ class TextDecoderLayer(torch.nn.Module):
         d_model,
         nhead,
         d_ffn,
+        d_memory=None,
+        *,
         dropout=0.1,
         attention_dropout=0.0,
         activation_dropout=0.0,
         drop_path=0.0,
-        d_memory=None,
     ):
         super().__init__()
         d_memory = d_memory or d_model

@@ -105,18 +105,11 @@ class SpeechEncoder(torch.nn.Module):
     ---------
     n_mels : int
         Filterbank channels of the input features.
-    d_model : int
-        Model size.
-    nhead : int
-        Attention heads.
-    num_layers : int
-        Transformer layers.
-    d_ffn : int
-        Feed-forward size.
+    d_model, nhead, num_layers, d_ffn, context_layer : int
+        The Transformer stack, as in
+        :class:`~speechbrain_mmspeech.lobes.models.speech_transformer.SpeechTransformer`.
     subsample_channels : int
         Channels of the two subsampling convolutions.
-    context_layer : int
-        Layer index where phone states join the speech frames.
     phone_vocab_size : int
         Rows of the phone embedding table (141 for the official inventory).
     phone_padding_index : int
@@ -127,20 +120,10 @@ class SpeechEncoder(torch.nn.Module):
         ``<unk>`` row, is the CTC blank).
     mask_span : int
         Frames per time-mask span.
-    dropout : float
-        Dropout.
-    attention_dropout : float
-        Dropout on attention weights.
-    activation_dropout : float
-        Dropout after the feed-forward activation.
-    layerdrop : float
-        Probability of skipping a layer in training.
-    pos_conv_depth : int
-        Blocks of the convolutional position embeddings.
-    pos_conv_kernel : int
-        Their kernel size.
-    pos_conv_groups : int
-        Their groups.
+    dropout, attention_dropout, activation_dropout, layerdrop : float
+        As in ``SpeechTransformer``.
+    pos_conv_depth, pos_conv_kernel, pos_conv_groups : int
+        As in ``SpeechTransformer``.
 
     Example
     -------
@@ -207,14 +190,14 @@ class SpeechEncoder(torch.nn.Module):
             nhead,
             num_layers,
             d_ffn,
-            context_layer,
-            dropout,
-            attention_dropout,
-            activation_dropout,
-            layerdrop,
-            pos_conv_depth,
-            pos_conv_kernel,
-            pos_conv_groups,
+            context_layer=context_layer,
+            dropout=dropout,
+            attention_dropout=attention_dropout,
+            activation_dropout=activation_dropout,
+            layerdrop=layerdrop,
+            pos_conv_depth=pos_conv_depth,
+            pos_conv_kernel=pos_conv_kernel,
+            pos_conv_groups=pos_conv_groups,
         )
 
     @property

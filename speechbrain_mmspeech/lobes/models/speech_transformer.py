@@ -166,32 +166,26 @@ class SpeechEncoderLayer(torch.nn.Module):
 class SpeechTransformer(torch.nn.Module):
     """Positional convolutions, Transformer layers and the phone entry point.
 
+    Built by ``speechbrain_mmspeech.lobes.models.encoder.SpeechEncoder``,
+    which holds the official defaults; every option is a keyword here.
+
     Arguments
     ---------
-    d_model : int
-        Model size.
-    nhead : int
-        Attention heads.
+    d_model, nhead, d_ffn : int
+        Sizes of each ``SpeechEncoderLayer``.
     num_layers : int
         Number of layers.
-    d_ffn : int
-        Feed-forward size.
     context_layer : int
         Index of the layer before which phone states join the speech frames.
     dropout : float
         Dropout on the input and inside the layers.
-    attention_dropout : float
-        Dropout on attention weights.
-    activation_dropout : float
-        Dropout after the feed-forward activation.
+    attention_dropout, activation_dropout : float
+        As in ``SpeechEncoderLayer``.
     layerdrop : float
         Probability of skipping a layer in training.
-    pos_conv_depth : int
-        Blocks of the convolutional position embeddings.
-    pos_conv_kernel : int
-        Their kernel size.
-    pos_conv_groups : int
-        Their groups.
+    pos_conv_depth, pos_conv_kernel, pos_conv_groups : int
+        ``depth``, ``kernel_size`` and ``groups`` of the two
+        ``ConvPositionalEmbedding`` stacks (speech frames and phones).
 
     Example
     -------
@@ -201,6 +195,10 @@ class SpeechTransformer(torch.nn.Module):
     ...     2,
     ...     32,
     ...     context_layer=1,
+    ...     dropout=0.0,
+    ...     attention_dropout=0.0,
+    ...     activation_dropout=0.0,
+    ...     layerdrop=0.0,
     ...     pos_conv_depth=1,
     ...     pos_conv_kernel=3,
     ...     pos_conv_groups=2,
@@ -221,14 +219,15 @@ class SpeechTransformer(torch.nn.Module):
         nhead,
         num_layers,
         d_ffn,
-        context_layer=6,
-        dropout=0.1,
-        attention_dropout=0.0,
-        activation_dropout=0.0,
-        layerdrop=0.0,
-        pos_conv_depth=5,
-        pos_conv_kernel=19,
-        pos_conv_groups=16,
+        *,
+        context_layer,
+        dropout,
+        attention_dropout,
+        activation_dropout,
+        layerdrop,
+        pos_conv_depth,
+        pos_conv_kernel,
+        pos_conv_groups,
     ):
         super().__init__()
         if not 0 <= context_layer < num_layers:
