@@ -168,15 +168,13 @@ class FeatureCache(torch.nn.Module):
         ---------
         ids : list of str
             The utterances' ids.
-        wavs : torch.Tensor
-            ``[batch, time]`` waveforms.
-        wav_lens : torch.Tensor
-            Relative lengths (default: all full).
+        wavs, wav_lens : torch.Tensor
+            As ``MMSpeechFbank.forward`` takes them.
 
         Returns
         -------
         torch.Tensor
-            ``[batch, frames, n_mels]``, as ``MMSpeechFbank``.
+            What ``MMSpeechFbank.forward`` returns.
         """
         feats = []
         for utt, wav in zip(ids, unpad(wavs, wav_lens)):

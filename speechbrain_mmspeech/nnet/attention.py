@@ -219,10 +219,8 @@ class MultiheadAttention(torch.nn.Module):
         ---------
         query : torch.Tensor
             ``[batch, time_q, d_model]``.
-        key : torch.Tensor
-            ``[batch, time_k, kdim]``.
-        value : torch.Tensor
-            ``[batch, time_k, vdim]``.
+        key, value : torch.Tensor
+            As in ``project_keys_values``.
         key_padding_mask : torch.Tensor
             Optional boolean ``[batch, time_k]``, True at padded keys.
         bias : torch.Tensor

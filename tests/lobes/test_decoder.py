@@ -323,3 +323,14 @@ def test_text_only_projection_equals_the_restricted_full_projection():
     torch.testing.assert_close(dec.project(hidden), full)
     # A slice of the tied weight: no new parameter, nothing in the state.
     assert set(dec.state_dict()) == set(tiny_decoder().state_dict())
+
+
+def test_the_layer_stays_importable_from_the_decoder_module():
+    """Code written before the split names the layer at the old path."""
+    from speechbrain_mmspeech.lobes.models import decoder, decoder_layer
+
+    assert decoder.TextDecoderLayer is decoder_layer.TextDecoderLayer
+    assert (
+        decoder.DECODER_ATTENTION_SCALE_FACTOR
+        == decoder_layer.DECODER_ATTENTION_SCALE_FACTOR
+    )

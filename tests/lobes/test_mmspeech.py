@@ -126,3 +126,21 @@ def test_architecture_may_give_the_relative_position_span(tiny_architecture):
     assert default.decoder.token_rp_bucket.shape == (span, span)
     with pytest.raises(ValueError, match="unknown keys rel_pos_span"):
         MMSpeech.from_architecture({**tiny_architecture, "rel_pos_span": 64})
+
+
+def test_every_architecture_key_reaches_the_encoder_or_the_decoder():
+    from speechbrain_mmspeech.lobes.models.mmspeech import (
+        ARCHITECTURE_KEYS,
+        SPEECH_ENCODER_KEYS,
+        TEXT_DECODER_KEYS,
+    )
+
+    # Read by name in build_speech_encoder / build_text_decoder.
+    renamed = {
+        "num_encoder_layers",
+        "num_decoder_layers",
+        "text_vocab_size",
+        "code_vocab_size",
+    }
+    passed = set(SPEECH_ENCODER_KEYS) | set(TEXT_DECODER_KEYS) | renamed
+    assert passed == set(ARCHITECTURE_KEYS)

@@ -10,10 +10,8 @@ What sets it apart from a plain Transformer decoder:
   (``token_rel_pos_table_list``); the cross-attention gets
   ``q(P) k(E)^T`` where ``E`` are the encoder's convolutional position
   features;
-- NormFormer extras in every layer: LayerNorms after self- and
-  cross-attention (``*_mid_layer_norm``), a LayerNorm inside the
-  feed-forward (``ffn_layer_norm``) and a learned gain per head;
-- attention scores scaled by ``1 / sqrt(2 * head_dim)``;
+- NormFormer layers (``TextDecoderLayer``, in ``decoder_layer``) with
+  attention scores scaled by ``1 / sqrt(2 * head_dim)``;
 - stochastic depth (drop path) rising linearly over the layers;
 - an output projection tied to the token embeddings.
 
@@ -39,15 +37,23 @@ import math
 
 import torch
 
-from speechbrain_mmspeech.nnet.attention import (
-    MultiheadAttention,
-    causal_bias,
-    padding_to_bias,
+from speechbrain_mmspeech.lobes.models.decoder_layer import (
+    DECODER_ATTENTION_SCALE_FACTOR,
+    TextDecoderLayer,
 )
-from speechbrain_mmspeech.nnet.layers import DropPath, init_embedding
+from speechbrain_mmspeech.nnet.attention import causal_bias, padding_to_bias
+from speechbrain_mmspeech.nnet.layers import init_embedding
 from speechbrain_mmspeech.tokenizers import PAD_INDEX
 
-DECODER_ATTENTION_SCALE_FACTOR = 2.0
+# The layer keeps its old import path (code written before it moved names it
+# here).
+__all__ = [
+    "DECODER_ATTENTION_SCALE_FACTOR",
+    "DecoderCache",
+    "TextDecoder",
+    "TextDecoderLayer",
+    "relative_position_buckets",
+]
 
 
 def relative_position_buckets(bucket_size, max_positions):
@@ -169,179 +175,6 @@ class DecoderCache:
         return self
 
 
-class TextDecoderLayer(torch.nn.Module):
-    """Pre-LN decoder layer with NormFormer LayerNorms and head gains.
-
-    Arguments
-    ---------
-    d_model : int
-        Model size.
-    nhead : int
-        Attention heads.
-    d_ffn : int
-        Feed-forward size.
-    dropout : float
-        Dropout on sublayer outputs.
-    attention_dropout : float
-        Dropout on attention weights.
-    activation_dropout : float
-        Dropout after the feed-forward activation.
-    drop_path : float
-        Stochastic-depth probability of this layer.
-    d_memory : int
-        Size of the encoder states (default ``d_model``).
-
-    Example
-    -------
-    >>> layer = TextDecoderLayer(d_model=16, nhead=2, d_ffn=32)
-    >>> layer(torch.rand(2, 4, 16), torch.rand(2, 7, 16)).shape
-    torch.Size([2, 4, 16])
-    """
-
-    def __init__(
-        self,
-        d_model,
-        nhead,
-        d_ffn,
-        dropout=0.1,
-        attention_dropout=0.0,
-        activation_dropout=0.0,
-        drop_path=0.0,
-        d_memory=None,
-    ):
-        super().__init__()
-        d_memory = d_memory or d_model
-        self.self_attn = MultiheadAttention(
-            d_model,
-            nhead,
-            attention_dropout,
-            scale_factor=DECODER_ATTENTION_SCALE_FACTOR,
-            head_gain=True,
-        )
-        self.self_attn_layer_norm = torch.nn.LayerNorm(d_model)
-        self.self_attn_mid_layer_norm = torch.nn.LayerNorm(d_model)
-        self.cross_attn = MultiheadAttention(
-            d_model,
-            nhead,
-            attention_dropout,
-            kdim=d_memory,
-            vdim=d_memory,
-            scale_factor=DECODER_ATTENTION_SCALE_FACTOR,
-            head_gain=True,
-        )
-        self.cross_attn_layer_norm = torch.nn.LayerNorm(d_model)
-        self.cross_attn_mid_layer_norm = torch.nn.LayerNorm(d_model)
-        self.fc1 = torch.nn.Linear(d_model, d_ffn)
-        self.ffn_layer_norm = torch.nn.LayerNorm(d_ffn)
-        self.fc2 = torch.nn.Linear(d_ffn, d_model)
-        self.final_layer_norm = torch.nn.LayerNorm(d_model)
-        self.activation = torch.nn.GELU()
-        self.dropout = torch.nn.Dropout(dropout)
-        self.activation_dropout = torch.nn.Dropout(activation_dropout)
-        self.drop_path = DropPath(drop_path)
-
-    def forward(
-        self,
-        x,
-        memory,
-        self_attn_bias=None,
-        cross_attn_bias=None,
-        memory_padding_mask=None,
-    ):
-        """Self-attention, cross-attention and feed-forward.
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            ``[batch, length, d_model]`` token states.
-        memory : torch.Tensor
-            ``[batch, time, d_memory]`` encoder states.
-        self_attn_bias : torch.Tensor
-            Additive bias (positions and causality) for self-attention.
-        cross_attn_bias : torch.Tensor
-            Additive position bias for cross-attention.
-        memory_padding_mask : torch.Tensor
-            Boolean ``[batch, time]``, True at padded encoder frames.
-
-        Returns
-        -------
-        torch.Tensor
-            ``[batch, length, d_model]``.
-        """
-        h = self.self_attn_layer_norm(x)
-        h = self.self_attn(h, h, h, bias=self_attn_bias)
-        h = self.dropout(self.self_attn_mid_layer_norm(h))
-        x = x + self.drop_path(h)
-        h = self.cross_attn_layer_norm(x)
-        h = self.cross_attn(
-            h,
-            memory,
-            memory,
-            key_padding_mask=memory_padding_mask,
-            bias=cross_attn_bias,
-        )
-        h = self.dropout(self.cross_attn_mid_layer_norm(h))
-        x = x + self.drop_path(h)
-        h = self.final_layer_norm(x)
-        h = self.activation_dropout(self.activation(self.fc1(h)))
-        h = self.dropout(self.fc2(self.ffn_layer_norm(h)))
-        return x + self.drop_path(h)
-
-    def forward_step(
-        self, x, past, cross, self_attn_bias, cross_attn_bias, group=1
-    ):
-        """One new position per hypothesis, attending over cached keys.
-
-        Arguments
-        ---------
-        x : torch.Tensor
-            ``[hyps, 1, d_model]`` states of the new position.
-        past : tuple
-            ``(keys, values)`` of the earlier positions, each
-            ``[hyps, heads, length, head_dim]``, or None at the first step.
-        cross : tuple
-            ``(keys, values)`` of the encoder states, each
-            ``[batch, heads, time, head_dim]`` (``hyps = batch * group``).
-        self_attn_bias : torch.Tensor
-            Position bias of the new position over all positions,
-            broadcastable to ``[hyps, heads, 1, length + 1]``.
-        cross_attn_bias : torch.Tensor
-            Position and padding bias over the encoder frames,
-            ``[batch, heads, 1, time]``.
-        group : int
-            Hypotheses per utterance.
-
-        Returns
-        -------
-        x : torch.Tensor
-            ``[hyps, 1, d_model]``.
-        past : tuple
-            ``(keys, values)`` including the new position.
-        """
-        h = self.self_attn_layer_norm(x)
-        queries = self.self_attn.project_queries(h)
-        keys, values = self.self_attn.project_keys_values(h, h)
-        if past is not None:
-            keys = torch.cat([past[0], keys], dim=2)
-            values = torch.cat([past[1], values], dim=2)
-        h = self.self_attn.attend(queries, keys, values, self_attn_bias)
-        h = self.dropout(self.self_attn_mid_layer_norm(h))
-        x = x + self.drop_path(h)
-        h = self.cross_attn_layer_norm(x)
-        # The hypotheses of an utterance share its encoder states and are at
-        # the same position: attend as one sequence of `group` queries.
-        hyps, _, d_model = h.shape
-        grouped = h.reshape(hyps // group, group, d_model)
-        queries = self.cross_attn.project_queries(grouped)
-        h = self.cross_attn.attend(queries, *cross, cross_attn_bias)
-        h = self.dropout(self.cross_attn_mid_layer_norm(h.reshape(hyps, 1, -1)))
-        x = x + self.drop_path(h)
-        h = self.final_layer_norm(x)
-        h = self.activation_dropout(self.activation(self.fc1(h)))
-        h = self.dropout(self.fc2(self.ffn_layer_norm(h)))
-        return x + self.drop_path(h), (keys, values)
-
-
 class TextDecoder(torch.nn.Module):
     """The MMSpeech text decoder (OFA unified decoder, text only).
 
@@ -350,14 +183,11 @@ class TextDecoder(torch.nn.Module):
     vocab_size : int
         Output vocabulary (text tokens, plus audio codes when pre-training
         with speech-to-code; 51134 in the official models).
-    d_model : int
-        Model size.
-    nhead : int
-        Attention heads.
+    d_model, nhead, d_ffn : int
+        As in
+        :class:`~speechbrain_mmspeech.lobes.models.decoder_layer.TextDecoderLayer`.
     num_layers : int
         Decoder layers.
-    d_ffn : int
-        Feed-forward size.
     max_positions : int
         Longest token sequence (1024 officially).
     rel_pos_bucket_size : int
@@ -368,12 +198,8 @@ class TextDecoder(torch.nn.Module):
         table spans ``max_positions``. The official code always builds it
         for 1024, whatever ``max_positions`` is; the decoder then handles
         at most the smaller of the two lengths.
-    dropout : float
-        Dropout.
-    attention_dropout : float
-        Dropout on attention weights.
-    activation_dropout : float
-        Dropout after the feed-forward activation.
+    dropout, attention_dropout, activation_dropout : float
+        As in ``TextDecoderLayer`` (``dropout`` also after the embeddings).
     drop_path : float
         Stochastic depth of the last layer (rising linearly from 0).
     scale_embedding : bool
@@ -385,10 +211,12 @@ class TextDecoder(torch.nn.Module):
     padding_index : int
         Id of the padding token.
     d_memory : int
-        Size of the encoder states (default ``d_model``).
+        Size of the encoder states, as in ``TextDecoderLayer``.
 
     Example
     -------
+    A two-layer decoder over 20 ids, on 7 encoder frames:
+
     >>> dec = TextDecoder(
     ...     vocab_size=20,
     ...     d_model=16,
@@ -469,11 +297,11 @@ class TextDecoder(torch.nn.Module):
                 d_model,
                 nhead,
                 d_ffn,
-                dropout,
-                attention_dropout,
-                activation_dropout,
-                layer_drop_path,
                 d_memory,
+                dropout=dropout,
+                attention_dropout=attention_dropout,
+                activation_dropout=activation_dropout,
+                drop_path=layer_drop_path,
             )
             for layer_drop_path in drop_paths
         )
@@ -618,12 +446,8 @@ class TextDecoder(torch.nn.Module):
 
         Arguments
         ---------
-        memory : torch.Tensor
-            ``[batch, time, d_memory]`` encoder states.
-        memory_positions : torch.Tensor
-            ``[batch, time, d_memory]`` encoder position features.
-        memory_padding_mask : torch.Tensor
-            Boolean ``[batch, time]``, True at padded encoder frames.
+        memory, memory_positions, memory_padding_mask : torch.Tensor
+            As in ``forward``.
         group : int
             Hypotheses per utterance (the beam size): ``forward_step`` then
             takes ``batch * group`` tokens, those of utterance ``b`` at rows

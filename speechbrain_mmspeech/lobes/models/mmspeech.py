@@ -60,6 +60,28 @@ ARCHITECTURE_KEYS = (
 )
 # Keys an architecture may leave out, and the value they then take.
 OPTIONAL_ARCHITECTURE_KEYS = {"rel_pos_max_positions": None}
+# The keys each half takes unchanged, as keyword arguments of the same name.
+SPEECH_ENCODER_KEYS = (
+    "n_mels",
+    "d_model",
+    "nhead",
+    "d_ffn",
+    "subsample_channels",
+    "context_layer",
+    "phone_vocab_size",
+    "pos_conv_depth",
+    "pos_conv_kernel",
+    "pos_conv_groups",
+)
+TEXT_DECODER_KEYS = (
+    "d_model",
+    "nhead",
+    "d_ffn",
+    "max_positions",
+    "rel_pos_bucket_size",
+    "scale_embedding",
+    "entangle_position_embedding",
+)
 
 
 def check_architecture(architecture):
@@ -70,7 +92,7 @@ def check_architecture(architecture):
     Arguments
     ---------
     architecture : dict
-        Architecture keys and values.
+        The mapping to check.
 
     Raises
     ------
@@ -108,7 +130,7 @@ def build_speech_encoder(architecture, dropout=0.0, layerdrop=0.0):
     Arguments
     ---------
     architecture : dict
-        Every key of ``ARCHITECTURE_KEYS``.
+        An architecture mapping, as ``check_architecture`` accepts it.
     dropout : float
         Dropout of the encoder layers.
     layerdrop : float
@@ -117,6 +139,8 @@ def build_speech_encoder(architecture, dropout=0.0, layerdrop=0.0):
     Returns
     -------
     speechbrain_mmspeech.lobes.models.encoder.SpeechEncoder
+        ``num_encoder_layers`` layers; ``SPEECH_ENCODER_KEYS`` passed as
+        they are.
 
     Example
     -------
@@ -126,39 +150,29 @@ def build_speech_encoder(architecture, dropout=0.0, layerdrop=0.0):
     """
     check_architecture(architecture)
     return SpeechEncoder(
-        n_mels=architecture["n_mels"],
-        d_model=architecture["d_model"],
-        nhead=architecture["nhead"],
         num_layers=architecture["num_encoder_layers"],
-        d_ffn=architecture["d_ffn"],
-        subsample_channels=architecture["subsample_channels"],
-        context_layer=architecture["context_layer"],
-        phone_vocab_size=architecture["phone_vocab_size"],
-        pos_conv_depth=architecture["pos_conv_depth"],
-        pos_conv_kernel=architecture["pos_conv_kernel"],
-        pos_conv_groups=architecture["pos_conv_groups"],
         dropout=dropout,
         layerdrop=layerdrop,
+        **{key: architecture[key] for key in SPEECH_ENCODER_KEYS},
     )
 
 
 def build_text_decoder(architecture, dropout=0.0, drop_path=0.0):
     """Builds the ``TextDecoder`` of an architecture.
 
-    Its vocabulary is the text ids followed by the audio-code ids.
-
     Arguments
     ---------
     architecture : dict
-        Every key of ``ARCHITECTURE_KEYS``.
-    dropout : float
-        Dropout of the decoder layers.
-    drop_path : float
-        Stochastic-depth rate of the decoder layers.
+        As in ``build_speech_encoder``.
+    dropout, drop_path : float
+        Dropout and stochastic-depth rate of the decoder layers.
 
     Returns
     -------
     speechbrain_mmspeech.lobes.models.decoder.TextDecoder
+        ``num_decoder_layers`` layers; its vocabulary is the text ids
+        followed by the audio-code ids; ``TEXT_DECODER_KEYS`` passed as
+        they are.
 
     Example
     -------
@@ -170,21 +184,15 @@ def build_text_decoder(architecture, dropout=0.0, drop_path=0.0):
     return TextDecoder(
         vocab_size=architecture["text_vocab_size"]
         + architecture["code_vocab_size"],
-        d_model=architecture["d_model"],
-        nhead=architecture["nhead"],
         num_layers=architecture["num_decoder_layers"],
-        d_ffn=architecture["d_ffn"],
-        max_positions=architecture["max_positions"],
-        rel_pos_bucket_size=architecture["rel_pos_bucket_size"],
         rel_pos_max_positions=architecture.get(
             "rel_pos_max_positions",
             OPTIONAL_ARCHITECTURE_KEYS["rel_pos_max_positions"],
         ),
         dropout=dropout,
         drop_path=drop_path,
-        scale_embedding=architecture["scale_embedding"],
-        entangle_position_embedding=architecture["entangle_position_embedding"],
         padding_index=PAD_INDEX,
+        **{key: architecture[key] for key in TEXT_DECODER_KEYS},
     )
 
 
@@ -314,14 +322,11 @@ class MMSpeech(torch.nn.Module):
         Arguments
         ---------
         architecture : dict
-            Every key of ``ARCHITECTURE_KEYS`` (and maybe some of
-            ``OPTIONAL_ARCHITECTURE_KEYS``), nothing else.
+            As in ``build_speech_encoder``.
         dropout : float
             Dropout of the encoder and decoder layers.
-        layerdrop : float
-            Encoder layerdrop.
-        drop_path : float
-            Decoder stochastic-depth rate.
+        layerdrop, drop_path : float
+            As in ``build_speech_encoder`` and ``build_text_decoder``.
 
         Returns
         -------
