@@ -139,12 +139,9 @@ def unseen_voice_tasks(plan, test_sentences, seed, snr_range_db, gain_range_db):
         The corpus' speaker plan (``plan_speakers``).
     test_sentences : list of Sentence
         The test sentences.
-    seed : int
-        The corpus seed.
-    snr_range_db : tuple of float
-        SNR range of the additive noise.
-    gain_range_db : tuple of float
-        Range of the output peak level, in dBFS.
+    seed, snr_range_db, gain_range_db : int, tuple of float, tuple of float
+        The corpus' settings, as in
+        :func:`~speechbrain_mmspeech.mini_aishell.speakers.make_job`.
 
     Returns
     -------
@@ -162,7 +159,11 @@ def unseen_voice_tasks(plan, test_sentences, seed, snr_range_db, gain_range_db):
     ...     plan, [Sentence(("你好",), ("ni3", "hao3"))], 0, (20, 30), (-6, -1)
     ... )
     >>> [
-    ...     (t.split, t.spk_id, t.jobs[0].variant in UNSEEN_VOICE_VARIANTS)
+    ...     (
+    ...         t.split,
+    ...         t.spk_id,
+    ...         t.jobs[0].voice.variant in UNSEEN_VOICE_VARIANTS,
+    ...     )
     ...     for t in tasks
     ... ]
     [('unseen_voices', 'S0004', True)]

@@ -93,7 +93,7 @@ def _prepare_output(output_folder, config, overwrite):
     Arguments
     ---------
     output_folder : pathlib.Path
-        Destination root.
+        The corpus root (see ``generate_mini_aishell``).
     config : dict
         Generation settings (compared with a previous run's).
     overwrite : bool
