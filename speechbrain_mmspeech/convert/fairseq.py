@@ -352,7 +352,8 @@ def fairseq_state(checkpoint, path):
     Arguments
     ---------
     checkpoint, path : dict, Path
-        The loaded checkpoint and its file, as in :func:`fairseq_configs`.
+        The loaded checkpoint (its ``model`` entry is read) and its file,
+        as in :func:`fairseq_configs`.
 
     Returns
     -------
