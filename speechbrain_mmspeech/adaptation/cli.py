@@ -30,10 +30,12 @@ def parse_arguments(argv=None):
     Arguments
     ---------
     argv : list of str
+        The words after ``mmspeech-adapt`` (default: ``sys.argv[1:]``).
 
     Returns
     -------
     argparse.Namespace
+        The options (``--set`` values still as ``KEY=VALUE`` strings).
 
     Example
     -------
@@ -74,10 +76,12 @@ def parse_settings(pairs):
     Arguments
     ---------
     pairs : list of str
+        The ``--set`` values.
 
     Returns
     -------
     dict
+        Overrides of the settings YAML, values parsed as YAML.
 
     Example
     -------
@@ -99,6 +103,7 @@ def main(argv=None):
     Arguments
     ---------
     argv : list of str
+        As in :func:`parse_arguments`.
 
     Returns
     -------

@@ -121,15 +121,13 @@ def convert_fairseq(
         ``phone_dict.txt``.
     fbank_config : str or Path
         ``fbank_config.yaml``.
-    output : str or Path
-        The model folder to create.
-    overwrite : bool
-        Replace an existing ``output``.
+    output, overwrite : str or Path, bool
+        As in :func:`~speechbrain_mmspeech.convert.folder.write_folder`.
 
     Returns
     -------
     dict
-        The conversion report (also written to ``conversion.json``).
+        The conversion report (``write_folder``).
 
     Example
     -------
@@ -281,10 +279,8 @@ def check_fairseq_architecture(model_cfg, origin):
 
     Arguments
     ---------
-    model_cfg : dict
-        The model configuration.
-    origin : str
-        Where it comes from (for messages).
+    model_cfg, origin : dict, str
+        The model configuration, and where it comes from (for messages).
 
     Returns
     -------
@@ -322,18 +318,14 @@ def fairseq_architecture(model_cfg, origin):
 
     Arguments
     ---------
-    model_cfg : dict
-        The model configuration.
-    origin : str
-        Where it comes from (for messages).
+    model_cfg, origin : dict, str
+        As in :func:`check_fairseq_architecture`.
 
     Returns
     -------
-    values : dict
+    values, defaulted : dict
         Model hyperparameters (vocabulary sizes come from the weights and the
-        vocabulary files).
-    defaulted : dict
-        Keys that were absent and their assumed values.
+        vocabulary files), and ``{key: default}`` for the absent keys.
 
     Example
     -------
@@ -359,10 +351,9 @@ def fairseq_state(checkpoint, path):
 
     Arguments
     ---------
-    checkpoint : dict
-        The loaded checkpoint.
-    path : Path
-        Its file (for messages).
+    checkpoint, path : dict, Path
+        The loaded checkpoint (its ``model`` entry is read) and its file,
+        as in :func:`fairseq_configs`.
 
     Returns
     -------

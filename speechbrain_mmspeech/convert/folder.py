@@ -127,7 +127,7 @@ def report(checkpoint, skipped, dtypes):
     Arguments
     ---------
     checkpoint : OfficialCheckpoint
-        What was read.
+        What was read, as given to :func:`write_folder`.
     skipped : dict
         Tensors left out.
     dtypes : list of str

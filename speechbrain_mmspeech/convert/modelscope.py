@@ -144,16 +144,15 @@ def convert_modelscope(folder, output, overwrite=False):
     Arguments
     ---------
     folder : str or Path
-        The ModelScope model folder.
-    output : str or Path
-        The model folder to create.
-    overwrite : bool
-        Replace an existing ``output``.
+        The ModelScope model folder (:func:`read_modelscope` reads it).
+    output, overwrite : str or Path, bool
+        Where to write the SpeechBrain folder, and whether to replace it:
+        as in :func:`~speechbrain_mmspeech.convert.folder.write_folder`.
 
     Returns
     -------
     dict
-        The conversion report (also written to ``conversion.json``).
+        The report of ``write_folder``, also saved as ``conversion.json``.
 
     Example
     -------
@@ -177,7 +176,7 @@ def read_modelscope(folder):
     Returns
     -------
     OfficialCheckpoint
-        Everything needed to write the model folder.
+        What was read, with ``layout="modelscope"``.
 
     Example
     -------
@@ -251,10 +250,8 @@ def check_modelscope_task(configuration, origin):
 
     Arguments
     ---------
-    configuration : dict
-        The parsed ``configuration.json``.
-    origin : str
-        Its path (for messages).
+    configuration, origin : dict, str
+        The parsed ``configuration.json``, and its path (for messages).
 
     Returns
     -------
@@ -294,7 +291,7 @@ def modelscope_architecture(config, origin):
         Model hyperparameters plus ``vocab_size`` and, when present,
         ``phone_vocab_size``/``phone_dict_size``.
     defaulted : dict
-        Keys that were absent and their assumed values.
+        As in :func:`~speechbrain_mmspeech.convert.settings.read_settings`.
 
     Example
     -------
@@ -325,10 +322,8 @@ def beam_settings(configuration, origin):
 
     Arguments
     ---------
-    configuration : dict
-        The parsed file.
-    origin : str
-        Its path (for messages).
+    configuration, origin : dict, str
+        As in :func:`check_modelscope_task`.
 
     Returns
     -------

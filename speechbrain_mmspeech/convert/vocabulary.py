@@ -48,11 +48,11 @@ def text_tokenizer_from_vocab(path):
 
     Example
     -------
-    >>> from pathlib import Path
-    >>> text_tokenizer_from_vocab(Path("missing/vocab.txt"))
-    Traceback (most recent call last):
-    ...
-    speechbrain_mmspeech.convert.reading.ConversionError: missing/vocab.txt: no such file
+    >>> path = getfixture("tmp_path") / "vocab.txt"
+    >>> _ = path.write_text("你\\n好\\n", encoding="utf-8")
+    >>> layout, tokenizer = text_tokenizer_from_vocab(path)
+    >>> layout, tokenizer.decode_ids([4, 5]), len(tokenizer)
+    ('bert', '你好', 8)
     """
     require_file(path)
     lines = read_vocab_file(path)
@@ -82,11 +82,15 @@ def phone_tokenizer_from_dict(path):
 
     Example
     -------
-    >>> from pathlib import Path
-    >>> phone_tokenizer_from_dict(Path("missing/phone_dict.txt"))
+    >>> path = getfixture("tmp_path") / "phone_dict.txt"
+    >>> _ = path.write_text("a1 1\\n<mask> 1\\n", encoding="utf-8")
+    >>> len(phone_tokenizer_from_dict(path))  # <s> <pad> </s> <unk> a1 <mask>
+    6
+    >>> _ = path.write_text("a1 1\\n", encoding="utf-8")
+    >>> phone_tokenizer_from_dict(path)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    speechbrain_mmspeech.convert.reading.ConversionError: missing/phone_dict.txt: no such file
+    speechbrain_mmspeech.convert.reading.ConversionError: ...: A phone inventory needs <mask>
     """
     require_file(path)
     try:

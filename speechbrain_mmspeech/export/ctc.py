@@ -179,12 +179,12 @@ def write_ctc_model_folder(
     values : dict
         The template's ``output_neurons`` and ``blank_index``.
     template : str or importlib.resources.abc.Traversable
-        The inference YAML template.
+        The inference YAML template (default: the CTC one).
 
     Returns
     -------
     pathlib.Path
-        The folder.
+        The written folder.
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

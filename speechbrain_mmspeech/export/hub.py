@@ -126,9 +126,9 @@ def model_card(folder, repo_id):
     Arguments
     ---------
     folder : str or Path
-        The model folder.
+        The model folder: its files choose the card's provenance and rows.
     repo_id : str
-        The hub repository (``org/name``).
+        The hub repository (``org/name``) the card's usage example loads.
 
     Returns
     -------
@@ -160,10 +160,8 @@ def prepare_hub_folder(folder, repo_id):
 
     Arguments
     ---------
-    folder : str or Path
-        The model folder.
-    repo_id : str
-        The hub repository (``org/name``).
+    folder, repo_id : str or Path, str
+        As in :func:`model_card`; the card is written into ``folder``.
 
     Returns
     -------

@@ -166,15 +166,13 @@ class MMSpeechASR(EncoderDecoderASR):
 
         Arguments
         ---------
-        wavs : torch.Tensor
-            ``[batch, time]`` 16 kHz waveforms.
-        wav_lens : torch.Tensor
-            ``[batch]`` relative lengths.
+        wavs, wav_lens : torch.Tensor
+            As in :func:`encode_whole`.
 
         Returns
         -------
         torch.Tensor
-            ``[batch, time, 2 * d_model + 1]`` (``model.pack_memory``).
+            The packed memory (:func:`encode_whole`).
         """
         return encode_whole(self, wavs, wav_lens)
 
@@ -183,10 +181,8 @@ class MMSpeechASR(EncoderDecoderASR):
 
         Arguments
         ---------
-        wavs : torch.Tensor
-            ``[batch, time]`` 16 kHz waveforms.
-        wav_lens : torch.Tensor
-            ``[batch]`` relative lengths.
+        wavs, wav_lens : torch.Tensor
+            The padded batch, as in :func:`encode_whole`.
         hotwords : list of str
             Words to boost where their pinyin is heard (None: the folder's
             default list, if any).

@@ -124,6 +124,7 @@ def time_chars(
     spans,
     owners,
     confidences,
+    *,
     start,
     end,
     frame_seconds=ENCODER_FRAME_SECONDS,
@@ -270,7 +271,7 @@ class TokenAligner:
             spans,
             owners,
             confidences,
-            start,
-            end,
-            self.frame_seconds,
+            start=start,
+            end=end,
+            frame_seconds=self.frame_seconds,
         )

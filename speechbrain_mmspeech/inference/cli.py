@@ -138,10 +138,8 @@ def load_asr(args, workdir):
 
     Arguments
     ---------
-    args : argparse.Namespace
-        The command line.
-    workdir : pathlib.Path
-        A scratch folder (links to the model's files).
+    args, workdir : argparse.Namespace, pathlib.Path
+        The command line, and a scratch folder (links to the model's files).
 
     Returns
     -------
@@ -319,7 +317,7 @@ def main(argv=None):
     Arguments
     ---------
     argv : list of str
-        Arguments (default: the command line).
+        The command line, parsed by :func:`parse_args`.
 
     Returns
     -------

@@ -161,27 +161,13 @@ def quantize_model(model, mode=QUANTIZE_INT8, num_output_ids=None):
     Returns
     -------
     speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
-        The same model.
+        The same model, its Linear layers int8 unless ``mode`` is ``"none"``.
 
     Example
     -------
-    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
-    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
     >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
-    >>> model = MMSpeech(
-    ...     SpeechEncoder(
-    ...         d_model=16,
-    ...         nhead=2,
-    ...         num_layers=2,
-    ...         d_ffn=32,
-    ...         subsample_channels=4,
-    ...         context_layer=1,
-    ...         pos_conv_depth=1,
-    ...         pos_conv_kernel=3,
-    ...         pos_conv_groups=2,
-    ...     ),
-    ...     TextDecoder(vocab_size=20, d_model=16, nhead=2, num_layers=1),
-    ... ).eval()
+    >>> architecture = getfixture("tiny_architecture")  # d_model 16
+    >>> model = MMSpeech.from_architecture(architecture).eval()
     >>> model = quantize_model(model, "int8", num_output_ids=12)
     >>> type(model.decoder.layers[0].fc1).__name__
     'Linear'
@@ -222,15 +208,13 @@ def model_to_bf16(model, num_output_ids=None):
 
     Arguments
     ---------
-    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
-        The model, on the CPU, with its weights loaded.
-    num_output_ids : int
-        Output ids to keep (the text ids; None keeps them all).
+    model, num_output_ids : MMSpeech, int
+        As in :func:`quantize_model`; bf16 also needs the model on the CPU.
 
     Returns
     -------
     speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
-        The same model.
+        The same model, its Linear layers and convolutions in bf16.
 
     Example
     -------
@@ -266,19 +250,17 @@ def lower_precision(
 
     Arguments
     ---------
-    model : speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
-        The model, on the CPU, with its weights loaded; changed in place.
+    model, num_output_ids : MMSpeech, int
+        As in :func:`quantize_model`; the model is changed in place.
     quantize : str
-        ``"none"`` or ``"int8"`` (see ``quantize_model``).
+        ``"none"`` or ``"int8"`` (the ``mode`` of ``quantize_model``).
     precision : str
         ``"fp32"`` or ``"bf16"`` (see ``model_to_bf16``).
-    num_output_ids : int
-        Output ids to keep (the text ids; None keeps them all).
 
     Returns
     -------
     speechbrain_mmspeech.lobes.models.mmspeech.MMSpeech
-        The same model.
+        The same model, quantized or in bf16 as asked.
 
     Example
     -------
@@ -311,35 +293,15 @@ def load_model(
         The model built from the hparams.
     path : str or pathlib.Path
         Its ``model.ckpt``.
-    quantize : str
-        ``"none"`` or ``"int8"`` (see ``quantize_model``).
-    num_output_ids : int
-        Output ids to keep when quantizing or in bf16 (the text ids).
-    precision : str
-        ``"fp32"`` or ``"bf16"`` (see ``model_to_bf16``).
+    quantize, num_output_ids, precision : str, int, str
+        The folder's keys, as in :func:`lower_precision`.
 
     Example
     -------
-    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
-    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
     >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
     >>> def build():
     ...     torch.manual_seed(0)
-    ...     encoder = SpeechEncoder(
-    ...         d_model=16,
-    ...         nhead=2,
-    ...         num_layers=2,
-    ...         d_ffn=32,
-    ...         subsample_channels=4,
-    ...         context_layer=1,
-    ...         pos_conv_depth=1,
-    ...         pos_conv_kernel=3,
-    ...         pos_conv_groups=2,
-    ...     )
-    ...     decoder = TextDecoder(
-    ...         vocab_size=20, d_model=16, nhead=2, num_layers=1
-    ...     )
-    ...     return MMSpeech(encoder, decoder)
+    ...     return MMSpeech.from_architecture(getfixture("tiny_architecture"))
     >>> path = getfixture("tmp_path") / "model.ckpt"
     >>> torch.save(build().state_dict(), path)
     >>> model = build()

@@ -23,6 +23,8 @@ The modules, in the order the generator uses them:
 - ``synthesis``: espeak-ng, trimming, resampling, gain;
 - ``noise``: coloured noise at a given SNR;
 - ``layout``: AISHELL-1 names, ids, archives and text files;
+- ``extra_tests``: the out-of-domain test sets and their CSV lists;
+- ``rendering``: every speaker rendered (thread pool) and written;
 - ``generator``: ``generate_mini_aishell``, which chains them;
 - ``cli``: the ``mmspeech-mini-aishell`` command.
 

@@ -42,12 +42,12 @@ def parse_arguments(argv=None):
     Arguments
     ---------
     argv : list of str, optional
-        Arguments (default: ``sys.argv[1:]``).
+        The words after the command (default: ``sys.argv[1:]``).
 
     Returns
     -------
     argparse.Namespace
-        The parsed options.
+        The options, named as the keywords of ``generate_mini_aishell``.
 
     Example
     -------
@@ -138,7 +138,7 @@ def main(argv=None):
     Arguments
     ---------
     argv : list of str, optional
-        Arguments (default: ``sys.argv[1:]``).
+        As in :func:`parse_arguments`.
 
     Example
     -------

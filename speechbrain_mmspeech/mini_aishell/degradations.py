@@ -78,7 +78,7 @@ def clipped(pcm, sample_rate=TARGET_SAMPLE_RATE):
     Arguments
     ---------
     pcm : numpy.ndarray
-        int16 samples.
+        The int16 samples to clip.
     sample_rate : int
         Their rate (kept).
 

@@ -242,7 +242,7 @@ def write_lines(path, lines):
     Arguments
     ---------
     path : pathlib.Path
-        Destination.
+        Destination (written through ``write_atomic``).
     lines : iterable of str
         Lines without newline.
 

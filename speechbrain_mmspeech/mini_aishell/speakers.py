@@ -85,12 +85,8 @@ class UtteranceJob:
         Utterance id, e.g. ``BAC009S0002W0121``.
     pinyin : str
         Space-separated tone-numbered pinyin given to espeak-ng.
-    variant : str
-        espeak-ng voice variant.
-    speed : int
-        espeak ``-s`` for this utterance.
-    pitch : int
-        espeak ``-p`` for this utterance.
+    voice : SpeakerStyle
+        The speaker's style, with this utterance's speed and pitch jitter.
     margins_s : tuple of float
         Silence kept before and after the speech, in seconds.
     snr_db : float
@@ -104,18 +100,17 @@ class UtteranceJob:
 
     Example
     -------
+    >>> voice = SpeakerStyle("m1", 180, 50)
     >>> job = UtteranceJob(
-    ...     "U1", "ni3 hao3", "m1", 180, 50, (0.1, 0.1), 20.0, 1.0, -3.0, 0
+    ...     "U1", "ni3 hao3", voice, (0.1, 0.1), 20.0, 1.0, -3.0, 0
     ... )
-    >>> job.utt_id
-    'U1'
+    >>> job.voice.variant
+    'm1'
     """
 
     utt_id: str
     pinyin: str
-    variant: str
-    speed: int
-    pitch: int
+    voice: SpeakerStyle
     margins_s: tuple
     snr_db: float
     noise_slope: float
@@ -255,7 +250,7 @@ def make_job(utt_id, sentence, style, seed, snr_range_db, gain_range_db):
     >>> job = make_job(
     ...     "U1", s, SpeakerStyle("m1", 180, 50), 0, (10, 20), (-6, -1)
     ... )
-    >>> job.pinyin, job.variant
+    >>> job.pinyin, job.voice.variant
     ('ni3 hao3', 'm1')
     """
     entropy = [seed, *utt_id.encode("utf-8")]
@@ -265,9 +260,9 @@ def make_job(utt_id, sentence, style, seed, snr_range_db, gain_range_db):
     return UtteranceJob(
         utt_id=utt_id,
         pinyin=" ".join(sentence.pinyin),
-        variant=style.variant,
-        speed=int(round(speed)),
-        pitch=int(np.clip(pitch, 0, 99)),
+        voice=SpeakerStyle(
+            style.variant, int(round(speed)), int(np.clip(pitch, 0, 99))
+        ),
         margins_s=tuple(float(m) for m in rng.uniform(*MARGIN_RANGE_S, 2)),
         snr_db=float(rng.uniform(*snr_range_db)),
         noise_slope=float(rng.uniform(*NOISE_SPECTRAL_SLOPE_RANGE)),
@@ -287,12 +282,8 @@ def build_tasks(plan, sentences, styles, seed, snr_range_db, gain_range_db):
         Split name -> list of Sentence, one per utterance of the split.
     styles : list of SpeakerStyle
         One style per speaker, in plan order.
-    seed : int
-        Global seed.
-    snr_range_db : tuple of float
-        SNR range of the additive noise.
-    gain_range_db : tuple of float
-        Range of the output peak level, in dBFS.
+    seed, snr_range_db, gain_range_db : int, tuple of float, tuple of float
+        As in :func:`make_job`.
 
     Returns
     -------

@@ -287,16 +287,21 @@ def render_utterance(job):
 
     Example
     -------
-    >>> from speechbrain_mmspeech.mini_aishell.speakers import UtteranceJob
+    >>> from speechbrain_mmspeech.mini_aishell.speakers import (
+    ...     SpeakerStyle,
+    ...     UtteranceJob,
+    ... )
+    >>> voice = SpeakerStyle("m1", 180, 50)
     >>> job = UtteranceJob(
-    ...     "U1", "ni3 hao3", "m1", 180, 50, (0.1, 0.1), 30.0, 1.0, -3.0, 0
+    ...     "U1", "ni3 hao3", voice, (0.1, 0.1), 30.0, 1.0, -3.0, 0
     ... )
     >>> pcm = render_utterance(job)
     >>> pcm.dtype, 0.5 < len(pcm) / 16000 < 2.0
     (dtype('int16'), True)
     """
+    voice = job.voice
     wave, rate = synthesize_pinyin(
-        job.pinyin, job.variant, job.speed, job.pitch
+        job.pinyin, voice.variant, voice.speed, voice.pitch
     )
     wave = resample(set_silence_margins(wave, rate, job.margins_s), rate)
     rng = np.random.default_rng(job.noise_seed)
