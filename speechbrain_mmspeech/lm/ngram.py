@@ -44,13 +44,25 @@ import torch
 from speechbrain.decoders import scorer as sb_scorer
 
 from speechbrain_mmspeech.decoders.scorers import MINUS_INF, PaddedLMScorer
-from speechbrain_mmspeech.lm.kneser_ney import kneser_ney, sentence_stream
+from speechbrain_mmspeech.lm.kneser_ney import (
+    FALLBACK_DISCOUNT,
+    kneser_ney,
+    sentence_stream,
+)
 from speechbrain_mmspeech.tokenizers import (
     BOS_INDEX,
     EOS_INDEX,
     PAD_INDEX,
     UNK_INDEX,
 )
+
+__all__ = [
+    "FALLBACK_DISCOUNT",  # its home is kneser_ney
+    "MAX_KEY",
+    "TABLES",
+    "NgramLM",
+    "NgramLMScorer",
+]
 
 MAX_KEY = 2**63  # n-gram keys are int64
 TABLES = ("ngrams", "probs", "contexts", "backoffs")  # per order from 2
