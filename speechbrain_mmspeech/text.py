@@ -197,18 +197,16 @@ def read_integer(digits):
     """Reads an integer string as a cardinal or, if it looks like a code,
     digit by digit.
 
-    Strings with a leading zero or more than ``MAX_CARDINAL_DIGITS`` digits
-    (phone numbers, ids) are read digit by digit.
-
     Arguments
     ---------
     digits : str
-        ASCII digits.
+        ASCII digits: a number, or a code (phone number, id).
 
     Returns
     -------
     str
-        The Chinese reading.
+        ``read_digits(digits)`` for a code (a leading zero or more than
+        ``MAX_CARDINAL_DIGITS`` digits), else ``read_cardinal(digits)``.
 
     Example
     -------
@@ -296,7 +294,7 @@ def is_punctuation(char):
     Arguments
     ---------
     char : str
-        One character.
+        One character, half- or full-width.
 
     Returns
     -------
@@ -340,12 +338,13 @@ def is_cjk(text):
     Arguments
     ---------
     text : str
-        Any text.
+        A word or a sentence to check.
 
     Returns
     -------
     bool
-        True if ``text`` is non-empty and all in U+4E00..U+9FFF.
+        True if ``text`` is non-empty and all in ``CJK_FIRST`` ..
+        ``CJK_LAST`` (U+4E00..U+9FFF).
 
     Example
     -------
@@ -361,12 +360,12 @@ def has_chinese(text):
     Arguments
     ---------
     text : str
-        Any text.
+        A line or a word, in any script.
 
     Returns
     -------
     bool
-        True if some character is in U+4E00..U+9FFF.
+        True if some character is one ``is_cjk`` accepts.
 
     Example
     -------
@@ -385,7 +384,7 @@ def split_clauses(text):
     Arguments
     ---------
     text : str
-        A raw transcript.
+        A raw transcript; its punctuation ends clauses.
 
     Returns
     -------

@@ -1,28 +1,32 @@
 """Language models in the beam search: shallow fusion and N-best rescoring.
 
-The language model (``lobes.models.transformer_lm.TransformerLM``, over the
-MMSpeech character vocabulary: the decoder's text ids) reaches the beam
-search through SpeechBrain's own interfaces:
+The language models (``lobes.models.transformer_lm.TransformerLM`` and the
+character n-gram ``lm.ngram.NgramLM``, both over the MMSpeech character
+vocabulary: the decoder's text ids) reach the beam search through
+SpeechBrain's own interfaces:
 
-- shallow fusion: ``TransformerLMScorer`` in a ``ScorerBuilder`` passed as
-  ``scorer=`` to ``MMSpeechBeamSearcher``; at every step the searcher adds
-  ``weight * log p_LM(next | prefix)`` to the decoder's log-probabilities,
-  after the decoder's own restrictions (text ids only, no ``<s>``/``<pad>``,
-  no repeated n-grams), as the official MMSpeech decoding does;
+- shallow fusion: ``TransformerLMScorer`` or ``NgramLMScorer`` in a
+  ``ScorerBuilder`` passed as ``scorer=`` to ``MMSpeechBeamSearcher``; at
+  every step the searcher adds ``weight * log p_LM(next | prefix)`` to the
+  decoder's log-probabilities, after the decoder's own restrictions (text
+  ids only, no ``<s>``/``<pad>``, no repeated n-grams), as the official
+  MMSpeech decoding does;
 - N-best rescoring: the searcher returns its top-k hypotheses
   (``return_topk=True``), ``rescore_nbest`` turns them into texts and a
   ``RescorerBuilder`` holding ``TransformerLMRescorer`` re-ranks them by
   ``beam score + weight * LM score``.
 
-The classes here are the glue MMSpeech needs on top of the upstream ones and
-keep their upstream names, because ``ScorerBuilder`` and ``RescorerBuilder``
-key scorers by class name (``transformerlm``):
+The classes here are the glue MMSpeech needs on top of the upstream ones.
+``ScorerBuilder`` and ``RescorerBuilder`` key scorers by class name, so
+the Transformer LM's keep their upstream names (``transformerlm``); the
+n-gram's, ``lm.ngram.NgramLMScorer``, lives with its LM (``ngramlm``):
 
-- ``TransformerLMScorer`` pads the LM's log-probabilities to the decoder's
-  vocabulary when the decoder has more ids (the audio codes of speech-to-code
-  pre-training follow the text ids), with ``minus_inf`` as the official code
-  masks ids outside the text range; with a scorer, ``MMSpeechBeamSearcher``
-  scores that whole vocabulary too (its ``n_out``), so the widths agree;
+- ``PaddedLMScorer``, the base of both scorers, pads the LM's
+  log-probabilities to the decoder's vocabulary when the decoder has more
+  ids (the audio codes of speech-to-code pre-training follow the text ids),
+  with ``minus_inf`` as the official code masks ids outside the text range;
+  with a scorer, ``MMSpeechBeamSearcher`` scores that whole vocabulary too
+  (its ``n_out``), so the widths agree;
 - ``TransformerLMRescorer`` reads texts with the ``CharTokenizer`` (no upper
   casing), runs on the CPU unless told otherwise, and can divide the LM score
   by the number of scored tokens, so that it is on the same per-token scale
@@ -81,25 +85,72 @@ def pad_to_vocabulary(log_probs, vocab_size, minus_inf=MINUS_INF):
     return log_probs
 
 
-class TransformerLMScorer(sb_scorer.TransformerLMScorer):
+class PaddedLMScorer(sb_scorer.BaseScorerInterface):
+    """A full scorer for an LM of the decoder's first ids, padded to all.
+
+    Subclasses give ``lm_scores``: the LM's log-probabilities after each
+    hypothesis and the scorer's new memory.
+
+    Arguments
+    ---------
+    vocab_size : int
+        The decoder's number of ids; the ids the LM does not cover get
+        ``minus_inf``. None: the LM covers the whole decoder vocabulary.
+    minus_inf : float
+        Score of the ids the LM does not cover (finite, so that a weight of
+        0 gives 0).
+    """
+
+    def __init__(self, vocab_size=None, minus_inf=MINUS_INF):
+        self.vocab_size = vocab_size
+        self.minus_inf = minus_inf
+
+    def lm_scores(self, inp_tokens, memory):
+        """The LM's part of ``score``: its own ids only."""
+        raise NotImplementedError
+
+    def score(self, inp_tokens, memory, candidates, attn):
+        """LM log-probabilities of every decoder id after each hypothesis.
+
+        Arguments
+        ---------
+        inp_tokens : torch.Tensor
+            ``[hyps]`` the newest token of each hypothesis (``<s>`` at the
+            first step).
+        memory : torch.Tensor
+            What the LM needs of each hypothesis before ``inp_tokens`` (see
+            the subclass; None at the first step).
+        candidates, attn : torch.Tensor
+            Unused (the LM scores the whole vocabulary).
+
+        Returns
+        -------
+        log_probs : torch.Tensor
+            ``[hyps, vocab_size]`` next-token log-probabilities.
+        memory : torch.Tensor
+            The memory, ``inp_tokens`` included.
+        """
+        log_probs, memory = self.lm_scores(inp_tokens, memory)
+        vocab_size = self.vocab_size or log_probs.shape[-1]
+        return pad_to_vocabulary(log_probs, vocab_size, self.minus_inf), memory
+
+
+class TransformerLMScorer(PaddedLMScorer, sb_scorer.TransformerLMScorer):
     """SpeechBrain's ``TransformerLMScorer``, padded to the decoder vocabulary.
 
     The class name is the upstream one on purpose: ``ScorerBuilder`` finds
     scorers by class name, so this scorer takes the weight key
-    ``transformerlm``.
+    ``transformerlm``. Its memory is the prefix of each hypothesis.
 
     Arguments
     ---------
     language_model : torch.nn.Module
         ``lm(tokens[B, T]) -> logits[B, T, V]`` over the decoder's first
         ``V`` ids.
-    vocab_size : int
-        The decoder's number of ids; ids at or above ``V`` get ``minus_inf``.
-        None: the LM covers the whole decoder vocabulary.
+    vocab_size, minus_inf
+        As in ``PaddedLMScorer``.
     temperature : float
         Softmax temperature of the LM.
-    minus_inf : float
-        Score of the ids the LM does not cover.
 
     Example
     -------
@@ -130,37 +181,27 @@ class TransformerLMScorer(sb_scorer.TransformerLMScorer):
         temperature=1.0,
         minus_inf=MINUS_INF,
     ):
-        super().__init__(language_model, temperature=temperature)
-        self.vocab_size = vocab_size
-        self.minus_inf = minus_inf
+        sb_scorer.TransformerLMScorer.__init__(
+            self, language_model, temperature=temperature
+        )
+        PaddedLMScorer.__init__(self, vocab_size, minus_inf)
 
-    def score(self, inp_tokens, memory, candidates, attn):
-        """LM log-probabilities of every decoder id after each prefix.
+    def lm_scores(self, inp_tokens, memory):
+        """The upstream scores: the LM run on the prefixes.
 
         Arguments
         ---------
-        inp_tokens : torch.Tensor
-            ``[hyps]`` tokens chosen at the previous step (``<s>`` first).
-        memory : torch.Tensor
-            ``[hyps, steps]`` the prefixes so far (None at the first step).
-        candidates : torch.Tensor
-            Unused (the LM scores the whole vocabulary).
-        attn : torch.Tensor
-            Unused.
+        inp_tokens, memory : torch.Tensor
+            As in ``score``; ``memory`` is ``[hyps, steps]``.
 
         Returns
         -------
-        log_probs : torch.Tensor
-            ``[hyps, vocab_size]`` next-token log-probabilities.
-        memory : torch.Tensor
-            The prefixes including ``inp_tokens``.
+        log_probs, memory : torch.Tensor
+            ``[hyps, V]`` and ``[hyps, steps + 1]``.
         """
-        log_probs, memory = super().score(inp_tokens, memory, candidates, attn)
-        if self.vocab_size is None:
-            return log_probs, memory
-        return pad_to_vocabulary(
-            log_probs, self.vocab_size, self.minus_inf
-        ), memory
+        return sb_scorer.TransformerLMScorer.score(
+            self, inp_tokens, memory, None, None
+        )
 
 
 class TransformerLMRescorer(sb_scorer.TransformerLMRescorer):
@@ -304,6 +345,9 @@ def rescore_nbest(rescorer, tokenizer, topk_hyps, topk_lengths, topk_scores):
 
     Example
     -------
+    >>> hyps = torch.tensor([[[5, 4, 2], [6, 4, 2]]])  # 你好</s>, 您好</s>
+    >>> lengths = torch.full((1, 2), 2 / 3)
+    >>> scores = torch.tensor([[-1.0, -0.5]])
     >>> from speechbrain.decoders.scorer import RescorerBuilder
     >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
     >>> tokenizer = CharTokenizer()
@@ -318,9 +362,6 @@ def rescore_nbest(rescorer, tokenizer, topk_hyps, topk_lengths, topk_scores):
     ...     rescorers=[TransformerLMRescorer(lm, tokenizer)],
     ...     weights={"transformerlm": 0.0},
     ... )
-    >>> hyps = torch.tensor([[[5, 4, 2], [6, 4, 2]]])  # 你好</s>, 您好</s>
-    >>> lengths = torch.full((1, 2), 2 / 3)
-    >>> scores = torch.tensor([[-1.0, -0.5]])
     >>> rescore_nbest(rescorer, tokenizer, hyps, lengths, scores)
     ([[6, 4]], ['您好'])
     """

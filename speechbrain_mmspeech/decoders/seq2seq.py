@@ -128,30 +128,10 @@ class MMSpeechBeamSearcher(S2STransformerBeamSearcher):
 
     Example
     -------
-    >>> from speechbrain_mmspeech.lobes.models.encoder import SpeechEncoder
-    >>> from speechbrain_mmspeech.lobes.models.decoder import TextDecoder
     >>> from speechbrain_mmspeech.lobes.models.mmspeech import MMSpeech
-    >>> model = MMSpeech(
-    ...     SpeechEncoder(
-    ...         d_model=16,
-    ...         nhead=2,
-    ...         num_layers=2,
-    ...         d_ffn=32,
-    ...         subsample_channels=4,
-    ...         context_layer=1,
-    ...         pos_conv_depth=1,
-    ...         pos_conv_kernel=3,
-    ...         pos_conv_groups=2,
-    ...     ),
-    ...     TextDecoder(
-    ...         vocab_size=30,
-    ...         d_model=16,
-    ...         nhead=2,
-    ...         num_layers=1,
-    ...         d_ffn=32,
-    ...         max_positions=8,
-    ...         rel_pos_bucket_size=4,
-    ...     ),
+    >>> architecture = getfixture("tiny_architecture")  # 20 text ids
+    >>> model = MMSpeech.from_architecture(
+    ...     {**architecture, "max_positions": 8}
     ... ).eval()
     >>> searcher = MMSpeechBeamSearcher(
     ...     model,

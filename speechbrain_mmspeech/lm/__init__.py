@@ -1,5 +1,10 @@
 """Language models fitted on text: the character n-gram LM and its scorer.
 
+- ``ngram``: ``NgramLM`` (its tables, queries and adaptation) and
+  ``NgramLMScorer``, its beam-search scorer;
+- ``kneser_ney``: counting sentences and smoothing the counts into the
+  tables ``NgramLM.fit`` sets.
+
 The Transformer LM is a network: ``lobes.models.transformer_lm``.
 """
 

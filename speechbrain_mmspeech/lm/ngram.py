@@ -16,26 +16,18 @@ which of them follow each other. This module holds it:
   is an ``nn.Module`` whose state dict is its tables (buffers that take the
   size of what is loaded), so a SpeechBrain checkpointer or ``Pretrainer``
   saves and loads it.
+
+  ``speechbrain_mmspeech.lm.kneser_ney`` counts the text and smooths the
+  counts into these tables (the formula is there).
 - ``NgramLMScorer``: a SpeechBrain full scorer (weight key ``ngramlm`` in
   ``ScorerBuilder``) that adds ``weight * log p(next | history)`` to every
   beam step, padded to the decoder's vocabulary (text ids then audio codes)
-  with ``minus_inf`` for the ids the LM does not cover.
+  with ``minus_inf`` for the ids the LM does not cover (the padding is
+  ``decoders.scorers.PaddedLMScorer``'s).
 
 No package that pip installs here fits: ``kenlm``'s module only queries
 ARPA/binary models (its estimator ``lmplz`` is a separate C++ program) and
 compiles at install, and ``nltk.lm`` scores one word at a time in Python.
-
-Smoothing (Chen and Goodman's interpolated Kneser-Ney, one discount per
-order, ``D = n1 / (n1 + 2 n2)`` from the counts of counts unless given)::
-
-    P_n(w | h) = max(a(hw) - D_n, 0) / a(h.) + D_n N1+(h.) / a(h.) P_{n-1}(w | h')
-
-where ``h'`` drops the oldest id of ``h``, ``a`` is the raw count at the
-highest order and for n-grams that start with ``<s>``, the number of
-distinct ids seen before it otherwise (continuation count), ``a(h.)`` its
-sum over ``w`` and ``N1+(h.)`` the number of ``w`` with ``a(hw) > 0``. An
-unseen history gives ``P_n = P_{n-1}``. The unigram interpolates with the
-uniform distribution over the ids that can be predicted.
 
 Domain adaptation (``speechbrain_mmspeech.adaptation``) adds two things:
 ``resized`` re-encodes the tables for a grown vocabulary (old ids keep
@@ -48,12 +40,15 @@ Authors
  * MMSpeech plugin contributors 2026
 """
 
-import logging
-
 import torch
 from speechbrain.decoders import scorer as sb_scorer
 
-from speechbrain_mmspeech.decoders.scorers import MINUS_INF, pad_to_vocabulary
+from speechbrain_mmspeech.decoders.scorers import MINUS_INF, PaddedLMScorer
+from speechbrain_mmspeech.lm.kneser_ney import (
+    FALLBACK_DISCOUNT,
+    kneser_ney,
+    sentence_stream,
+)
 from speechbrain_mmspeech.tokenizers import (
     BOS_INDEX,
     EOS_INDEX,
@@ -61,10 +56,16 @@ from speechbrain_mmspeech.tokenizers import (
     UNK_INDEX,
 )
 
-FALLBACK_DISCOUNT = 0.5  # when the counts of counts cannot estimate one
-MAX_KEY = 2**63  # n-gram keys are int64
+__all__ = [
+    "FALLBACK_DISCOUNT",  # its home is kneser_ney
+    "MAX_KEY",
+    "TABLES",
+    "NgramLM",
+    "NgramLMScorer",
+]
 
-logger = logging.getLogger(__name__)
+MAX_KEY = 2**63  # n-gram keys are int64
+TABLES = ("ngrams", "probs", "contexts", "backoffs")  # per order from 2
 
 
 class NgramLM(torch.nn.Module):
@@ -283,115 +284,29 @@ class NgramLM(torch.nn.Module):
         NgramLM
             Itself, fitted.
         """
-        tokens, ends = self._stream(sequences)
-        vocab = self.vocab_size
+        tokens, positions = sentence_stream(
+            sequences,
+            self.vocab_size,
+            self.order,
+            self.bos_index,
+            self.eos_index,
+            self.unpredicted_indices,
+        )
+        unigram, tables = kneser_ney(
+            tokens,
+            positions,
+            self.vocab_size,
+            self.order,
+            self.bos_index,
+            self.unpredicted_indices,
+            self.discount,
+        )
         device = self.unigram.device
-        # Keys of the n-grams ending at each position, for n = 1 .. order:
-        # key = sum of the ids times powers of vocab, the oldest id highest.
-        keys, counted = tokens[ends], []
-        for n in range(1, self.order + 1):
-            if n > 1:
-                keys = keys + tokens[ends - n + 1] * vocab ** (n - 1)
-            counted.append(torch.unique(keys, return_counts=True))
-        for n in range(self.order, 0, -1):
-            ngrams, counts = counted[n - 1]
-            if n < self.order:
-                counts = self._adjusted_counts(ngrams, counts, counted[n][0], n)
-            discount = self._discount(counts)
-            counts = counts.double()
-            if n == 1:
-                self._set_unigram(ngrams, counts, discount)
-                continue
-            contexts, inverse = torch.unique(
-                torch.div(ngrams, vocab, rounding_mode="floor"),
-                return_inverse=True,
-            )
-            totals = torch.zeros(len(contexts), dtype=torch.double)
-            totals.index_add_(0, inverse, counts)
-            types = torch.bincount(inverse, minlength=len(contexts))
-            setattr(self, f"ngrams_{n}", ngrams.to(device))
-            probs = (counts - discount).clamp(min=0) / totals[inverse]
-            setattr(self, f"probs_{n}", probs.float().to(device))
-            setattr(self, f"contexts_{n}", contexts.to(device))
-            backoffs = discount * types / totals
-            setattr(self, f"backoffs_{n}", backoffs.float().to(device))
+        self.unigram = unigram.to(device)
+        for n, table in tables.items():
+            for name, values in zip(TABLES, table):
+                setattr(self, f"{name}_{n}", values.to(device))
         return self
-
-    def _stream(self, sequences):
-        """All sentences, padded, in one tensor; positions of their ids.
-
-        Unpredicted ids (``<unk>``: characters outside the vocabulary) are
-        dropped from the sentences, so that the LM never predicts them; how
-        many is logged.
-        """
-        pad = [self.bos_index] * (self.order - 1)
-        unpredicted = set(self.unpredicted_indices)
-        stream, ends, start, dropped = [], [], 0, 0
-        for ids in sequences:
-            kept = [index for index in ids if index not in unpredicted]
-            dropped += len(ids) - len(kept)
-            sentence = [*pad, *kept, self.eos_index]
-            stream.extend(sentence)
-            ends.append((start + len(pad), start + len(sentence)))
-            start += len(sentence)
-        if dropped:
-            logger.info(
-                "Character n-gram: %d unpredicted ids (<unk>: characters "
-                "outside the vocabulary) dropped from the text",
-                dropped,
-            )
-        tokens = torch.tensor(stream, dtype=torch.long)
-        if len(tokens) and (
-            tokens.min() < 0 or tokens.max() >= self.vocab_size
-        ):
-            raise ValueError(f"ids must lie in [0, {self.vocab_size})")
-        positions = [torch.arange(a, b) for a, b in ends]
-        if not positions:
-            return tokens, torch.zeros(0, dtype=torch.long)
-        return tokens, torch.cat(positions)
-
-    def _adjusted_counts(self, ngrams, counts, longer, n):
-        """Continuation counts, but raw counts for n-grams starting with <s>.
-
-        ``longer`` holds the distinct (n + 1)-grams; the number of those
-        ending with an n-gram is the number of ids seen before it.
-        """
-        suffixes, predecessors = torch.unique(
-            longer % self.vocab_size**n, return_counts=True
-        )
-        index = torch.searchsorted(suffixes, ngrams).clamp(
-            max=max(len(suffixes) - 1, 0)
-        )
-        continuation = torch.where(
-            suffixes[index] == ngrams, predecessors[index], 0
-        )
-        first = torch.div(
-            ngrams, self.vocab_size ** (n - 1), rounding_mode="floor"
-        )
-        return torch.where(first == self.bos_index, counts, continuation)
-
-    def _discount(self, counts):
-        """The given discount, or n1 / (n1 + 2 n2) of these counts."""
-        if self.discount is not None:
-            return self.discount
-        n1 = int((counts == 1).sum())
-        n2 = int((counts == 2).sum())
-        if n1 == 0 or n2 == 0:
-            return FALLBACK_DISCOUNT
-        return n1 / (n1 + 2 * n2)
-
-    def _set_unigram(self, ids, counts, discount):
-        """Discounted unigram interpolated with the uniform distribution."""
-        uniform = torch.ones(self.vocab_size, dtype=torch.double)
-        uniform[self.unpredicted_indices] = 0
-        uniform /= uniform.sum()
-        total = counts.sum()
-        if total == 0:
-            self.unigram = uniform.float().to(self.unigram.device)
-            return
-        unigram = uniform * discount * len(ids) / total
-        unigram[ids] += (counts - discount).clamp(min=0) / total
-        self.unigram = unigram.float().to(self.unigram.device)
 
     # ------------------------------------------------------------ scoring
     @torch.no_grad()
@@ -474,7 +389,7 @@ class NgramLM(torch.nn.Module):
         Arguments
         ---------
         sequence : list of int
-            A sentence's text ids.
+            A sentence's text ids, without ``<s>``/``</s>`` (added here).
 
         Returns
         -------
@@ -546,7 +461,7 @@ class NgramLM(torch.nn.Module):
         super()._load_from_state_dict(state_dict, prefix, *args)
 
 
-class NgramLMScorer(sb_scorer.BaseScorerInterface):
+class NgramLMScorer(PaddedLMScorer):
     """A SpeechBrain full scorer for an ``NgramLM`` (weight key ``ngramlm``).
 
     Its memory is the last ``order - 1`` ids of each hypothesis (``<s>`` at
@@ -557,12 +472,10 @@ class NgramLMScorer(sb_scorer.BaseScorerInterface):
     language_model : NgramLM
         The n-gram LM over the decoder's first ``language_model.vocab_size``
         ids.
-    vocab_size : int
-        The decoder's number of ids; the others get ``minus_inf``. None: the
-        LM's.
-    minus_inf : float
-        Score of the ids the LM does not cover or never predicts (finite, so
-        that a weight of 0 gives 0).
+    vocab_size, minus_inf
+        As in ``speechbrain_mmspeech.decoders.scorers.PaddedLMScorer``;
+        ``minus_inf`` is also the score of the ids
+        the LM never predicts.
 
     Example
     -------
@@ -583,31 +496,22 @@ class NgramLMScorer(sb_scorer.BaseScorerInterface):
     """
 
     def __init__(self, language_model, vocab_size=None, minus_inf=MINUS_INF):
+        super().__init__(vocab_size, minus_inf)
         self.lm = language_model
-        self.vocab_size = vocab_size
-        self.minus_inf = minus_inf
 
-    def score(self, inp_tokens, memory, candidates, attn):
-        """LM log-probabilities of every decoder id after each hypothesis.
+    def lm_scores(self, inp_tokens, memory):
+        """The n-gram's scores after the histories ending with ``inp_tokens``.
 
         Arguments
         ---------
-        inp_tokens : torch.Tensor
-            ``[hyps]`` tokens chosen at the previous step (``<s>`` first).
-        memory : torch.Tensor
-            ``[hyps, order - 1]`` the histories before ``inp_tokens`` (None
-            at the first step).
-        candidates : torch.Tensor
-            Unused (the LM scores the whole vocabulary).
-        attn : torch.Tensor
-            Unused.
+        inp_tokens, memory : torch.Tensor
+            As in ``score``; ``memory`` is ``[hyps, order - 1]``.
 
         Returns
         -------
-        log_probs : torch.Tensor
-            ``[hyps, vocab_size]`` next-token log-probabilities.
-        memory : torch.Tensor
-            The histories ending with ``inp_tokens``.
+        log_probs, memory : torch.Tensor
+            ``[hyps, language_model.vocab_size]`` (at least ``minus_inf``)
+            and the new histories.
         """
         inp_tokens = inp_tokens.long()
         if memory is None:
@@ -619,9 +523,7 @@ class NgramLMScorer(sb_scorer.BaseScorerInterface):
             )
         memory = torch.cat([memory, inp_tokens[:, None]], dim=1)[:, 1:]
         log_probs = self.lm.log_probs(memory).to(inp_tokens.device)
-        log_probs = log_probs.clamp(min=self.minus_inf)
-        vocab_size = self.vocab_size or self.lm.vocab_size
-        return pad_to_vocabulary(log_probs, vocab_size, self.minus_inf), memory
+        return log_probs.clamp(min=self.minus_inf), memory
 
     def permute_mem(self, memory, index):
         """Reorders the histories with the beams.

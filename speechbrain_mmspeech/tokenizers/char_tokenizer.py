@@ -32,7 +32,6 @@ from speechbrain_mmspeech.tokenizers.symbols import (
     MASK_TOKEN,
     PAD_TOKEN,
     SymbolTable,
-    _to_int_list,
 )
 
 logger = logging.getLogger(__name__)
@@ -148,42 +147,12 @@ class CharTokenizer(SymbolTable):
         """
         return cls([*read_vocab_file(path), MASK_TOKEN, BLANK_TOKEN])
 
-    def encode_as_ids(self, text):
-        """Converts a text to one id per normalised character.
-
-        Arguments
-        ---------
-        text : str
-            A raw transcript.
-
-        Returns
-        -------
-        list of int
-            The ids (``unk_index`` for unknown characters).
-        """
-        return [self.token_to_id(char) for char in normalize_text(text)]
-
-    def decode_ids(self, ids):
-        """Converts ids back to text.
-
-        Arguments
-        ---------
-        ids : list of int or torch.Tensor
-            Token ids.
-
-        Returns
-        -------
-        str
-            The text (see the class docstring for skipped ids).
-        """
-        return "".join(
-            self._decode_token(index)
-            for index in _to_int_list(ids)
-            if index not in self._silent_ids
-        )
+    def text_to_tokens(self, text):
+        """The characters of ``normalize_text(text)``."""
+        return normalize_text(text)
 
     def _decode_token(self, index):
-        """The text of one non-silent id."""
+        """``<unk>`` as ``UNK_PLACEHOLDER``, word pieces without ``##``."""
         if index == self.unk_index:
             return UNK_PLACEHOLDER
         token = self.tokens[index]
@@ -266,7 +235,7 @@ def escape_token(token):
     Arguments
     ---------
     token : str
-        A token.
+        A vocabulary token (it may hold spaces or U+2028).
 
     Returns
     -------

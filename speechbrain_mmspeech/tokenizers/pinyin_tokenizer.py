@@ -95,6 +95,7 @@ class PinyinTokenizer(SymbolTable):
     """
 
     ctc_blank_index = CTC_BLANK_INDEX
+    separator = " "  # decode_ids writes the phones with spaces between
 
     def __init__(self, phone_dict_symbols=None):
         if phone_dict_symbols is None:
@@ -173,6 +174,10 @@ class PinyinTokenizer(SymbolTable):
                     phones.extend(char_phones)
         return phones
 
+    def text_to_tokens(self, text):
+        """The phones of a text: ``text_to_phones``."""
+        return self.text_to_phones(text)
+
     def pronounce(self, text):
         """Reads a text character by character: ``pinyin.pronounce``.
 
@@ -194,51 +199,6 @@ class PinyinTokenizer(SymbolTable):
         [('银', 'yin2', ['y', 'i2', 'n']), ('行', 'hang2', ['h', 'a2', 'ng']), ('a', '', ['ei1']), ('⁇', '', None)]
         """
         return pinyin.pronounce(text)
-
-    def encode_as_ids(self, text):
-        """Converts a text to phone ids (unknown phones give ``<unk>``).
-
-        Arguments
-        ---------
-        text : str
-            A raw transcript.
-
-        Returns
-        -------
-        list of int
-            The phone ids.
-
-        Example
-        -------
-        >>> PinyinTokenizer().encode_as_ids("女")
-        [68, 116]
-        """
-        return [self.token_to_id(phone) for phone in self.text_to_phones(text)]
-
-    def decode_ids(self, ids):
-        """Converts phone ids back to phones, skipping ``<s> <pad> </s>``.
-
-        Arguments
-        ---------
-        ids : list of int or torch.Tensor
-            Phone ids.
-
-        Returns
-        -------
-        str
-            The phones joined by spaces.
-
-        Example
-        -------
-        >>> PinyinTokenizer().decode_ids([0, 68, 116, 2])
-        'n v3'
-        """
-        skipped = (self.bos_index, self.pad_index, self.eos_index)
-        return " ".join(
-            self.tokens[index]
-            for index in _to_int_list(ids)
-            if index not in skipped
-        )
 
     def ids_to_ctc_targets(self, ids):
         """Maps phone ids (4..) to CTC classes (1..); class 0 is the blank.

@@ -6,7 +6,7 @@ special ids (``BOS_INDEX`` ... ``UNK_INDEX``, ``PHONE_OFFSET``,
 ``PHONE_MASK_INDEX``, ``CTC_BLANK_INDEX``) are defined here once; the tasks,
 the LM glue, the networks and the scorers import them (from
 ``speechbrain_mmspeech.tokenizers``). ``SymbolTable`` holds the id <-> token
-lookups.
+lookups and the ``encode_as_ids``/``decode_ids`` both tokenizers share.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -43,7 +43,10 @@ def _to_int_list(ids):
 class SymbolTable:
     """A fairseq-style vocabulary: ``<s> <pad> </s> <unk>`` then symbols.
 
-    It holds the id <-> token lookups shared by both tokenizers.
+    It holds the id <-> token lookups shared by both tokenizers, and their
+    text <-> ids conversions: a tokenizer says how a text splits into tokens
+    (``text_to_tokens``), which ids decoding skips (``_silent_ids``: ``<s>
+    <pad> </s>`` here) and how it writes a token (``_decode_token``).
 
     Arguments
     ---------
@@ -61,6 +64,7 @@ class SymbolTable:
     pad_index = PAD_INDEX
     eos_index = EOS_INDEX
     unk_index = UNK_INDEX
+    separator = ""  # what decode_ids writes between tokens
 
     def __init__(self, symbols=()):
         self._set_tokens([*FAIRSEQ_SPECIALS, *symbols])
@@ -73,6 +77,7 @@ class SymbolTable:
         self._ids = {}
         for index, token in enumerate(self.tokens):
             self._ids.setdefault(token, index)
+        self._silent_ids = {self.bos_index, self.pad_index, self.eos_index}
 
     def __len__(self):
         return len(self.tokens)
@@ -91,6 +96,53 @@ class SymbolTable:
             Its id, or ``unk_index`` if the token is unknown.
         """
         return self._ids.get(token, self.unk_index)
+
+    def text_to_tokens(self, text):
+        """The tokens of a text; each tokenizer says how it splits one."""
+        raise NotImplementedError
+
+    def encode_as_ids(self, text):
+        """Converts a text to the ids of its tokens (``text_to_tokens``).
+
+        Arguments
+        ---------
+        text : str
+            A raw transcript (``text_to_tokens`` normalises it).
+
+        Returns
+        -------
+        list of int
+            The ids (``unk_index`` for unknown tokens).
+        """
+        return [self.token_to_id(token) for token in self.text_to_tokens(text)]
+
+    def decode_ids(self, ids):
+        """Converts ids back to text, skipping the silent ids.
+
+        Arguments
+        ---------
+        ids : list of int or torch.Tensor
+            Token ids.
+
+        Returns
+        -------
+        str
+            The tokens of the other ids, joined by ``separator``.
+
+        Example
+        -------
+        >>> SymbolTable(["a", "b"]).decode_ids([0, 5, 4, 2, 1])
+        'ba'
+        """
+        return self.separator.join(
+            self._decode_token(index)
+            for index in _to_int_list(ids)
+            if index not in self._silent_ids
+        )
+
+    def _decode_token(self, index):
+        """The text of one id that is not silent."""
+        return self.tokens[index]
 
     def id_to_token(self, index):
         """Returns the token of an id.
