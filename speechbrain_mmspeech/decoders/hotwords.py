@@ -50,8 +50,8 @@ from speechbrain_mmspeech.tokenizers import PinyinTokenizer, SymbolTable
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WEIGHT = 3.0  # bonus per hotword character
-DEFAULT_THRESHOLD = -2.7  # per phone; the rule: recipes/AISHELL-1/README.md
+DEFAULT_WEIGHT = 12.0  # bonus per hotword character
+DEFAULT_THRESHOLD = -1.0  # per phone; both chosen on dev, see the recipe README
 DEFAULT_MAX_ACTIVE = 32
 DEFAULT_MAX_HOTWORDS = 5000
 DEFAULT_MAX_CHARS = 16
