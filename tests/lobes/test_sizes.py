@@ -8,6 +8,7 @@ from speechbrain_mmspeech.lobes.models.sizes import (
     BASE_D_FFN,
     BASE_D_MODEL,
     BASE_NHEAD,
+    N_MELS,
 )
 
 BASE_PRESET = Path(__file__).resolve().parents[2] / "hparams" / "base.yaml"
@@ -21,3 +22,4 @@ def test_base_sizes_match_the_base_preset():
         preset["d_ffn"],
     )
     assert preset["subsample_channels"] == BASE_D_MODEL
+    assert preset["n_mels"] == N_MELS

@@ -35,6 +35,7 @@ from speechbrain_mmspeech.lobes.models.sizes import (
     BASE_D_FFN,
     BASE_D_MODEL,
     BASE_NHEAD,
+    N_MELS,
 )
 from speechbrain_mmspeech.lobes.models.speech_transformer import (
     ConvPositionalEmbedding,
@@ -160,7 +161,7 @@ class SpeechEncoder(torch.nn.Module):
 
     def __init__(
         self,
-        n_mels=80,
+        n_mels=N_MELS,
         d_model=BASE_D_MODEL,
         nhead=BASE_NHEAD,
         num_layers=12,

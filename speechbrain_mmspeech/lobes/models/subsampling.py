@@ -12,7 +12,7 @@ Authors
 
 import torch
 
-from speechbrain_mmspeech.lobes.models.sizes import BASE_D_MODEL
+from speechbrain_mmspeech.lobes.models.sizes import BASE_D_MODEL, N_MELS
 
 CONV_KERNEL = 3
 CONV_STRIDE = 2
@@ -64,7 +64,9 @@ class Conv2dSubsampling(torch.nn.Module):
     torch.Size([2, 24, 16])
     """
 
-    def __init__(self, n_mels=80, channels=BASE_D_MODEL, d_model=BASE_D_MODEL):
+    def __init__(
+        self, n_mels=N_MELS, channels=BASE_D_MODEL, d_model=BASE_D_MODEL
+    ):
         super().__init__()
         self.conv = torch.nn.Sequential(
             torch.nn.Conv2d(1, channels, CONV_KERNEL, CONV_STRIDE),
