@@ -46,10 +46,9 @@ from speechbrain_mmspeech.convert.settings import (
     require_equal,
 )
 from speechbrain_mmspeech.convert.vocabulary import (
-    check_phone_sizes,
-    code_vocab_size,
     phone_tokenizer_from_dict,
     text_tokenizer_from_vocab,
+    vocabulary_sizes,
     with_phone_blank,
 )
 
@@ -199,13 +198,13 @@ def read_fairseq(checkpoint_path, vocab, phone_dict, fbank_config):
     sizes = {}
     if model_cfg.get(PHONE_DICT_SIZE_KEY) is not None:
         sizes[PHONE_DICT_SIZE_KEY] = model_cfg[PHONE_DICT_SIZE_KEY]
-    arch["phone_vocab_size"] = check_phone_sizes(sizes, phone_tokenizer, origin)
-    arch["text_vocab_size"] = len(tokenizer)
-    codes = code_vocab_size(
-        state[EMBED_TOKENS_KEY].shape[0], len(tokenizer), path
+    rows = state[EMBED_TOKENS_KEY].shape[0]
+    arch.update(
+        vocabulary_sizes(tokenizer, phone_tokenizer, sizes, origin, rows, path)
     )
-    arch["code_vocab_size"] = codes
-    task_keys = check_fairseq_codes(task_cfg, codes, f"{path} (cfg.task)")
+    task_keys = check_fairseq_codes(
+        task_cfg, arch["code_vocab_size"], f"{path} (cfg.task)"
+    )
     read_keys = {s.key for s in FAIRSEQ_SETTINGS.values()}
     notes = {
         "architecture": architecture,

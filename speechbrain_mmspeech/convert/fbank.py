@@ -24,8 +24,8 @@ from speechbrain_mmspeech.convert.reading import (
     require_file,
 )
 from speechbrain_mmspeech.lobes.features import GLOBAL_NORM, SENTENCE_NORM
+from speechbrain_mmspeech.lobes.models.sizes import N_MELS
 
-OFFICIAL_N_MELS = 80
 TRANSFORMS_KEY = "transforms"
 FEATURE_TRANSFORMS_KEY = "feature_transforms"
 # The splits the official readers ask for, and fairseq's wildcards.
@@ -96,7 +96,7 @@ def read_fbank_config(path, feature_transforms=False):
             f"'{EVAL_SPLIT}' split of " + " + ".join(keys) + "), found "
             f"{eval_transforms}{unread}"
         )
-    n_mels = config.get(FEATURE_SIZE_KEY, OFFICIAL_N_MELS)
+    n_mels = config.get(FEATURE_SIZE_KEY, N_MELS)
     values = {
         "n_mels": n_mels,
         "norm_type": CMVN_TRANSFORMS[eval_transforms[0]],

@@ -48,10 +48,9 @@ from speechbrain_mmspeech.convert.settings import (
     read_settings,
 )
 from speechbrain_mmspeech.convert.vocabulary import (
-    check_phone_sizes,
-    code_vocab_size,
     phone_tokenizer_from_dict,
     text_tokenizer_from_vocab,
+    vocabulary_sizes,
     with_phone_blank,
 )
 from speechbrain_mmspeech.tokenizers import FAIRSEQ_SPECIALS
@@ -201,13 +200,16 @@ def read_modelscope(folder):
     blank_row = configured_phones == len(phone_tokenizer) + 1
     if blank_row:
         phone_tokenizer = with_phone_blank(phone_tokenizer)
-    arch["phone_vocab_size"] = check_phone_sizes(
-        arch, phone_tokenizer, config_path
-    )
     vocab_size = arch.pop("vocab_size")
-    arch["text_vocab_size"] = len(tokenizer)
-    arch["code_vocab_size"] = code_vocab_size(
-        vocab_size, len(tokenizer), config_path
+    arch.update(
+        vocabulary_sizes(
+            tokenizer,
+            phone_tokenizer,
+            arch,
+            config_path,
+            vocab_size,
+            config_path,
+        )
     )
     settings, extra = beam_settings(configuration, configuration_path)
     search = configuration["model"].get("beam_search", {})

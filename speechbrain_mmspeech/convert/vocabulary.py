@@ -194,3 +194,46 @@ def code_vocab_size(vocab_size, text_vocab_size, origin):
             f"{text_vocab_size} text ids of the vocabulary file"
         )
     return vocab_size - text_vocab_size
+
+
+def vocabulary_sizes(
+    tokenizer, phone_tokenizer, configured, origin, vocab_rows, rows_origin
+):
+    """The architecture's three vocabulary sizes, checked against the files.
+
+    Arguments
+    ---------
+    tokenizer : CharTokenizer
+        The decoder vocabulary (:func:`text_tokenizer_from_vocab`).
+    phone_tokenizer : PinyinTokenizer
+        The phone inventory, with ``<blank>`` when the table has that row.
+    configured, origin : dict, str
+        Configured phone sizes and where they come from, as in
+        :func:`check_phone_sizes` (which pops them).
+    vocab_rows, rows_origin : int, str
+        The decoder vocabulary size (configured or the embedding's rows),
+        and where it comes from, as in :func:`code_vocab_size`.
+
+    Returns
+    -------
+    dict
+        ``text_vocab_size``, ``phone_vocab_size`` and ``code_vocab_size``.
+
+    Example
+    -------
+    >>> path = getfixture("tmp_path") / "vocab.txt"
+    >>> _ = path.write_text("你\\n好\\n", encoding="utf-8")
+    >>> _, tokenizer = text_tokenizer_from_vocab(path)
+    >>> sizes = vocabulary_sizes(tokenizer, PinyinTokenizer(), {}, "c", 10, "w")
+    >>> sizes
+    {'phone_vocab_size': 141, 'text_vocab_size': 8, 'code_vocab_size': 2}
+    """
+    return {
+        "phone_vocab_size": check_phone_sizes(
+            configured, phone_tokenizer, origin
+        ),
+        "text_vocab_size": len(tokenizer),
+        "code_vocab_size": code_vocab_size(
+            vocab_rows, len(tokenizer), rows_origin
+        ),
+    }

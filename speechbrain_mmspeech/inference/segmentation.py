@@ -31,9 +31,12 @@ import torch
 from speechbrain_mmspeech.inference.vad import (
     DETECTORS,
     FRAME_SAMPLES,
+    MIN_SILENCE_SECONDS,
+    MIN_SPEECH_SECONDS,
     SAMPLE_RATE,
     SILENCE_PEAK,
     SILERO,
+    SPEECH_THRESHOLD,
     make_speech_detector,
     speech_regions,
 )
@@ -177,12 +180,9 @@ class SpeechSegmenter(torch.nn.Module):
         Longest segment; also the longest audio decoded whole.
     padding_seconds : float
         Audio kept before and after each speech region.
-    min_silence_seconds : float
-        Shorter pauses do not split speech.
-    min_speech_seconds : float
-        Shorter speech is ignored.
-    threshold : float
-        Speech probability that starts speech.
+    min_silence_seconds, min_speech_seconds, threshold : float
+        The speech region rules, as in
+        :func:`~speechbrain_mmspeech.inference.vad.speech_regions`.
 
     Example
     -------
@@ -202,9 +202,9 @@ class SpeechSegmenter(torch.nn.Module):
         detector=SILERO,
         max_segment_seconds=20.0,
         padding_seconds=0.1,
-        min_silence_seconds=0.5,
-        min_speech_seconds=0.25,
-        threshold=0.5,
+        min_silence_seconds=MIN_SILENCE_SECONDS,
+        min_speech_seconds=MIN_SPEECH_SECONDS,
+        threshold=SPEECH_THRESHOLD,
     ):
         super().__init__()
         self.detector = detector

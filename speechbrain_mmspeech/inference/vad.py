@@ -36,6 +36,10 @@ FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 SILERO = "silero"
 ENERGY = "energy"
 DETECTORS = (SILERO, ENERGY)
+# The speech region rules' defaults (``speech_regions``, ``SpeechSegmenter``).
+SPEECH_THRESHOLD = 0.5
+MIN_SILENCE_SECONDS = 0.5
+MIN_SPEECH_SECONDS = 0.25
 
 
 def frame_count(n_samples):
@@ -330,10 +334,10 @@ def make_speech_detector(kind=SILERO):
 
 def speech_regions(
     probs,
-    threshold=0.5,
+    threshold=SPEECH_THRESHOLD,
     neg_threshold=None,
-    min_silence_seconds=0.5,
-    min_speech_seconds=0.25,
+    min_silence_seconds=MIN_SILENCE_SECONDS,
+    min_speech_seconds=MIN_SPEECH_SECONDS,
 ):
     """Turns frame speech probabilities into speech regions.
 

@@ -18,6 +18,7 @@ import torchaudio.compliance.kaldi as kaldi
 from speechbrain.processing.features import InputNormalization
 
 from speechbrain_mmspeech.dataio.audio import SAMPLE_RATE, is_silent
+from speechbrain_mmspeech.lobes.models.sizes import N_MELS
 
 # Kaldi fbank takes samples in the int16 range.
 INT16_SCALE = 2**15
@@ -54,7 +55,7 @@ class MMSpeechFbank(torch.nn.Module):
 
     def __init__(
         self,
-        n_mels=80,
+        n_mels=N_MELS,
         sample_rate=SAMPLE_RATE,
         frame_length=25.0,
         frame_shift=10.0,

@@ -1,1 +1,2 @@
-"""The networks: ``encoder``, ``decoder``, ``mmspeech`` and ``transformer_lm``."""
+"""The networks: ``encoder``, ``decoder``, ``mmspeech`` and ``transformer_lm``
+(``sizes``: their official Base defaults)."""

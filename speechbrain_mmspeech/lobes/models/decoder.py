@@ -41,6 +41,11 @@ from speechbrain_mmspeech.lobes.models.decoder_layer import (
     DECODER_ATTENTION_SCALE_FACTOR,
     TextDecoderLayer,
 )
+from speechbrain_mmspeech.lobes.models.sizes import (
+    BASE_D_FFN,
+    BASE_D_MODEL,
+    BASE_NHEAD,
+)
 from speechbrain_mmspeech.nnet.attention import causal_bias, padding_to_bias
 from speechbrain_mmspeech.nnet.layers import init_embedding
 from speechbrain_mmspeech.tokenizers import PAD_INDEX
@@ -236,10 +241,10 @@ class TextDecoder(torch.nn.Module):
     def __init__(
         self,
         vocab_size,
-        d_model=768,
-        nhead=12,
+        d_model=BASE_D_MODEL,
+        nhead=BASE_NHEAD,
         num_layers=6,
-        d_ffn=3072,
+        d_ffn=BASE_D_FFN,
         max_positions=1024,
         rel_pos_bucket_size=256,
         rel_pos_max_positions=None,

@@ -31,6 +31,12 @@ from dataclasses import dataclass
 
 import torch
 
+from speechbrain_mmspeech.lobes.models.sizes import (
+    BASE_D_FFN,
+    BASE_D_MODEL,
+    BASE_NHEAD,
+    N_MELS,
+)
 from speechbrain_mmspeech.lobes.models.speech_transformer import (
     ConvPositionalEmbedding,
     SpeechEncoderLayer,
@@ -155,12 +161,12 @@ class SpeechEncoder(torch.nn.Module):
 
     def __init__(
         self,
-        n_mels=80,
-        d_model=768,
-        nhead=12,
+        n_mels=N_MELS,
+        d_model=BASE_D_MODEL,
+        nhead=BASE_NHEAD,
         num_layers=12,
-        d_ffn=3072,
-        subsample_channels=768,
+        d_ffn=BASE_D_FFN,
+        subsample_channels=BASE_D_MODEL,
         context_layer=6,
         phone_vocab_size=141,
         phone_padding_index=PAD_INDEX,

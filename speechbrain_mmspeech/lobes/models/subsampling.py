@@ -12,6 +12,8 @@ Authors
 
 import torch
 
+from speechbrain_mmspeech.lobes.models.sizes import BASE_D_MODEL, N_MELS
+
 CONV_KERNEL = 3
 CONV_STRIDE = 2
 N_SUBSAMPLING_CONVS = 2
@@ -50,8 +52,8 @@ class Conv2dSubsampling(torch.nn.Module):
     n_mels : int
         Number of filterbank channels of the input.
     channels : int
-        Output channels of both convolutions (768 in the official Base; a
-        smaller value makes CPU training affordable).
+        Output channels of both convolutions (``d_model`` in the official
+        Base; a smaller value makes CPU training affordable).
     d_model : int
         Output size.
 
@@ -62,7 +64,9 @@ class Conv2dSubsampling(torch.nn.Module):
     torch.Size([2, 24, 16])
     """
 
-    def __init__(self, n_mels=80, channels=768, d_model=768):
+    def __init__(
+        self, n_mels=N_MELS, channels=BASE_D_MODEL, d_model=BASE_D_MODEL
+    ):
         super().__init__()
         self.conv = torch.nn.Sequential(
             torch.nn.Conv2d(1, channels, CONV_KERNEL, CONV_STRIDE),
