@@ -88,6 +88,12 @@ def parse_args(argv=None):
     parser.add_argument(
         "--weights", type=float, nargs="+", default=[3.0, 6.0, 9.0, 12.0]
     )
+    parser.add_argument(
+        "--tone-penalties",
+        nargs="+",
+        default=["none"],
+        help="tone penalties to sweep (none: tones must match)",
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args(argv)
@@ -154,7 +160,12 @@ def gate_rule(asr, rows, listed):
             begin = time.perf_counter()
             log_probs = scorer.phone_logits(hidden).float().log_softmax(-1)
             scores = spot_hotwords(
-                log_probs, (~padding).sum(1), table.phones, table.phone_lengths
+                log_probs,
+                (~padding).sum(1),
+                table.phones,
+                table.phone_lengths,
+                tone_groups=scorer.tone_groups,
+                tone_penalty=scorer.tone_penalty,
             )[0]
             seconds += time.perf_counter() - begin
         names = {index[n] for n in row["names"] if n in index}
@@ -179,9 +190,10 @@ def gate_rule(asr, rows, listed):
     )
 
 
-def sweep(asr, rows, listed, thresholds, weights):
-    """Decodes ``rows`` with each (threshold, weight) and prints the table
-    and the pair the rule picks (see the module docstring)."""
+def sweep(asr, rows, listed, thresholds, weights, tone_penalties=(None,)):
+    """Decodes ``rows`` with each (tone penalty, threshold, weight) and
+    prints the table and the setting the rule picks (see the module
+    docstring)."""
     scorer = asr.hotword_scorer()
     weights_of = asr.transcriber.searcher.scorer.weights
     refs = [normalize_text(row["transcript"]) for row in rows]
@@ -206,32 +218,44 @@ def sweep(asr, rows, listed, thresholds, weights):
 
     cer, base = run(None)
     print(f"{len(rows)} utterances, {len(listed)} listed")
-    print("| threshold | weight | CER | recall | precision | U-CER |")
-    print("| --- " * 6 + "|")
     print(
-        f"| none | 0 | {cer:.2f} | {base['recall']:.1f} | "
+        "| tone penalty | threshold | weight | CER | recall | precision "
+        "| U-CER |"
+    )
+    print("| --- " * 7 + "|")
+    print(
+        f"| | none | 0 | {cer:.2f} | {base['recall']:.1f} | "
         f"{base['precision']:.1f} | {base['U-CER']:.2f} |"
     )
     best = None
-    for threshold in thresholds:
-        for weight in weights:
-            scorer.threshold, weights_of["hotword"] = threshold, weight
-            cer, s = run(listed)
-            print(
-                f"| {threshold} | {weight} | {cer:.2f} | {s['recall']:.1f} | "
-                f"{s['precision']:.1f} | {s['U-CER']:.2f} |",
-                flush=True,
-            )
-            allowed = (
-                s["precision"] >= min(SWEEP_PRECISION, base["precision"])
-                and s["U-CER"] <= base["U-CER"] + SWEEP_U_CER_RISE
-            )
-            if allowed and (best is None or s["recall"] > best[0]):
-                best = (s["recall"], threshold, weight)
+    grid = [
+        (penalty, threshold, weight)
+        for penalty in tone_penalties
+        for threshold in thresholds
+        for weight in weights
+    ]
+    for penalty, threshold, weight in grid:
+        scorer.tone_penalty, scorer.threshold = penalty, threshold
+        weights_of["hotword"] = weight
+        cer, s = run(listed)
+        print(
+            f"| {penalty} | {threshold} | {weight} | {cer:.2f} | "
+            f"{s['recall']:.1f} | {s['precision']:.1f} | {s['U-CER']:.2f} |",
+            flush=True,
+        )
+        allowed = (
+            s["precision"] >= min(SWEEP_PRECISION, base["precision"])
+            and s["U-CER"] <= base["U-CER"] + SWEEP_U_CER_RISE
+        )
+        if allowed and (best is None or s["recall"] > best[0]):
+            best = (s["recall"], penalty, threshold, weight)
     if best is None:
-        print("rule: no pair keeps precision and U-CER; none chosen")
+        print("rule: no setting keeps precision and U-CER; none chosen")
     else:
-        print(f"rule: threshold {best[1]}, weight {best[2]} ({best[0]:.1f}%)")
+        print(
+            f"rule: tone penalty {best[1]}, threshold {best[2]}, "
+            f"weight {best[3]} ({best[0]:.1f}%)"
+        )
 
 
 def print_table(args, rows, runs, records, lists):
@@ -299,7 +323,7 @@ def main(argv=None):
     overrides = {}
     for pair in args.override:
         key, _, value = pair.partition("=")
-        overrides[key] = float(value)
+        overrides[key] = None if value == "none" else float(value)
     rows = round_robin(read_hotword_manifest(args.manifest))[: args.limit]
     lists = {}
     for path in args.lists:
@@ -324,7 +348,18 @@ def main(argv=None):
                 return
             if args.sweep:
                 largest = max(lists.values(), key=len)
-                sweep(asr, rows, largest, args.thresholds, args.weights)
+                penalties = [
+                    None if p == "none" else float(p)
+                    for p in args.tone_penalties
+                ]
+                sweep(
+                    asr,
+                    rows,
+                    largest,
+                    args.thresholds,
+                    args.weights,
+                    penalties,
+                )
                 return
             decode_rows(asr, rows, runs, args.records)
     with open(args.records, encoding="utf-8") as f:

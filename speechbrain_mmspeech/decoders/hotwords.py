@@ -14,7 +14,9 @@ its pinyin phones were spoken. Two steps, both per utterance:
    path holds the hotword exactly and falls as the audio disagrees. A
    hotword is *active* when its score is at least ``threshold`` (the best
    ``max_active`` of them); the others get nothing, so a long list does not
-   turn into insertions.
+   turn into insertions. Tones are where the phone head errs most; with a
+   ``tone_penalty`` a final may also be matched by the same final in
+   another tone, at that cost per frame (``tone_tolerant_costs``).
 2. Biasing (``HotwordScorer``, a SpeechBrain full scorer, weight key
    ``hotword``): the active hotwords of an utterance form an Aho-Corasick
    automaton over the decoder's character ids (a context graph, as in
@@ -52,6 +54,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WEIGHT = 12.0  # bonus per hotword character
 DEFAULT_THRESHOLD = -1.0  # per phone; both chosen on dev, see the recipe README
+DEFAULT_TONE_PENALTY = None  # per frame; None: a final's tone must match
 DEFAULT_MAX_ACTIVE = 32
 DEFAULT_MAX_HOTWORDS = 5000
 DEFAULT_MAX_CHARS = 16
@@ -211,7 +214,90 @@ def _check_hotword(word, char_tokenizer, pinyin_tokenizer, max_chars):
     return ids, pinyin_tokenizer.ids_to_ctc_targets(phone_ids)
 
 
-def spot_hotwords(log_probs, lengths, phones, phone_lengths, blank_index=0):
+def tone_groups(pinyin_tokenizer):
+    """The toneless group of each CTC class: finals that differ only in
+    their tone (``ue1`` ... ``ue5``) share a group, every other class is
+    a group of its own.
+
+    Arguments
+    ---------
+    pinyin_tokenizer : PinyinTokenizer
+        The phone inventory of the phone head.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[classes]`` group index of each CTC class.
+
+    Example
+    -------
+    >>> tokenizer = PinyinTokenizer()
+    >>> groups = tone_groups(tokenizer)
+    >>> xue1, xue2, n = tokenizer.ids_to_ctc_targets(
+    ...     [tokenizer.token_to_id(p) for p in ["ue1", "ue2", "n"]]
+    ... )
+    >>> bool(groups[xue1] == groups[xue2]), bool(groups[xue1] == groups[n])
+    (True, False)
+    """
+    keys = {}
+    groups = []
+    for target in range(pinyin_tokenizer.num_ctc_classes):
+        if target == pinyin_tokenizer.ctc_blank_index:
+            key = None
+        else:
+            token = pinyin_tokenizer.id_to_token(
+                pinyin_tokenizer.ctc_targets_to_ids([target])[0]
+            )
+            key = token.rstrip("012345")
+        groups.append(keys.setdefault(key, len(keys)))
+    return torch.tensor(groups)
+
+
+def tone_tolerant_costs(costs, groups, penalty):
+    """Frame costs where a class may also take its best toneless sibling's
+    cost, minus ``penalty``.
+
+    Arguments
+    ---------
+    costs : torch.Tensor
+        ``[batch, time, classes]`` frame costs (log-posteriors minus the
+        frame's best).
+    groups : torch.Tensor
+        ``[classes]`` toneless groups (``tone_groups``).
+    penalty : float
+        The cost of a tone substitution, per frame.
+
+    Returns
+    -------
+    torch.Tensor
+        ``[batch, time, classes]`` the costs, each at least its group's
+        best minus ``penalty``.
+
+    Example
+    -------
+    >>> costs = torch.tensor([[[0.0, -9.0, -1.0]]])  # ue2, ue1, n
+    >>> tone_tolerant_costs(costs, torch.tensor([0, 0, 1]), 2.0).tolist()
+    [[[0.0, -2.0, -1.0]]]
+    """
+    index = groups.to(costs.device).expand_as(costs)
+    best = torch.full(
+        costs.shape[:-1] + (int(groups.max()) + 1,),
+        float("-inf"),
+        dtype=costs.dtype,
+        device=costs.device,
+    ).scatter_reduce(-1, index, costs, "amax")
+    return torch.maximum(costs, best.gather(-1, index) - penalty)
+
+
+def spot_hotwords(
+    log_probs,
+    lengths,
+    phones,
+    phone_lengths,
+    blank_index=0,
+    tone_groups=None,
+    tone_penalty=None,
+):
     """Keyword spotting: each hotword's best segment in each utterance.
 
     Viterbi over each hotword's CTC label sequence ``p1 _ p2 _ ... pL``
@@ -231,6 +317,10 @@ def spot_hotwords(log_probs, lengths, phones, phone_lengths, blank_index=0):
         ``[hotwords]`` number of phones.
     blank_index : int
         The blank class.
+    tone_groups : torch.Tensor
+        ``[classes]`` toneless groups, with ``tone_penalty``.
+    tone_penalty : float
+        None: a label's own cost; else ``tone_tolerant_costs``.
 
     Returns
     -------
@@ -251,6 +341,8 @@ def spot_hotwords(log_probs, lengths, phones, phone_lengths, blank_index=0):
     batch, n_frames, _ = log_probs.shape
     n_words, max_phones = phones.shape
     costs = log_probs - log_probs.amax(dim=-1, keepdim=True)
+    if tone_penalty is not None:
+        costs = tone_tolerant_costs(costs, tone_groups, tone_penalty)
     # The label sequence p1 _ p2 _ ... pL, padded to 2 * max_phones - 1.
     n_states = 2 * max_phones - 1
     labels = torch.full((n_words, n_states), blank_index, dtype=torch.long)
@@ -305,6 +397,9 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
     threshold : float
         The gate: the least spotting score per phone (``spot_hotwords``)
         of an active hotword; None: every hotword is active (no gate).
+    tone_penalty : float
+        The gate's cost per frame of hearing a final in another tone
+        (``tone_tolerant_costs``); None: tones must match.
     max_active : int
         At most this many hotwords (the best spotted) are active in an
         utterance.
@@ -349,6 +444,7 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         char_tokenizer,
         hotwords=None,
         threshold=DEFAULT_THRESHOLD,
+        tone_penalty=DEFAULT_TONE_PENALTY,
         max_active=DEFAULT_MAX_ACTIVE,
         max_hotwords=DEFAULT_MAX_HOTWORDS,
         vocab_size=None,
@@ -362,11 +458,13 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         self.phone_logits = _phone_logits_function(phone_head)
         self.char_tokenizer = char_tokenizer
         self.threshold = threshold
+        self.tone_penalty = tone_penalty
         self.max_active = max_active
         self.max_hotwords = max_hotwords
         self.vocab_size = vocab_size
         self.eos_index = eos_index
         self.pinyin_tokenizer = pinyin_tokenizer or PinyinTokenizer()
+        self.tone_groups = tone_groups(self.pinyin_tokenizer)
         self._table = None
         self._words = None
         self._tables = {}  # recent lists' tables: a list is checked once
@@ -432,7 +530,12 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         log_probs = self.phone_logits(hidden).float().log_softmax(-1)
         table = self.table
         self.spotted = spot_hotwords(
-            log_probs.cpu(), lengths, table.phones, table.phone_lengths
+            log_probs.cpu(),
+            lengths,
+            table.phones,
+            table.phone_lengths,
+            tone_groups=self.tone_groups,
+            tone_penalty=self.tone_penalty,
         )
         self._active = []
         for scores in self.spotted:

@@ -58,6 +58,7 @@ from speechbrain_mmspeech.decoders.hotwords import (
     DEFAULT_MAX_ACTIVE,
     DEFAULT_MAX_HOTWORDS,
     DEFAULT_THRESHOLD,
+    DEFAULT_TONE_PENALTY,
     DEFAULT_WEIGHT,
     HotwordError,
     HotwordScorer,
@@ -300,6 +301,9 @@ class MMSpeechASR(EncoderDecoderASR):
                 self.tokenizer,
                 threshold=getattr(
                     self.hparams, "hotword_threshold", DEFAULT_THRESHOLD
+                ),
+                tone_penalty=getattr(
+                    self.hparams, "hotword_tone_penalty", DEFAULT_TONE_PENALTY
                 ),
                 max_active=getattr(
                     self.hparams, "hotword_max_active", DEFAULT_MAX_ACTIVE

@@ -29,6 +29,7 @@ from speechbrain_mmspeech.decoders.hotwords import (
     HotwordTable,
     read_hotwords,
     spot_hotwords,
+    tone_groups,
 )
 from speechbrain_mmspeech.decoders.phone_ctc import CTCScorer
 from speechbrain_mmspeech.tokenizers import CharTokenizer, PinyinTokenizer
@@ -149,6 +150,21 @@ def test_spotting_scores_the_spoken_phones_best():
         )  # fmt: skip
         assert torch.allclose(alone[:, 0], scores[:, k])
     assert phone_classes("李明")[0] == table.phones[0, 0]
+
+
+def test_a_tone_penalty_lets_a_final_heard_in_another_tone_match():
+    # The audio says li3 ming2; 黎明 is li2 ming2, 她来 ta1 lai2.
+    log_probs = SpelledPhones("李明")(torch.zeros(1, 12, 1)).log_softmax(-1)
+    table = HotwordTable(["李明", "黎明", "她来"], tokenizer())
+    args = (log_probs, torch.tensor([12]), table.phones, table.phone_lengths)
+    strict = spot_hotwords(*args)[0]
+    tolerant = spot_hotwords(
+        *args, tone_groups=tone_groups(PinyinTokenizer()), tone_penalty=0.5
+    )[0]
+    assert tolerant[0] == pytest.approx(strict[0], abs=1e-4)  # spoken: 0
+    assert strict[1] < -1.0 < tolerant[1] < tolerant[0]  # one tone off
+    assert tolerant[2] < -1.0  # other initials and finals stay absent
+    assert (tolerant >= strict - 1e-6).all()
 
 
 def test_bad_hotword_lists_are_named(tmp_path):
