@@ -7,11 +7,12 @@ For each run (no hotwords, then each list) it prints CER, hotword recall and
 precision, B-CER and U-CER (``speechbrain_mmspeech.inference.hotword_scoring``),
 the same on the R1 subset (the utterances whose names the run without
 hotwords recalls below 40%), and the decoding time (encoder and search, per
-utterance, batch 1). A run with a list is scored against that list; the run
-without hotwords against the largest list.
+utterance, batch 1). Each list's run is scored against that list, next to
+the run without hotwords scored against the same list.
 
-``--sweep`` decodes the manifest with every pair of ``--thresholds`` and
-``--weights`` (each utterance encoded once) and picks the pair by the rule
+``--sweep`` decodes the manifest with every setting of ``--tone-penalties``,
+``--thresholds`` and ``--weights`` (each utterance encoded once) and picks
+one by the rule
 stated in ``sweep``: the highest recall whose precision is at least 98%
 (or at least the run without hotwords' precision, if that is lower) and
 whose U-CER is at most 0.3 point above the run without hotwords (the
@@ -258,10 +259,24 @@ def sweep(asr, rows, listed, thresholds, weights, tone_penalties=(None,)):
         )
 
 
+def table_row(rows, texts, seconds, listed, r1, name):
+    """One line of the results table."""
+    cer, stats = score(rows, texts, listed)
+    s = stats.summarize()
+    t = score(rows, texts, listed, r1)[1].summarize()
+    cells = [name, f"{cer:.2f}"]
+    cells += [f"{s['recall']:.1f}", f"{s['precision']:.1f}"]
+    cells += [f"{s['B-CER']:.2f}", f"{s['U-CER']:.2f}"]
+    cells += [f"{t['recall']:.1f}", f"{t['B-CER']:.2f}", f"{t['U-CER']:.2f}"]
+    cells.append(f"{1000 * seconds / len(rows):.0f}")
+    return "| " + " | ".join(cells) + " |"
+
+
 def print_table(args, rows, runs, records, lists):
-    """The results table of the recorded rows (see the module docstring)."""
+    """The results table of the recorded rows (see the module docstring):
+    for each list, the run without hotwords and the run with the list,
+    both scored against that list (its words are the biased characters)."""
     rows = [row for row in rows if row["ID"] in records]
-    largest = max(lists.values(), key=len)
     results = {
         name: (
             [records[row["ID"]]["texts"][name] for row in rows],
@@ -269,36 +284,20 @@ def print_table(args, rows, runs, records, lists):
         )
         for name, _ in runs
     }
-    _, base = score(rows, results["none"][0], largest)
-    low = {w for w, r in base.word_recall().items() if r < R1_RECALL}
-    r1 = {row["ID"] for row in rows if set(row["names"]) & low}
     settings = " ".join(args.override) or "folder settings"
     print(f"{args.manifest}: {len(rows)} utterances, {settings}")
-    print(f"R1: {len(low)} names, {len(r1)} utterances")
     print(
         "| hotwords | CER | recall | precision | B-CER | U-CER | "
         "R1 recall | R1 B-CER | R1 U-CER | ms/utt |"
     )
     print("| --- " * 10 + "|")
-    for name, (texts, seconds) in results.items():
-        listed = lists.get(name, largest)
-        cer, stats = score(rows, texts, listed)
-        s = stats.summarize()
-        _, r1_stats = score(rows, texts, listed, r1)
-        t = r1_stats.summarize()
-        cells = [
-            name,
-            f"{cer:.2f}",
-            f"{s['recall']:.1f}",
-            f"{s['precision']:.1f}",
-            f"{s['B-CER']:.2f}",
-            f"{s['U-CER']:.2f}",
-            f"{t['recall']:.1f}",
-            f"{t['B-CER']:.2f}",
-            f"{t['U-CER']:.2f}",
-            f"{1000 * seconds / len(rows):.0f}",
-        ]
-        print("| " + " | ".join(cells) + " |", flush=True)
+    for name, listed in lists.items():
+        _, base = score(rows, results["none"][0], listed)
+        low = {w for w, r in base.word_recall().items() if r < R1_RECALL}
+        r1 = {row["ID"] for row in rows if set(row["names"]) & low}
+        label = f"none (list of {name}; R1: {len(low)} names)"
+        print(table_row(rows, *results["none"], listed, r1, label))
+        print(table_row(rows, *results[name], listed, r1, name), flush=True)
 
 
 def round_robin(rows):
