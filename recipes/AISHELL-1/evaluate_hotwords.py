@@ -12,11 +12,10 @@ the run without hotwords scored against the same list.
 
 ``--sweep`` decodes the manifest with every setting of ``--tone-penalties``,
 ``--thresholds`` and ``--weights`` (each utterance encoded once) and picks
-one by the rule
-stated in ``sweep``: the highest recall whose precision is at least 98%
-(or at least the run without hotwords' precision, if that is lower) and
-whose U-CER is at most 0.3 point above the run without hotwords (the
-issue's targets); use it on dev only::
+one by this rule: the highest recall (ties: the higher precision) whose
+precision is at least 98% (or at least the run without hotwords'
+precision, if that is lower) and whose U-CER is at most 0.3 point above
+the run without hotwords (the issue's targets); use it on dev only::
 
     python evaluate_hotwords.py results/mini_aishell/model hotword_test/dev.csv \\
         --lists hotword_test/dev_list_1000.txt --sweep
@@ -248,14 +247,16 @@ def sweep(asr, rows, listed, thresholds, weights, tone_penalties=(None,)):
             s["precision"] >= min(SWEEP_PRECISION, base["precision"])
             and s["U-CER"] <= base["U-CER"] + SWEEP_U_CER_RISE
         )
-        if allowed and (best is None or s["recall"] > best[0]):
-            best = (s["recall"], penalty, threshold, weight)
+        key = (s["recall"], s["precision"])  # ties: the more precise
+        if allowed and (best is None or key > best[0]):
+            best = (key, penalty, threshold, weight)
     if best is None:
         print("rule: no setting keeps precision and U-CER; none chosen")
     else:
         print(
             f"rule: tone penalty {best[1]}, threshold {best[2]}, "
-            f"weight {best[3]} ({best[0]:.1f}%)"
+            f"weight {best[3]} (recall {best[0][0]:.1f}%, precision "
+            f"{best[0][1]:.1f}%)"
         )
 
 
