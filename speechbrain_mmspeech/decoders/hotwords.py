@@ -54,7 +54,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_WEIGHT = 12.0  # bonus per hotword character
 DEFAULT_THRESHOLD = -1.0  # per phone; both chosen on dev, see the recipe README
-DEFAULT_TONE_PENALTY = None  # per frame; None: a final's tone must match
+DEFAULT_TONE_PENALTY = 1.0  # per frame (None: tones must match); chosen on dev
 DEFAULT_MAX_ACTIVE = 32
 DEFAULT_MAX_HOTWORDS = 5000
 DEFAULT_MAX_CHARS = 16
