@@ -40,10 +40,8 @@ import time
 
 import torch
 
-from speechbrain_mmspeech.decoders.hotwords import (
-    read_hotwords,
-    spot_hotwords,
-)
+from speechbrain_mmspeech.decoders.hotwords import read_hotwords
+from speechbrain_mmspeech.decoders.keyword_spotting import spot_hotwords
 from speechbrain_mmspeech.inference.ASR import MMSpeechASR, encode_whole
 from speechbrain_mmspeech.inference.hotword_scoring import HotwordStats
 from speechbrain_mmspeech.inference.scoring import character_error_stats

@@ -17,7 +17,6 @@ from test_phone_ctc import (
     VOCAB,
     SpelledPhones,
     make_searcher,
-    phone_classes,
     rigged_model,
     search,
 )
@@ -28,8 +27,6 @@ from speechbrain_mmspeech.decoders.hotwords import (
     HotwordScorer,
     HotwordTable,
     read_hotwords,
-    spot_hotwords,
-    tone_groups,
 )
 from speechbrain_mmspeech.decoders.phone_ctc import CTCScorer
 from speechbrain_mmspeech.tokenizers import CharTokenizer, PinyinTokenizer
@@ -127,44 +124,6 @@ def test_the_scorer_gives_back_through_the_search_interface():
         nxt = {0: she, she: lai, lai: ta}[token]
         total += float(scores[0, nxt])
     assert total == 0.0  # 她 +1, 来 +1, 他 -2
-
-
-def test_spotting_scores_the_spoken_phones_best():
-    log_probs = SpelledPhones("李明")(torch.zeros(2, 12, 1)).log_softmax(-1)
-    table = HotwordTable(["李明", "黎明", "她来", "明"], tokenizer())
-    lengths = torch.tensor([12, 5])
-    scores = spot_hotwords(
-        log_probs, lengths, table.phones, table.phone_lengths
-    )
-    spoken, near, absent, part = scores[0].tolist()
-    assert spoken == pytest.approx(0.0, abs=1e-4)
-    assert part == pytest.approx(0.0, abs=1e-4)  # a free start and end
-    assert absent < near < -1.0
-    # Utterance 2 stops after 5 frames (a blank, then l i3 m i2): no ng.
-    assert scores[1, 0] < -1.0
-    # One hotword at a time gives the same scores.
-    for k in range(len(table)):
-        alone = spot_hotwords(
-            log_probs, lengths, table.phones[k : k + 1, :],
-            table.phone_lengths[k : k + 1],
-        )  # fmt: skip
-        assert torch.allclose(alone[:, 0], scores[:, k])
-    assert phone_classes("李明")[0] == table.phones[0, 0]
-
-
-def test_a_tone_penalty_lets_a_final_heard_in_another_tone_match():
-    # The audio says li3 ming2; 黎明 is li2 ming2, 她来 ta1 lai2.
-    log_probs = SpelledPhones("李明")(torch.zeros(1, 12, 1)).log_softmax(-1)
-    table = HotwordTable(["李明", "黎明", "她来"], tokenizer())
-    args = (log_probs, torch.tensor([12]), table.phones, table.phone_lengths)
-    strict = spot_hotwords(*args)[0]
-    tolerant = spot_hotwords(
-        *args, tone_groups=tone_groups(PinyinTokenizer()), tone_penalty=0.5
-    )[0]
-    assert tolerant[0] == pytest.approx(strict[0], abs=1e-4)  # spoken: 0
-    assert strict[1] < -1.0 < tolerant[1] < tolerant[0]  # one tone off
-    assert tolerant[2] < -1.0  # other initials and finals stay absent
-    assert (tolerant >= strict - 1e-6).all()
 
 
 def test_bad_hotword_lists_are_named(tmp_path):
