@@ -7,7 +7,8 @@ The steps (settings: ``hparams/adapt.yaml``):
 3. give the domain's new characters ids (``vocabulary``);
 4. ``ngram``: interpolate the folder's n-gram with a domain n-gram
    (``ngram``); otherwise the folder's n-gram is only resized;
-5. ``p2t``: train the decoder with P2T on the domain text (``p2t``);
+5. ``p2t``: train the decoder with P2T on the domain text (``p2t``),
+   with S2T on labeled speech when given (``labeled``);
 6. write the new folder with the folder's own decoding settings
    (``export.folders.write_model_folder``).
 
@@ -28,6 +29,7 @@ from speechbrain_mmspeech.adaptation.domain_text import (
     read_domain_text,
     split_heldout,
 )
+from speechbrain_mmspeech.adaptation.labeled import encode_labeled
 from speechbrain_mmspeech.adaptation.ngram import adapt_ngram
 from speechbrain_mmspeech.adaptation.p2t import train_p2t
 from speechbrain_mmspeech.adaptation.vocabulary import (
@@ -199,6 +201,7 @@ def adapt_model_folder(
     hparams_file=None,
     overrides=None,
     progress=True,
+    labeled=None,
 ):
     """Adapts a model folder to a domain from text alone.
 
@@ -221,6 +224,9 @@ def adapt_model_folder(
         Settings that replace the file's.
     progress : bool
         Show progress bars.
+    labeled : str or pathlib.Path
+        A labeled manifest (``ID``, ``duration``, ``wav``, ``transcript``):
+        P2T then mixes in S2T batches of it (optional; P2T ways only).
 
     Returns
     -------
@@ -246,6 +252,11 @@ def adapt_model_folder(
     settings = load_settings(hparams_file, overrides)
     torch.set_num_threads(settings["threads"])
     use_ngram, use_p2t = method in ("ngram", "both"), method in ("p2t", "both")
+    if labeled is not None and not use_p2t:
+        raise AdaptationError(
+            "Labeled speech (--labeled) trains the decoder with P2T: use "
+            "--method p2t or both"
+        )
     values, state, tokenizer, ngram = read_model_folder(source, use_ngram)
     sentences = read_domain_text(domain_files)
     train, heldout = split_heldout(
@@ -283,8 +294,24 @@ def adapt_model_folder(
     )
     model.load_state_dict(state)
     if use_p2t:
+        encoded = None
+        if labeled is not None:
+            encoded = encode_labeled(
+                source,
+                labeled,
+                settings["labeled_max_utterances"],
+                settings["seed"],
+                progress,
+            )
+            report["labeled"] = len(encoded)
         report["p2t"] = train_p2t(
-            model, tokenizer, train, read_pool(text_pool), settings, progress
+            model,
+            tokenizer,
+            train,
+            read_pool(text_pool),
+            settings,
+            progress,
+            labeled=encoded,
         )
     model.eval()
     write_model_folder(output, model, tokenizer, values, ngram_lm=ngram)

@@ -58,6 +58,12 @@ def parse_arguments(argv=None):
         default=[],
         help="the original text pool (mixed into P2T batches)",
     )
+    parser.add_argument(
+        "--labeled",
+        default=None,
+        help="a labeled manifest (ID, duration, wav, transcript): P2T mixes "
+        "in S2T batches of it",
+    )
     parser.add_argument("--hparams", default=None, help="a settings YAML")
     parser.add_argument(
         "--set",
@@ -122,6 +128,7 @@ def main(argv=None):
             hparams_file=args.hparams,
             overrides=parse_settings(args.set),
             progress=not args.quiet,
+            labeled=args.labeled,
         )
     except AdaptationError as error:
         print(f"mmspeech-adapt: error: {error}", file=sys.stderr)

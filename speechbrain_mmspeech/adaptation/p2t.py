@@ -10,7 +10,9 @@ domain text, with three guards against forgetting:
 - every batch mixes ``pool_ratio`` sentences of the original text pool per
   domain sentence (when a pool is given), so that the old text keeps its
   weight;
-- few steps at a small learning rate (``hparams/adapt.yaml``).
+- few steps at a small learning rate (``hparams/adapt.yaml``);
+- with labeled speech, every step adds S2T on ``labeled_batch_size``
+  utterances (``adaptation.labeled``).
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -23,6 +25,8 @@ import time
 import torch
 from tqdm import tqdm
 
+from speechbrain_mmspeech.adaptation.labeled import s2t_batch
+from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
 from speechbrain_mmspeech.tokenizers import (
     BOS_INDEX,
     EOS_INDEX,
@@ -102,7 +106,9 @@ def collate(pairs, task):
     )
 
 
-def train_p2t(model, tokenizer, domain, pool, settings, progress=True):
+def train_p2t(
+    model, tokenizer, domain, pool, settings, progress=True, labeled=None
+):
     """Trains the decoder with P2T on domain text mixed with pool text.
 
     Arguments
@@ -117,9 +123,13 @@ def train_p2t(model, tokenizer, domain, pool, settings, progress=True):
         Original text pool sentences (may be empty).
     settings : dict
         ``p2t_epochs``, ``p2t_max_steps``, ``p2t_batch_size``,
-        ``p2t_pool_ratio``, ``p2t_lr``, ``max_text_chars``, ``seed``.
+        ``p2t_pool_ratio``, ``p2t_lr``, ``max_text_chars``, ``seed``
+        (and ``labeled_batch_size`` with ``labeled``).
     progress : bool
         Show a tqdm progress bar.
+    labeled : list of (torch.Tensor, str)
+        Encoded labeled utterances (``adaptation.labeled.encode_labeled``):
+        each step adds their S2T loss (None: P2T alone).
 
     Returns
     -------
@@ -157,7 +167,8 @@ def train_p2t(model, tokenizer, domain, pool, settings, progress=True):
     )
     model.train()
     model.encoder.eval()
-    order, losses, start = [], [], time.perf_counter()
+    order, labeled_order = [], []
+    losses, start = [], time.perf_counter()
     bar = tqdm(range(steps), desc="P2T", disable=not progress, unit="step")
     for _ in bar:
         if len(order) < batch_size:
@@ -175,7 +186,19 @@ def train_p2t(model, tokenizer, domain, pool, settings, progress=True):
             bos, encoded.hidden, encoded.positions, encoded.padding_mask
         )
         logits = model.output_projection(hidden)
-        loss = task.loss(logits, eos, token_lens) / len(batch)
+        loss, count = task.loss(logits, eos, token_lens), len(batch)
+        if labeled:
+            n = settings["labeled_batch_size"]
+            if len(labeled_order) < n:
+                labeled_order += rng.sample(range(len(labeled)), len(labeled))
+            items = [labeled[i] for i in labeled_order[:n]]
+            del labeled_order[:n]
+            memory, s2t_bos, s2t_eos, s2t_lens = s2t_batch(items, tokenizer)
+            hidden = model.decoder(s2t_bos, *unpack_memory(memory))
+            logits = model.output_projection(hidden)
+            loss = loss + task.loss(logits, s2t_eos, s2t_lens)
+            count += len(items)
+        loss = loss / count
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(

@@ -7,6 +7,7 @@ Authors
 import pytest
 import torch
 
+from speech_audio import speak, write_wav
 from speechbrain_mmspeech.adaptation.adapt import adapt_model_folder
 from speechbrain_mmspeech.adaptation.cli import main
 from speechbrain_mmspeech.adaptation.domain_text import AdaptationError
@@ -136,6 +137,66 @@ def test_both_ways_write_a_folder_that_loads_and_decodes(
         hyps, _, _, _ = asr.hparams.decoder(memory, lens)
     assert len(hyps) == 2
     assert max(max(h) for h in hyps if h) < len(tokenizer)
+
+
+@pytest.fixture
+def labeled_manifest(tmp_path):
+    """Two spoken pool sentences as a labeled manifest."""
+    rows = ["ID,duration,wav,transcript"]
+    for k, (text, pinyin) in enumerate(
+        [
+            ("你好世界", "ni3 hao3 shi4 jie4"),
+            ("天气很好", "tian1 qi4 hen3 hao3"),
+        ]
+    ):
+        audio = speak(pinyin)
+        wav = write_wav(tmp_path / f"u{k}.wav", audio)
+        rows.append(f"u{k},{len(audio) / 16000:.2f},{wav},{text}")
+    path = tmp_path / "labeled.csv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return path
+
+
+def test_labeled_speech_adds_s2t_to_p2t(
+    model_folder, domain_file, labeled_manifest, tmp_path
+):
+    def adapt(name, labeled):
+        output = tmp_path / name
+        report = adapt_model_folder(
+            model_folder,
+            [domain_file],
+            output,
+            method="p2t",
+            overrides={**QUICK_P2T, "labeled_batch_size": 2},
+            progress=False,
+            labeled=labeled,
+        )
+        return report, torch.load(output / "model.ckpt")
+
+    report, with_speech = adapt("with_speech", labeled_manifest)
+    assert report["labeled"] == 2 and report["p2t"]["steps"] == 2
+    _, text_only = adapt("text_only", None)
+    old_state = torch.load(model_folder / "model.ckpt")
+    for key, value in with_speech.items():
+        if key.startswith("encoder."):  # frozen: S2T moves the decoder only
+            assert torch.equal(value, old_state[key])
+    decoder = [key for key in with_speech if key.startswith("decoder.")]
+    assert any(not torch.equal(with_speech[k], text_only[k]) for k in decoder)
+    with pytest.raises(AdaptationError, match="--method p2t or both"):
+        adapt_model_folder(
+            model_folder,
+            [domain_file],
+            tmp_path / "ngram",
+            method="ngram",
+            labeled=labeled_manifest,
+        )
+    unlabeled = tmp_path / "unlabeled.csv"
+    unlabeled.write_text(
+        labeled_manifest.read_text(encoding="utf-8").replace("你好世界", ""),
+        encoding="utf-8",
+    )
+    with pytest.raises(AdaptationError, match="no transcript for 1 rows"):
+        adapt("bad", unlabeled)
 
 
 def write(path, text):
