@@ -26,7 +26,6 @@ from tqdm import tqdm
 from speechbrain_mmspeech.adaptation.domain_text import AdaptationError
 from speechbrain_mmspeech.dataio.manifests import read_utterances
 from speechbrain_mmspeech.inference.ASR import MMSpeechASR, encode_whole
-from speechbrain_mmspeech.tokenizers import BOS_INDEX, EOS_INDEX, PAD_INDEX
 
 
 def encode_labeled(source, manifest, max_utterances, seed, progress=True):
@@ -79,44 +78,3 @@ def encode_labeled(source, manifest, max_utterances, seed, progress=True):
             memory = encode_whole(asr, wav[None], torch.ones(1))[0]
             encoded.append((memory, utterance.reference))
     return encoded
-
-
-def s2t_batch(items, tokenizer):
-    """Pads the memories and the transcripts' character ids of a batch.
-
-    Arguments
-    ---------
-    items : list of (torch.Tensor, str)
-        ``encode_labeled`` items.
-    tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
-        The (grown) tokenizer.
-
-    Returns
-    -------
-    memory : torch.Tensor
-        ``[batch, time, 2 * d_model + 1]`` packed memories; padded frames
-        are zeros, i.e. marked as padding.
-    tokens_bos, tokens_eos, token_lens : torch.Tensor
-        Decoder inputs, targets and their relative lengths.
-
-    Example
-    -------
-    >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
-    >>> memory = torch.ones(3, 5)  # d_model 2, three frames
-    >>> batch = s2t_batch(
-    ...     [(memory, "你好"), (memory[:2], "好")], CharTokenizer(["你", "好"])
-    ... )
-    >>> batch[0].shape, batch[0][1, 2, -1].item(), batch[1].tolist()
-    (torch.Size([2, 3, 5]), 0.0, [[0, 4, 5], [0, 5, 1]])
-    """
-    memories = [memory for memory, _ in items]
-    ids = [tokenizer.encode_as_ids(text) for _, text in items]
-    n_tokens = max(map(len, ids)) + 1
-    memory = torch.nn.utils.rnn.pad_sequence(memories, batch_first=True)
-    bos = torch.full((len(items), n_tokens), PAD_INDEX)
-    eos = torch.full((len(items), n_tokens), PAD_INDEX)
-    for row, tokens in enumerate(ids):
-        bos[row, : len(tokens) + 1] = torch.tensor([BOS_INDEX, *tokens])
-        eos[row, : len(tokens) + 1] = torch.tensor([*tokens, EOS_INDEX])
-    lens = torch.tensor([(len(t) + 1) / n_tokens for t in ids])
-    return memory, bos, eos, lens

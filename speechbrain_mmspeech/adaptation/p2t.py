@@ -12,7 +12,7 @@ domain text, with three guards against forgetting:
   weight;
 - few steps at a small learning rate (``hparams/adapt.yaml``);
 - with labeled speech, every step adds S2T on ``labeled_batch_size``
-  utterances (``adaptation.labeled``).
+  utterances (``adaptation.labeled``, ``s2t_batch``).
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -25,7 +25,6 @@ import time
 import torch
 from tqdm import tqdm
 
-from speechbrain_mmspeech.adaptation.labeled import s2t_batch
 from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
 from speechbrain_mmspeech.tokenizers import (
     BOS_INDEX,
@@ -71,6 +70,39 @@ def encode_sentences(sentences, tokenizer, pinyin, max_chars):
     return pairs
 
 
+def text_targets(token_lists):
+    """Decoder inputs and targets of token id lists, padded.
+
+    Arguments
+    ---------
+    token_lists : list of list of int
+        Character ids, one list per sentence.
+
+    Returns
+    -------
+    tokens_bos : torch.Tensor
+        ``<s>`` then the ids, padded.
+    tokens_eos : torch.Tensor
+        The ids then ``</s>``, padded.
+    token_lens : torch.Tensor
+        Their relative lengths.
+
+    Example
+    -------
+    >>> bos, eos, lens = text_targets([[4, 5], [5]])
+    >>> bos.tolist(), eos.tolist(), lens.tolist()
+    ([[0, 4, 5], [0, 5, 1]], [[4, 5, 2], [5, 2, 1]], [1.0, 0.6666666865348816])
+    """
+    n_tokens = max(map(len, token_lists)) + 1
+    bos = torch.full((len(token_lists), n_tokens), PAD_INDEX)
+    eos = torch.full((len(token_lists), n_tokens), PAD_INDEX)
+    for row, tokens in enumerate(token_lists):
+        bos[row, : len(tokens) + 1] = torch.tensor([BOS_INDEX, *tokens])
+        eos[row, : len(tokens) + 1] = torch.tensor([*tokens, EOS_INDEX])
+    lens = torch.tensor([(len(t) + 1) / n_tokens for t in token_lists])
+    return bos, eos, lens
+
+
 def collate(pairs, task):
     """Pads masked phones and tokens of a batch.
 
@@ -86,24 +118,78 @@ def collate(pairs, task):
     phones, phone_lens, tokens_bos, tokens_eos, token_lens : torch.Tensor
     """
     n_phones = max(len(phones) for phones, _ in pairs)
-    n_tokens = max(len(tokens) for _, tokens in pairs) + 1
     phones = torch.full((len(pairs), n_phones), PAD_INDEX)
-    bos = torch.full((len(pairs), n_tokens), PAD_INDEX)
-    eos = torch.full((len(pairs), n_tokens), PAD_INDEX)
-    phone_lens, token_lens = [], []
-    for row, (sentence_phones, tokens) in enumerate(pairs):
+    for row, (sentence_phones, _) in enumerate(pairs):
         phones[row, : len(sentence_phones)] = task.mask_phones(sentence_phones)
-        bos[row, : len(tokens) + 1] = torch.tensor([BOS_INDEX, *tokens])
-        eos[row, : len(tokens) + 1] = torch.tensor([*tokens, EOS_INDEX])
-        phone_lens.append(len(sentence_phones) / n_phones)
-        token_lens.append((len(tokens) + 1) / n_tokens)
-    return (
-        phones,
-        torch.tensor(phone_lens),
-        bos,
-        eos,
-        torch.tensor(token_lens),
+    phone_lens = torch.tensor([len(p) / n_phones for p, _ in pairs])
+    return (phones, phone_lens, *text_targets([t for _, t in pairs]))
+
+
+def s2t_batch(items, tokenizer):
+    """Pads the memories and the transcripts' character ids of a batch.
+
+    Arguments
+    ---------
+    items : list of (torch.Tensor, str)
+        ``adaptation.labeled.encode_labeled`` items.
+    tokenizer : speechbrain_mmspeech.tokenizers.CharTokenizer
+        The (grown) tokenizer.
+
+    Returns
+    -------
+    memory : torch.Tensor
+        ``[batch, time, 2 * d_model + 1]`` packed memories; padded frames
+        are zeros, i.e. marked as padding.
+    tokens_bos, tokens_eos, token_lens : torch.Tensor
+        As in ``text_targets``.
+
+    Example
+    -------
+    >>> from speechbrain_mmspeech.tokenizers import CharTokenizer
+    >>> memory = torch.ones(3, 5)  # d_model 2, three frames
+    >>> batch = s2t_batch(
+    ...     [(memory, "你好"), (memory[:2], "好")], CharTokenizer(["你", "好"])
+    ... )
+    >>> batch[0].shape, batch[0][1, 2, -1].item(), batch[1].tolist()
+    (torch.Size([2, 3, 5]), 0.0, [[0, 4, 5], [0, 5, 1]])
+    """
+    memory = torch.nn.utils.rnn.pad_sequence(
+        [memory for memory, _ in items], batch_first=True
     )
+    ids = [tokenizer.encode_as_ids(text) for _, text in items]
+    return (memory, *text_targets(ids))
+
+
+def draw(order, size, n, rng):
+    """The next ``n`` indices of an endless shuffled order of ``range(size)``.
+
+    Arguments
+    ---------
+    order : list of int
+        The indices not drawn yet; refilled with a new shuffle when short,
+        and consumed in place.
+    size : int
+        How many items there are.
+    n : int
+        How many to draw.
+    rng : random.Random
+        Shuffles.
+
+    Returns
+    -------
+    list of int
+
+    Example
+    -------
+    >>> order, rng = [], random.Random(0)
+    >>> sorted(draw(order, 3, 2, rng) + draw(order, 3, 1, rng))
+    [0, 1, 2]
+    """
+    if len(order) < n:
+        order += rng.sample(range(size), size)
+    picked = order[:n]
+    del order[:n]
+    return picked
 
 
 def train_p2t(
@@ -171,10 +257,8 @@ def train_p2t(
     losses, start = [], time.perf_counter()
     bar = tqdm(range(steps), desc="P2T", disable=not progress, unit="step")
     for _ in bar:
-        if len(order) < batch_size:
-            order += rng.sample(range(len(domain_pairs)), len(domain_pairs))
-        batch = [domain_pairs[i] for i in order[:batch_size]]
-        del order[:batch_size]
+        picked = draw(order, len(domain_pairs), batch_size, rng)
+        batch = [domain_pairs[i] for i in picked]
         pool_sentences = [rng.choice(pool) for _ in range(n_pool)]
         batch += encode_sentences(pool_sentences, tokenizer, pinyin, max_chars)
         phones, phone_lens, bos, eos, token_lens = collate(batch, task)
@@ -189,10 +273,8 @@ def train_p2t(
         loss, count = task.loss(logits, eos, token_lens), len(batch)
         if labeled:
             n = settings["labeled_batch_size"]
-            if len(labeled_order) < n:
-                labeled_order += rng.sample(range(len(labeled)), len(labeled))
-            items = [labeled[i] for i in labeled_order[:n]]
-            del labeled_order[:n]
+            picked = draw(labeled_order, len(labeled), n, rng)
+            items = [labeled[i] for i in picked]
             memory, s2t_bos, s2t_eos, s2t_lens = s2t_batch(items, tokenizer)
             hidden = model.decoder(s2t_bos, *unpack_memory(memory))
             logits = model.output_projection(hidden)
