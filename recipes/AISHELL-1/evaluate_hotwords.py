@@ -41,11 +41,9 @@ import time
 import torch
 
 from speechbrain_mmspeech.decoders.hotwords import read_hotwords
-from speechbrain_mmspeech.decoders.keyword_spotting import spot_hotwords
 from speechbrain_mmspeech.inference.ASR import MMSpeechASR, encode_whole
 from speechbrain_mmspeech.inference.hotword_scoring import HotwordStats
 from speechbrain_mmspeech.inference.scoring import character_error_stats
-from speechbrain_mmspeech.lobes.models.mmspeech import unpack_memory
 from speechbrain_mmspeech.mini_aishell.hotword_test import (
     read_hotword_manifest,
 )
@@ -97,6 +95,16 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
+def setting_value(text):
+    """A number of the command line, or None for ``none``."""
+    return None if text == "none" else float(text)
+
+
+def search(asr, memory):
+    """The best hypothesis' ids of one encoded utterance."""
+    return asr.transcriber.searcher(memory, torch.ones(1))[0][0]
+
+
 def decode_one(asr, row, hotwords):
     """The hypothesis and decoding seconds (encoder + search) of a row."""
     wav = asr.load_audio(row["wav"])
@@ -104,7 +112,7 @@ def decode_one(asr, row, hotwords):
         begin = time.perf_counter()
         with torch.no_grad():
             memory = encode_whole(asr, wav[None], torch.ones(1))
-            hyp = asr.transcriber.searcher(memory, torch.ones(1))[0][0]
+            hyp = search(asr, memory)
         seconds = time.perf_counter() - begin
     return asr.tokenizer.decode_ids(hyp), seconds
 
@@ -154,17 +162,8 @@ def gate_rule(asr, rows, listed):
         wav = asr.load_audio(row["wav"])
         with torch.no_grad():
             memory = encode_whole(asr, wav[None], torch.ones(1))
-            hidden, _, padding = unpack_memory(memory)
             begin = time.perf_counter()
-            log_probs = scorer.phone_logits(hidden).float().log_softmax(-1)
-            scores = spot_hotwords(
-                log_probs,
-                (~padding).sum(1),
-                table.phones,
-                table.phone_lengths,
-                tone_groups=scorer.tone_groups,
-                tone_penalty=scorer.tone_penalty,
-            )[0]
+            scores = scorer.spot(memory)[0]
             seconds += time.perf_counter() - begin
         names = {index[n] for n in row["names"] if n in index}
         for k in range(len(table)):
@@ -205,7 +204,7 @@ def sweep(asr, rows, listed, thresholds, weights, tone_penalties=(None,)):
         texts = []
         with asr.using_hotwords(words), torch.no_grad():
             for memory in memories:
-                hyp = asr.transcriber.searcher(memory, torch.ones(1))[0][0]
+                hyp = search(asr, memory)
                 texts.append(asr.tokenizer.decode_ids(hyp))
         stats = HotwordStats(listed)
         for ref, hyp in zip(refs, texts):
@@ -321,7 +320,7 @@ def main(argv=None):
     overrides = {}
     for pair in args.override:
         key, _, value = pair.partition("=")
-        overrides[key] = None if value == "none" else float(value)
+        overrides[key] = setting_value(value)
     rows = round_robin(read_hotword_manifest(args.manifest))[: args.limit]
     lists = {}
     for path in args.lists:
@@ -346,10 +345,7 @@ def main(argv=None):
                 return
             if args.sweep:
                 largest = max(lists.values(), key=len)
-                penalties = [
-                    None if p == "none" else float(p)
-                    for p in args.tone_penalties
-                ]
+                penalties = list(map(setting_value, args.tone_penalties))
                 sweep(
                     asr,
                     rows,

@@ -350,6 +350,33 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         return [[self.table.words[k] for k in ks] for ks in self._active]
 
     @torch.no_grad()
+    def spot(self, memory):
+        """Spotting scores of the list's hotwords in each utterance.
+
+        Arguments
+        ---------
+        memory : torch.Tensor
+            Packed encoder memory, one row per utterance.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[batch, hotwords]`` best segment cost per phone
+            (``spot_hotwords``, with this scorer's tone penalty).
+        """
+        hidden, _, padding_mask = unpack_memory(memory)
+        lengths = (~padding_mask).sum(dim=1).cpu()
+        log_probs = self.phone_logits(hidden).float().log_softmax(-1)
+        return spot_hotwords(
+            log_probs.cpu(),
+            lengths,
+            self.table.phones,
+            self.table.phone_lengths,
+            tone_groups=self.tone_groups,
+            tone_penalty=self.tone_penalty,
+        )
+
+    @torch.no_grad()
     def reset_mem(self, x, enc_lens):
         """Spots the hotwords in a new batch and builds its automata.
 
@@ -365,18 +392,8 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         self._dtype = x.dtype
         if self.table is None:
             return None
-        hidden, _, padding_mask = unpack_memory(x)
-        lengths = (~padding_mask).sum(dim=1).cpu()
-        log_probs = self.phone_logits(hidden).float().log_softmax(-1)
         table = self.table
-        self.spotted = spot_hotwords(
-            log_probs.cpu(),
-            lengths,
-            table.phones,
-            table.phone_lengths,
-            tone_groups=self.tone_groups,
-            tone_penalty=self.tone_penalty,
-        )
+        self.spotted = self.spot(x)
         self._active = []
         for scores in self.spotted:
             if self.threshold is None:
