@@ -128,10 +128,35 @@ class ScheduledBrain(sb.Brain):
     When ``schedule_length`` (updates, warm-up updates) is set, the recovered
     scheduler keeps its step count but takes that total and warm-up, computed
     for the current ``number_of_epochs``, so extending a finished run keeps
-    learning. The base of ``MMSpeechBrain`` and of the LM recipe's Brain.
+    learning. With an ``hparams.epoch_budget`` (an ``EpochBudget``), the
+    number of epochs is the budget's once it is fixed: the epoch counter
+    stops there and the schedule ends with it. The base of ``MMSpeechBrain``
+    and of the LM recipe's Brain.
+
+    Arguments
+    ---------
+    *args : tuple
+        The arguments of ``speechbrain.Brain``.
+    **kwargs : dict
+        Its keyword arguments.
     """
 
     schedule_length = None
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.epoch_budget = getattr(self.hparams, "epoch_budget", None)
+        self._epoch_counter = None
+        if self.epoch_budget is not None and self.checkpointer is not None:
+            # Optional: runs checkpointed without a budget still resume.
+            self.checkpointer.add_recoverable(
+                "epoch_budget", self.epoch_budget, optional_load=True
+            )
+
+    def fit(self, epoch_counter, train_set, valid_set=None, **kwargs):
+        """``Brain.fit``, keeping the epoch counter for the budget."""
+        self._epoch_counter = epoch_counter
+        return super().fit(epoch_counter, train_set, valid_set, **kwargs)
 
     def on_fit_start(self):
         """Recovers, then sizes the schedule for this run's epoch count."""
@@ -141,6 +166,31 @@ class ScheduledBrain(sb.Brain):
             scheduler.num_training_steps, scheduler.num_warmup_steps = (
                 self.schedule_length
             )
+        if self.epoch_budget is not None and self.epoch_budget.epochs:
+            self._train_epochs(self.epoch_budget.epochs)  # a resumed run
+
+    def on_stage_start(self, stage, epoch=None):
+        """Times the epochs for the budget (a training stage starts one)."""
+        if stage != sb.Stage.TRAIN or self.epoch_budget is None:
+            return
+        epochs = self.epoch_budget.begin_epoch(
+            epoch,
+            combine=lambda spent: all_reduce_sum([spent])[0] / world_size(),
+        )
+        if epochs is not None:
+            self._train_epochs(epochs)
+
+    def _train_epochs(self, epochs):
+        """Stops the epoch counter at ``epochs``; the schedule ends there.
+
+        The warm-up keeps its length; the decay is stretched or shortened.
+        """
+        if self._epoch_counter is not None:
+            self._epoch_counter.limit = epochs
+        if self.schedule_length is not None:
+            updates, _ = self.schedule_length
+            per_epoch = updates // self.hparams.number_of_epochs
+            self.hparams.lr_annealing.num_training_steps = epochs * per_epoch
 
     def plan_schedule(self, hparams, train_set, loader_kwargs, run_opts):
         """Sets ``train_sampler`` and ``schedule_length`` for a training run.
@@ -391,11 +441,15 @@ class MMSpeechBrain(ScheduledBrain):
         return hyps
 
     def _decodes(self, stage):
-        """Beam search on every test batch and every N-th validation."""
+        """Beam search on every test batch, every N-th validation and the
+        last (which a time budget may bring forward)."""
         if stage == sb.Stage.TEST:
             return True
-        epoch = self.hparams.epoch_counter.current
-        return epoch % self.hparams.valid_search_interval == 0
+        counter = self.hparams.epoch_counter
+        return (
+            counter.current % self.hparams.valid_search_interval == 0
+            or counter.current == counter.limit
+        )
 
     # ---------------------------------------------------------- objectives
     def compute_objectives(self, predictions, batch, stage):
@@ -454,6 +508,7 @@ class MMSpeechBrain(ScheduledBrain):
     # -------------------------------------------------------------- stages
     def on_stage_start(self, stage, epoch=None):
         """Fresh metrics; per-task losses reset at every training epoch."""
+        super().on_stage_start(stage, epoch)
         if stage == sb.Stage.TRAIN:
             # A run resumed inside an epoch keeps the recovered sums.
             if self.step == 0:

@@ -163,6 +163,27 @@ def test_ddp_model_folder_loads_with_stock_interface(finetuned, tmp_path):
     assert isinstance(asr.transcribe_file(wav), str)
 
 
+def test_time_budget_on_two_processes(ddp_corpus, tmp_path):
+    """Both processes fix the same epoch count (their mean time) and stop."""
+    output = tmp_path / "budget"
+    run(
+        "train.py",
+        HPARAMS / "finetune.yaml",
+        f"--data_folder={ddp_corpus / 'data_aishell'}",
+        f"--output_folder={output}",
+        "--number_of_epochs=3",
+        "--training_minutes=0.0001",
+        "--max_text_sentences=32",
+        "--tokenizer_extra_text=[]",
+        "--beam_size=2",
+        *TINY_MODEL,
+        processes=2,
+    )
+    assert len(logged(output, r"epoch: \d+, lr")) == 2
+    log = (output / "log.txt").read_text(encoding="utf-8")
+    assert "Time budget: 2 epochs" in log
+
+
 def test_pretraining_stage1_on_two_processes_matches_one(ddp_corpus, tmp_path):
     args = [
         HPARAMS / "pretrain.yaml",

@@ -229,6 +229,23 @@ def test_rerun_resumes_from_checkpoint(trained, small_corpus):
     assert log.count("Going into epoch 3") == 1
 
 
+def test_time_budget_ends_the_run_and_its_schedule(small_corpus, tmp_path):
+    """A budget that one epoch already spends stops the run after the next
+    (of 4), whose learning rate reaches 0; a rerun keeps the count."""
+    output = tmp_path / "budget"
+    budget = "--training_minutes=0.0001"
+    run_train(small_corpus, output, 4, budget)
+    log = (output / "log.txt").read_text(encoding="utf-8")
+    assert "Time budget: 2 epochs" in log
+    assert "Going into epoch 3" not in log
+    epochs = (output / "train_log.txt").read_text(encoding="utf-8")
+    last_epoch = [line for line in epochs.splitlines() if "epoch: 2" in line]
+    assert "lr: 0.00e+00" in last_epoch[0]
+    run_train(small_corpus, output, 4, budget)
+    log = (output / "log.txt").read_text(encoding="utf-8")
+    assert "Going into epoch 3" not in log
+
+
 def test_killed_run_resumes_without_losing_or_repeating_batches(
     small_corpus, tmp_path, kill_and_resume
 ):
