@@ -11,7 +11,9 @@ running out of time in the middle of one.
 The count is fixed once and saved in the checkpoints, with the seconds
 spent (those of an epoch cut by a kill included): a resumed run keeps it.
 Only the epochs are timed (training and validation), not the start of the
-process before the first one, nor the test after the last.
+process before the first one. What follows the last epoch (the test, an
+evaluation) can have its share of the minutes kept for it, in epochs at
+the measured speed (``reserved_epochs``): its work is of the same kind.
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -42,6 +44,9 @@ class EpochBudget:
         turns the budget off: the run trains ``max_epochs``.
     max_epochs : int
         The most epochs (the recipe's ``number_of_epochs``).
+    reserved_epochs : float
+        Time kept out of the minutes for what follows the epochs, in epochs
+        at the measured speed.
     measured_epochs : int
         Epochs timed before the count is fixed. The count is fixed when the
         next epoch starts, so that epoch is always trained.
@@ -60,10 +65,16 @@ class EpochBudget:
     """
 
     def __init__(
-        self, minutes, max_epochs, measured_epochs=1, clock=time.monotonic
+        self,
+        minutes,
+        max_epochs,
+        reserved_epochs=0.0,
+        measured_epochs=1,
+        clock=time.monotonic,
     ):
         self.seconds = None if minutes is None else 60.0 * minutes
         self.max_epochs = int(max_epochs)
+        self.reserved_epochs = reserved_epochs
         self.measured_epochs = measured_epochs
         self.clock = clock
         self.spent = 0.0  # seconds of the epochs before the running one
@@ -134,9 +145,13 @@ class EpochBudget:
         >>> budget.spent = 2.0
         >>> budget.fitting_epochs(1)  # capped at max_epochs
         5
+        >>> budget.spent, budget.reserved_epochs = 10.0, 1.5
+        >>> budget.fitting_epochs(1)  # 15 s kept: 35 s for 3 more
+        4
         """
         per_epoch = self.spent / finished
-        more = math.floor((self.seconds - self.spent) / per_epoch)
+        left = self.seconds - self.spent - self.reserved_epochs * per_epoch
+        more = math.floor(left / per_epoch)
         return max(finished + 1, min(self.max_epochs, finished + more))
 
     @mark_as_saver
