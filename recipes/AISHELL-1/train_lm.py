@@ -83,7 +83,8 @@ class LM(ScheduledBrain):
         return loss
 
     def on_stage_start(self, stage, epoch=None):
-        """Fresh perplexity sums for validation and test."""
+        """Times the epochs for the budget; fresh perplexity sums."""
+        super().on_stage_start(stage, epoch)
         self.nll_sum, self.n_tokens, self.n_batches = 0.0, 0, 0
 
     def on_stage_end(self, stage, stage_loss, epoch=None):

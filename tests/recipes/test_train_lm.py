@@ -136,6 +136,19 @@ def test_rerun_resumes(trained_lm, asr_output, text_file):
         assert log.count(f"Going into epoch {epoch}\n") == 1, epoch
 
 
+def test_time_budget_ends_the_run(asr_output, text_file, tmp_path):
+    """A budget that one epoch already spends stops the run after the next
+    (of 3), as in the fine-tuning."""
+    output = tmp_path / "lm"
+    argv = lm_argv(asr_output, output, [text_file], epochs=3)
+    run_train_lm([*argv, "--training_minutes=0.0001"])
+    log = (output / "log.txt").read_text(encoding="utf-8")
+    assert "Time budget: 2 epochs" in log
+    assert "Going into epoch 3" not in log
+    epochs = (output / "train_log.txt").read_text(encoding="utf-8")
+    assert sorted(epoch_losses(epochs)) == [1, 2]
+
+
 def test_dev_or_test_sentence_in_the_text_is_refused(
     asr_output, text_file, tmp_path
 ):
