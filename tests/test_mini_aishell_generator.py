@@ -265,6 +265,42 @@ def test_unseen_voices_read_the_test_sentences_in_new_voices(tiny_corpus):
     assert not {row["spk_id"] for row in rows} & known_speakers
 
 
+def test_dev_unseen_styles_read_the_dev_sentences_in_new_styles(tiny_corpus):
+    """dev_unseen_styles: the dev transcripts, new speakers, the training
+    voice variants at speeds and pitches that no other split uses."""
+    from speechbrain_mmspeech.mini_aishell.speakers import (
+        PITCH_RANGE,
+        VOICE_VARIANTS,
+    )
+
+    transcripts = read_transcripts(tiny_corpus)
+    splits = split_of(read_tars(tiny_corpus))
+    known_speakers = {u[6:11] for utts in splits.values() for u in utts}
+    rows = read_extra_test(tiny_corpus, "dev_unseen_styles")
+    unseen = read_extra_test(tiny_corpus, "unseen_voices")
+    dev_texts = sorted(transcripts[u] for u in splits["dev"])
+    assert sorted(row["transcript"] for row in rows) == dev_texts
+    speakers = {row["spk_id"] for row in rows}
+    assert not speakers & known_speakers
+    assert not speakers & {row["spk_id"] for row in unseen}
+    from speechbrain_mmspeech.mini_aishell.extra_tests import (
+        unseen_voice_tasks,
+    )
+    from speechbrain_mmspeech.mini_aishell.layout import plan_speakers
+    from speechbrain_mmspeech.mini_aishell.text import Sentence
+
+    hello = [Sentence(("你好",), ("ni3", "hao3"))] * 3
+    plan = plan_speakers({"train": 2, "dev": 3, "test": 3}, 1)
+    tasks, _ = unseen_voice_tasks(
+        plan, {"dev": hello, "test": hello}, 0, (20, 30), (-6, -1)
+    )
+    dev_jobs = [t.jobs[0] for t in tasks if t.split == "dev_unseen_styles"]
+    assert len(dev_jobs) == 3
+    for job in dev_jobs:
+        assert job.voice.variant in VOICE_VARIANTS
+        assert not PITCH_RANGE[0] <= job.voice.pitch <= PITCH_RANGE[1]
+
+
 @pytest.mark.parametrize(
     "split, telephone_name, clipped_name",
     [("test", "telephone", "clipped"), ("dev", "dev_telephone", "dev_clipped")],

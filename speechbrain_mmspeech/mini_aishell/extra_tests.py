@@ -1,8 +1,8 @@
 """The out-of-domain test sets of mini-AISHELL (``extra_tests/``).
 
 Which sentences they read (``topic``, ``shuffled``), which speakers read them
-and under which utterance ids (the test speakers, or new ``unseen_voices``
-speakers), the degraded copies of dev and test (``degradations``), and their
+and under which utterance ids (the test speakers, or the new speakers of
+``unseen_voices`` and ``dev_unseen_styles``), the degraded copies of dev and test (``degradations``), and their
 CSV lists (``extra_tests/<name>.csv``).
 
 Authors
@@ -18,6 +18,7 @@ import soundfile as sf
 from speechbrain_mmspeech.dataio.fileio import write_csv
 from speechbrain_mmspeech.mini_aishell.degradations import DEGRADATIONS
 from speechbrain_mmspeech.mini_aishell.layout import (
+    DEV_UNSEEN_STYLES,
     EXTRA_TESTS_DIRNAME,
     FIRST_SPEAKER_NUMBER,
     FIRST_UTTERANCE_NUMBER,
@@ -31,6 +32,7 @@ from speechbrain_mmspeech.mini_aishell.speakers import (
     UNSEEN_PITCH_RANGES,
     UNSEEN_SPEED_RANGES_WPM,
     UNSEEN_VOICE_VARIANTS,
+    VOICE_VARIANTS,
     SpeakerTask,
     build_tasks,
     draw_speaker_styles,
@@ -124,21 +126,25 @@ def extra_test_plan(test_speakers, extra):
     return plan
 
 
-def unseen_voice_tasks(plan, test_sentences, seed, snr_range_db, gain_range_db):
-    """The unseen-voice test: the test sentences read by new speakers.
+def unseen_voice_tasks(plan, sentences, seed, snr_range_db, gain_range_db):
+    """New speakers for ``unseen_voices`` (test) and ``dev_unseen_styles``.
 
-    As many speakers as the test's, numbered after every other speaker,
-    each reading as many sentences; their styles are drawn (from a
-    generator of their own, so that the other splits do not change) among
-    ``UNSEEN_VOICE_VARIANTS`` with speeds and pitches outside the ranges of
-    the other speakers.
+    ``unseen_voices``: the test sentences read by as many new speakers as
+    the test has, each reading as many sentences, with styles drawn among
+    ``UNSEEN_VOICE_VARIANTS`` at speeds and pitches outside the ranges of
+    the other speakers. ``dev_unseen_styles``: the dev sentences read
+    alike by new speakers with the training ``VOICE_VARIANTS`` at those
+    same outside speeds and pitches, so that what is tuned for voices never
+    heard is chosen on dev, not on the test's voices. The new speakers are
+    numbered after every other speaker; each set draws its styles from a
+    generator of its own, so that the other splits do not change.
 
     Arguments
     ---------
     plan : dict
         The corpus' speaker plan (``plan_speakers``).
-    test_sentences : list of Sentence
-        The test sentences.
+    sentences : dict
+        ``dev`` and ``test`` -> list of Sentence.
     seed, snr_range_db, gain_range_db : int, tuple of float, tuple of float
         The corpus' settings, as in
         :func:`~speechbrain_mmspeech.mini_aishell.speakers.make_job`.
@@ -146,7 +152,7 @@ def unseen_voice_tasks(plan, test_sentences, seed, snr_range_db, gain_range_db):
     Returns
     -------
     tasks : list of SpeakerTask
-        One task per unseen-voice speaker.
+        One task per new speaker.
     transcripts : dict
         Utterance id -> transcript.
 
@@ -154,48 +160,45 @@ def unseen_voice_tasks(plan, test_sentences, seed, snr_range_db, gain_range_db):
     -------
     >>> from speechbrain_mmspeech.mini_aishell.layout import plan_speakers
     >>> from speechbrain_mmspeech.mini_aishell.text import Sentence
-    >>> plan = plan_speakers({"train": 1, "test": 1}, 1)
+    >>> plan = plan_speakers({"train": 1, "dev": 1, "test": 1}, 1)
+    >>> hello = [Sentence(("你好",), ("ni3", "hao3"))]
     >>> tasks, _ = unseen_voice_tasks(
-    ...     plan, [Sentence(("你好",), ("ni3", "hao3"))], 0, (20, 30), (-6, -1)
+    ...     plan, {"dev": hello, "test": hello}, 0, (20, 30), (-6, -1)
     ... )
     >>> [
-    ...     (
-    ...         t.split,
-    ...         t.spk_id,
-    ...         t.jobs[0].voice.variant in UNSEEN_VOICE_VARIANTS,
-    ...     )
+    ...     (t.split, t.spk_id, t.jobs[0].voice.variant in VOICE_VARIANTS)
     ...     for t in tasks
     ... ]
-    [('unseen_voices', 'S0004', True)]
+    [('unseen_voices', 'S0005', False), ('dev_unseen_styles', 'S0006', True)]
     """
     first = FIRST_SPEAKER_NUMBER + sum(len(s) for s in plan.values())
-    # One new speaker per test speaker, reading that speaker's sentences.
-    unseen_plan = {UNSEEN_VOICES_TEST: []}
-    for k, (_, utts) in enumerate(plan["test"]):
-        spk = speaker_id(first + k)
-        unseen_plan[UNSEEN_VOICES_TEST].append(
-            (
-                spk,
-                [
-                    utterance_id(spk, FIRST_UTTERANCE_NUMBER + i)
-                    for i in range(len(utts))
-                ],
-            )
-        )
-    styles = draw_speaker_styles(
-        len(plan["test"]),
-        np.random.default_rng([seed, 1]),
-        UNSEEN_VOICE_VARIANTS,
-        UNSEEN_SPEED_RANGES_WPM,
-        UNSEEN_PITCH_RANGES,
+    sets = (
+        (UNSEEN_VOICES_TEST, "test", UNSEEN_VOICE_VARIANTS, 1),
+        (DEV_UNSEEN_STYLES, "dev", VOICE_VARIANTS, 2),
     )
+    new_plan, new_sentences, styles = {}, {}, []
+    for name, source, variants, stream in sets:
+        # One new speaker per speaker of the source split, reading its
+        # sentences.
+        new_plan[name] = []
+        for _, utts in plan[source]:
+            spk = speaker_id(first)
+            first += 1
+            ids = [
+                utterance_id(spk, FIRST_UTTERANCE_NUMBER + i)
+                for i in range(len(utts))
+            ]
+            new_plan[name].append((spk, ids))
+        new_sentences[name] = sentences[source]
+        styles += draw_speaker_styles(
+            len(plan[source]),
+            np.random.default_rng([seed, stream]),
+            variants,
+            UNSEEN_SPEED_RANGES_WPM,
+            UNSEEN_PITCH_RANGES,
+        )
     return build_tasks(
-        unseen_plan,
-        {UNSEEN_VOICES_TEST: test_sentences},
-        styles,
-        seed,
-        snr_range_db,
-        gain_range_db,
+        new_plan, new_sentences, styles, seed, snr_range_db, gain_range_db
     )
 
 

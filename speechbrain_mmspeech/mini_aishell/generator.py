@@ -167,7 +167,9 @@ def generate_mini_aishell(
     test speaker has (``speakers.UNSEEN_VOICE_VARIANTS``); ``telephone`` and
     ``clipped``, the test utterances themselves, degraded
     (``degradations``); ``dev_telephone`` and ``dev_clipped`` degrade the
-    dev utterances alike, so that augmentation can be chosen on dev.
+    dev utterances alike, so that augmentation can be chosen on dev, and
+    ``dev_unseen_styles`` has the dev sentences read by new speakers with
+    the training voice variants at the unseen-voice speeds and pitches.
 
     Arguments
     ---------
@@ -292,7 +294,7 @@ def generate_mini_aishell(
         gain_range_db,
     )
     unseen_tasks, unseen_transcripts = unseen_voice_tasks(
-        plan, sentences["test"], seed, snr_range_db, gain_range_db
+        plan, sentences, seed, snr_range_db, gain_range_db
     )
     extra_tasks += unseen_tasks + degraded_tasks(tasks)
     extra_transcripts.update(unseen_transcripts)

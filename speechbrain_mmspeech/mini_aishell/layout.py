@@ -36,7 +36,10 @@ UNPAIRED = "unpaired"
 # read by speakers whose voice variants and speaking styles no other
 # speaker has. "telephone" and "clipped": the test utterances degraded
 # (mini_aishell.degradations); "dev_telephone" and "dev_clipped": the dev
-# utterances degraded alike, to choose augmentation on.
+# utterances degraded alike, to choose augmentation on. "dev_unseen_styles":
+# the dev sentences read by new speakers with the training voice variants
+# at the unseen-voice test's speeds and pitches, to choose on dev what is
+# meant for voices never heard.
 EXTRA_TESTS_DIRNAME = "extra_tests"
 TOPIC_TEST = "topic"
 SHUFFLED_TEST = "shuffled"
@@ -45,6 +48,7 @@ TELEPHONE_TEST = "telephone"
 CLIPPED_TEST = "clipped"
 DEV_TELEPHONE = "dev_telephone"
 DEV_CLIPPED = "dev_clipped"
+DEV_UNSEEN_STYLES = "dev_unseen_styles"
 EXTRA_TESTS = (
     TOPIC_TEST,
     SHUFFLED_TEST,
@@ -53,6 +57,7 @@ EXTRA_TESTS = (
     CLIPPED_TEST,
     DEV_TELEPHONE,
     DEV_CLIPPED,
+    DEV_UNSEEN_STYLES,
 )
 UTT_PREFIX = "BAC009"  # AISHELL-1 utterance ids: BAC009S0002W0122
 FIRST_SPEAKER_NUMBER = 2  # AISHELL-1 speakers start at S0002
