@@ -90,3 +90,15 @@ def test_another_preset_replaces_the_whole_architecture():
         hparams = load_hyperpyyaml(stream, overrides)
     assert hparams["architecture"] == preset("base.yaml")
     assert len(hparams["model"].encoder.encoder.layers) == 12
+
+
+def test_the_clipping_augmentation_flattens_the_peaks():
+    # The fine-tuning's clipping must clip whatever the recording level:
+    # a quiet sine comes out with flat tops, at its own level.
+    clipping = load_stage("finetune.yaml")["clipping"]
+    wave = 0.05 * torch.sin(torch.arange(16000) / 5.0).repeat(2, 1)
+    clipped = clipping(wave)
+    peak = clipped.abs().amax(dim=1, keepdim=True)
+    at_peak = (clipped.abs() >= 0.999 * peak).float().mean()
+    assert torch.allclose(peak, torch.full_like(peak, 0.05), atol=1e-3)
+    assert at_peak > 0.5  # a sine spends under 5% of its samples there
