@@ -11,7 +11,8 @@ utterance, batch 1). Each list's run is scored against that list, next to
 the run without hotwords scored against the same list.
 
 ``--sweep`` decodes the manifest with every setting of ``--tone-penalties``,
-``--thresholds`` and ``--weights`` (each utterance encoded once) and picks
+``--suppress-overlaps``, ``--thresholds`` and ``--weights`` (each
+utterance encoded once) and picks
 one by this rule: the highest recall (ties: the higher precision) whose
 precision is at least 98% (or at least the run without hotwords'
 precision, if that is lower) and whose U-CER is at most 0.3 point above
@@ -90,14 +91,23 @@ def parse_args(argv=None):
         default=["none"],
         help="tone penalties to sweep (none: tones must match)",
     )
+    parser.add_argument(
+        "--suppress-overlaps",
+        nargs="+",
+        choices=["off", "on"],
+        default=["off"],
+        help="overlap suppression of the gate to sweep",
+    )
     parser.add_argument("--limit", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
     return parser.parse_args(argv)
 
 
 def setting_value(text):
-    """A number of the command line, or None for ``none``."""
-    return None if text == "none" else float(text)
+    """A number of the command line; None for ``none``, True for ``on``
+    and False for ``off``."""
+    switches = {"none": None, "on": True, "off": False}
+    return switches[text] if text in switches else float(text)
 
 
 def search(asr, memory):
@@ -163,7 +173,7 @@ def gate_rule(asr, rows, listed):
         with torch.no_grad():
             memory = encode_whole(asr, wav[None], torch.ones(1))
             begin = time.perf_counter()
-            scores = scorer.spot(memory)[0]
+            scores = scorer.spot(memory)[0][0]
             seconds += time.perf_counter() - begin
         names = {index[n] for n in row["names"] if n in index}
         for k in range(len(table)):
@@ -187,8 +197,17 @@ def gate_rule(asr, rows, listed):
     )
 
 
-def sweep(asr, rows, listed, thresholds, weights, tone_penalties=(None,)):
-    """Decodes ``rows`` with each (tone penalty, threshold, weight) and
+def sweep(
+    asr,
+    rows,
+    listed,
+    thresholds,
+    weights,
+    tone_penalties=(None,),
+    suppressions=(False,),
+):
+    """Decodes ``rows`` with each (tone penalty, overlap suppression,
+    threshold, weight) and
     prints the table and the setting the rule picks (see the module
     docstring)."""
     scorer = asr.hotword_scorer()
@@ -216,28 +235,32 @@ def sweep(asr, rows, listed, thresholds, weights, tone_penalties=(None,)):
     cer, base = run(None)
     print(f"{len(rows)} utterances, {len(listed)} listed")
     print(
-        "| tone penalty | threshold | weight | CER | recall | precision "
-        "| U-CER |"
+        "| tone penalty | overlaps | threshold | weight | CER | recall "
+        "| precision | U-CER |"
     )
-    print("| --- " * 7 + "|")
+    print("| --- " * 8 + "|")
     print(
-        f"| | none | 0 | {cer:.2f} | {base['recall']:.1f} | "
+        f"| | | none | 0 | {cer:.2f} | {base['recall']:.1f} | "
         f"{base['precision']:.1f} | {base['U-CER']:.2f} |"
     )
     best = None
     grid = [
-        (penalty, threshold, weight)
+        (penalty, suppress, threshold, weight)
         for penalty in tone_penalties
+        for suppress in suppressions
         for threshold in thresholds
         for weight in weights
     ]
-    for penalty, threshold, weight in grid:
+    for penalty, suppress, threshold, weight in grid:
         scorer.tone_penalty, scorer.threshold = penalty, threshold
+        scorer.suppress_overlaps = suppress
         weights_of["hotword"] = weight
         cer, s = run(listed)
+        overlaps = "suppressed" if suppress else "kept"
         print(
-            f"| {penalty} | {threshold} | {weight} | {cer:.2f} | "
-            f"{s['recall']:.1f} | {s['precision']:.1f} | {s['U-CER']:.2f} |",
+            f"| {penalty} | {overlaps} | {threshold} | {weight} | {cer:.2f} "
+            f"| {s['recall']:.1f} | {s['precision']:.1f} "
+            f"| {s['U-CER']:.2f} |",
             flush=True,
         )
         allowed = (
@@ -246,14 +269,14 @@ def sweep(asr, rows, listed, thresholds, weights, tone_penalties=(None,)):
         )
         key = (s["recall"], s["precision"])  # ties: the more precise
         if allowed and (best is None or key > best[0]):
-            best = (key, penalty, threshold, weight)
+            best = (key, penalty, overlaps, threshold, weight)
     if best is None:
         print("rule: no setting keeps precision and U-CER; none chosen")
     else:
         print(
-            f"rule: tone penalty {best[1]}, threshold {best[2]}, "
-            f"weight {best[3]} (recall {best[0][0]:.1f}%, precision "
-            f"{best[0][1]:.1f}%)"
+            f"rule: tone penalty {best[1]}, overlaps {best[2]}, threshold "
+            f"{best[3]}, weight {best[4]} (recall {best[0][0]:.1f}%, "
+            f"precision {best[0][1]:.1f}%)"
         )
 
 
@@ -346,6 +369,7 @@ def main(argv=None):
             if args.sweep:
                 largest = max(lists.values(), key=len)
                 penalties = list(map(setting_value, args.tone_penalties))
+                suppressions = list(map(setting_value, args.suppress_overlaps))
                 sweep(
                     asr,
                     rows,
@@ -353,6 +377,7 @@ def main(argv=None):
                     args.thresholds,
                     args.weights,
                     penalties,
+                    suppressions,
                 )
                 return
             decode_rows(asr, rows, runs, args.records)

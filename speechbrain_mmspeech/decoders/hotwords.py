@@ -16,6 +16,12 @@ its pinyin phones were spoken. Two steps, both per utterance:
    ``max_active`` of them); the others get nothing, so a long list does not
    turn into insertions. With a ``tone_penalty`` a final heard in another
    tone may stand in (``speechbrain_mmspeech.decoders.keyword_spotting``).
+   With ``suppress_overlaps``, hotwords compete for the audio as in
+   keyword spotting's non-maximum suppression: an active hotword whose
+   best segment lies mostly (half of the shorter segment or more) inside
+   that of an active hotword with a better score is dropped. A
+   near-homophone spotted over a spoken hotword then loses to it, while
+   true homophones (the same phones, the same score) both stay.
 2. Biasing (``HotwordScorer``, a SpeechBrain full scorer, weight key
    ``hotword``): the active hotwords of an utterance form an Aho-Corasick
    automaton over the decoder's character ids (a context graph, as in
@@ -58,6 +64,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_WEIGHT = 12.0  # bonus per hotword character
 DEFAULT_THRESHOLD = -1.0  # per phone; both chosen on dev, see the recipe README
 DEFAULT_TONE_PENALTY = 1.0  # per frame (None: tones must match); chosen on dev
+DEFAULT_SUPPRESS_OVERLAPS = False
+SEGMENT_OVERLAP = 0.5  # of the shorter segment: the same stretch of audio
 DEFAULT_MAX_ACTIVE = 32
 DEFAULT_MAX_HOTWORDS = 5000
 DEFAULT_MAX_CHARS = 16
@@ -240,6 +248,9 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
     tone_penalty : float
         The gate's cost per frame of hearing a final in another tone
         (``tone_tolerant_costs``); None: tones must match.
+    suppress_overlaps : bool
+        Drop an active hotword spotted mostly over the segment of a
+        better-scoring one (``suppress_overlapping``).
     max_active : int
         At most this many hotwords (the best spotted) are active in an
         utterance.
@@ -285,6 +296,7 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         hotwords=None,
         threshold=DEFAULT_THRESHOLD,
         tone_penalty=DEFAULT_TONE_PENALTY,
+        suppress_overlaps=DEFAULT_SUPPRESS_OVERLAPS,
         max_active=DEFAULT_MAX_ACTIVE,
         max_hotwords=DEFAULT_MAX_HOTWORDS,
         vocab_size=None,
@@ -299,6 +311,7 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         self.char_tokenizer = char_tokenizer
         self.threshold = threshold
         self.tone_penalty = tone_penalty
+        self.suppress_overlaps = suppress_overlaps
         self.max_active = max_active
         self.max_hotwords = max_hotwords
         self.vocab_size = vocab_size
@@ -310,6 +323,7 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         self._tables = {}  # recent lists' tables: a list is checked once
         self.hotwords = hotwords
         self.spotted = None
+        self.segments = None
         self._active = None
 
     @property
@@ -360,21 +374,26 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
 
         Returns
         -------
-        torch.Tensor
+        scores : torch.Tensor
             ``[batch, hotwords]`` best segment cost per phone
             (``spot_hotwords``, with this scorer's tone penalty).
+        segments : torch.Tensor
+            ``[batch, hotwords, 2]`` first and last frame of each best
+            segment (None without ``suppress_overlaps``).
         """
         hidden, _, padding_mask = unpack_memory(memory)
         lengths = (~padding_mask).sum(dim=1).cpu()
         log_probs = self.phone_logits(hidden).float().log_softmax(-1)
-        return spot_hotwords(
+        spotted = spot_hotwords(
             log_probs.cpu(),
             lengths,
             self.table.phones,
             self.table.phone_lengths,
             tone_groups=self.tone_groups,
             tone_penalty=self.tone_penalty,
+            return_segments=self.suppress_overlaps,
         )
+        return spotted if self.suppress_overlaps else (spotted, None)
 
     @torch.no_grad()
     def reset_mem(self, x, enc_lens):
@@ -393,13 +412,15 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         if self.table is None:
             return None
         table = self.table
-        self.spotted = self.spot(x)
+        self.spotted, self.segments = self.spot(x)
         self._active = []
-        for scores in self.spotted:
+        for k, scores in enumerate(self.spotted):
             if self.threshold is None:
                 keep = torch.arange(len(table))
             else:
                 keep = (scores >= self.threshold).nonzero().squeeze(1)
+            if self.segments is not None:
+                keep = suppress_overlapping(keep, scores, self.segments[k])
             if len(keep) > self.max_active:
                 keep = keep[scores[keep].topk(self.max_active).indices]
             self._active.append(sorted(keep.tolist()))
@@ -474,6 +495,54 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         if memory is None:
             return None
         return memory[index]
+
+
+def suppress_overlapping(candidates, scores, segments):
+    """Non-maximum suppression of spotted hotwords.
+
+    In the order of their scores, a candidate is kept unless its segment
+    lies, for at least ``SEGMENT_OVERLAP`` of the shorter of the two, inside
+    the segment of a kept candidate with a strictly better score (equal
+    scores, such as homophones', do not suppress each other).
+
+    Arguments
+    ---------
+    candidates : torch.Tensor
+        Indices of the hotwords to consider.
+    scores : torch.Tensor
+        ``[hotwords]`` spotting scores.
+    segments : torch.Tensor
+        ``[hotwords, 2]`` first and last frame of each best segment.
+
+    Returns
+    -------
+    torch.Tensor
+        The candidates kept, best first.
+
+    Example
+    -------
+    >>> scores = torch.tensor([-0.2, -0.6, -0.2, -0.9])
+    >>> segments = torch.tensor([[3, 9], [4, 9], [3, 9], [12, 15]])
+    >>> suppress_overlapping(torch.arange(4), scores, segments).tolist()
+    [0, 2, 3]
+    """
+    order = candidates[scores[candidates].argsort(descending=True, stable=True)]
+    kept = []
+    for candidate in order.tolist():
+        first, last = segments[candidate].tolist()
+        beaten = False
+        for other in kept:
+            if scores[other] <= scores[candidate]:
+                continue
+            other_first, other_last = segments[other].tolist()
+            shared = min(last, other_last) - max(first, other_first) + 1
+            shorter = min(last - first, other_last - other_first) + 1
+            if shared >= SEGMENT_OVERLAP * shorter:
+                beaten = True
+                break
+        if not beaten:
+            kept.append(candidate)
+    return torch.tensor(kept, dtype=torch.long)
 
 
 class ContextGraph:

@@ -101,6 +101,7 @@ def spot_hotwords(
     blank_index=0,
     tone_groups=None,
     tone_penalty=None,
+    return_segments=False,
 ):
     """Keyword spotting: each hotword's best segment in each utterance.
 
@@ -125,12 +126,17 @@ def spot_hotwords(
         ``[classes]`` toneless groups, with ``tone_penalty``.
     tone_penalty : float
         None: a label's own cost; else ``tone_tolerant_costs``.
+    return_segments : bool
+        Also return where each best segment starts and ends.
 
     Returns
     -------
-    torch.Tensor
+    scores : torch.Tensor
         ``[batch, hotwords]`` best segment cost per phone (0 at best,
         ``-inf`` if the phones do not fit in the frames).
+    segments : torch.Tensor
+        With ``return_segments``: ``[batch, hotwords, 2]`` the first and
+        last frame of each best segment.
 
     Example
     -------
@@ -141,6 +147,15 @@ def spot_hotwords(
     ...     log_probs, torch.tensor([5]), phones, torch.tensor([2, 2, 2])
     ... ).round().tolist()
     [[0.0, -4.0, -8.0]]
+    >>> _, segments = spot_hotwords(
+    ...     log_probs,
+    ...     torch.tensor([5]),
+    ...     phones,
+    ...     torch.tensor([2, 2, 2]),
+    ...     return_segments=True,
+    ... )
+    >>> segments[0, 0].tolist()  # a _ b: frames 1 to 3
+    [1, 3]
     """
     batch, n_frames, _ = log_probs.shape
     n_words, max_phones = phones.shape
@@ -161,21 +176,66 @@ def spot_hotwords(
     )
     alpha = torch.full((batch, n_words, n_states), -1e30, dtype=costs.dtype)
     best = torch.full((batch, n_words), -1e30, dtype=costs.dtype)
+    # With segments: each state's start frame, and the best segments'.
+    start = torch.zeros(alpha.shape, dtype=torch.long)
+    segments = torch.zeros(batch, n_words, 2, dtype=torch.long)
     lengths = lengths.tolist()
     for t in range(max(lengths)):
-        prev = alpha.clone()
-        torch.maximum(prev[..., 1:], alpha[..., :-1], out=prev[..., 1:])
-        torch.maximum(
-            prev[..., 2:], alpha[..., :-2] + no_skip, out=prev[..., 2:]
-        )
-        prev[..., 0].clamp_(min=0.0)  # a fresh start
+        if return_segments:
+            prev, prev_start = _viterbi_step(alpha, start, no_skip, t)
+        else:
+            prev = alpha.clone()
+            torch.maximum(prev[..., 1:], alpha[..., :-1], out=prev[..., 1:])
+            torch.maximum(
+                prev[..., 2:], alpha[..., :-2] + no_skip, out=prev[..., 2:]
+            )
+            prev[..., 0].clamp_(min=0.0)  # a fresh start
         prev += frame_costs[:, t]
         ends = prev.gather(2, final.unsqueeze(-1)).squeeze(-1)
+        live = None
         if batch > 1 and min(lengths) <= t:
             live = torch.tensor([t < n for n in lengths])
             prev = torch.where(live[:, None, None], prev, alpha)
             ends = torch.where(live[:, None], ends, best)
+        if return_segments:
+            if live is not None:
+                prev_start = torch.where(live[:, None, None], prev_start, start)
+            start = prev_start
+            improved = ends > best
+            ends_start = start.gather(2, final.unsqueeze(-1)).squeeze(-1)
+            segments[..., 0] = torch.where(
+                improved, ends_start, segments[..., 0]
+            )
+            segments[..., 1] = torch.where(improved, t, segments[..., 1])
         alpha = prev
         torch.maximum(best, ends, out=best)
     best = best.masked_fill(best < -1e29, float("-inf"))
-    return best / phone_lengths.to(costs.dtype)
+    scores = best / phone_lengths.to(costs.dtype)
+    if return_segments:
+        return scores, segments
+    return scores
+
+
+def _viterbi_step(alpha, start, no_skip, t):
+    """The best predecessor of every state (stay, advance by one, skip a
+    blank, or a fresh start at frame ``t`` on the first label), and the
+    start frame it carries; ties go to the earlier option in that order."""
+    from_one = torch.full_like(alpha, -1e30)
+    from_one[..., 1:] = alpha[..., :-1]
+    from_two = torch.full_like(alpha, -1e30)
+    from_two[..., 2:] = alpha[..., :-2] + no_skip
+    fresh = torch.full_like(alpha, -1e30)
+    fresh[..., 0] = 0.0
+    options = torch.stack([alpha, from_one, from_two, fresh], dim=-1)
+    value, choice = options.max(dim=-1)
+    pad = torch.nn.functional.pad
+    starts = torch.stack(
+        [
+            start,
+            pad(start[..., :-1], (1, 0)),
+            pad(start[..., :-2], (2, 0)),
+            torch.full_like(start, t),
+        ],
+        dim=-1,
+    )
+    return value, starts.gather(-1, choice.unsqueeze(-1)).squeeze(-1)

@@ -57,6 +57,7 @@ from speechbrain_mmspeech.dataio.audio import (
 from speechbrain_mmspeech.decoders.hotwords import (
     DEFAULT_MAX_ACTIVE,
     DEFAULT_MAX_HOTWORDS,
+    DEFAULT_SUPPRESS_OVERLAPS,
     DEFAULT_THRESHOLD,
     DEFAULT_TONE_PENALTY,
     DEFAULT_WEIGHT,
@@ -304,6 +305,11 @@ class MMSpeechASR(EncoderDecoderASR):
                 ),
                 tone_penalty=getattr(
                     self.hparams, "hotword_tone_penalty", DEFAULT_TONE_PENALTY
+                ),
+                suppress_overlaps=getattr(
+                    self.hparams,
+                    "hotword_suppress_overlaps",
+                    DEFAULT_SUPPRESS_OVERLAPS,
                 ),
                 max_active=getattr(
                     self.hparams, "hotword_max_active", DEFAULT_MAX_ACTIVE

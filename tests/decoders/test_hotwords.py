@@ -155,3 +155,30 @@ class Mute(PinyinTokenizer):
 
     def text_to_phones(self, text):
         return []
+
+
+def test_overlap_suppression_drops_a_near_homophone_not_a_homophone():
+    # The audio says li3 ming2: 黎明 (li2 ming2) passes a tone-tolerant
+    # gate over the same frames, and loses to 李明 once overlaps compete.
+    memory = SpelledPhones("李明")(torch.zeros(1, 12, 1))
+    memory = torch.cat([memory, memory, torch.ones(1, 12, 1)], dim=-1)
+    phone_head = lambda hidden: hidden  # noqa: E731 (the memory is logits)
+    words = ["李明", "黎明"]
+    for suppress, expected in [(False, words), (True, ["李明"])]:
+        scorer = HotwordScorer(
+            phone_head,
+            tokenizer(),
+            words,
+            tone_penalty=0.5,
+            suppress_overlaps=suppress,
+        )
+        scorer.reset_mem(memory, None)
+        assert scorer.active_hotwords() == [sorted(expected, key=words.index)]
+    # 他 and 她 are both t a1: the same score, neither suppresses the other.
+    memory = SpelledPhones("她")(torch.zeros(1, 6, 1))
+    memory = torch.cat([memory, memory, torch.ones(1, 6, 1)], dim=-1)
+    scorer = HotwordScorer(
+        phone_head, tokenizer(), ["他", "她"], suppress_overlaps=True
+    )
+    scorer.reset_mem(memory, None)
+    assert scorer.active_hotwords() == [["他", "她"]]

@@ -56,3 +56,23 @@ def test_a_tone_penalty_lets_a_final_heard_in_another_tone_match():
     assert strict[1] < -1.0 < tolerant[1] < tolerant[0]  # one tone off
     assert tolerant[2] < -1.0  # other initials and finals stay absent
     assert all(t >= s - 1e-6 for t, s in zip(tolerant, strict))
+
+
+def test_segments_locate_each_best_match_and_keep_the_scores():
+    # Utterance 1: blank frames, then 李明; utterance 2 is 李明 cut short.
+    spelled = SpelledPhones("李明")(torch.zeros(1, 12, 1)).log_softmax(-1)
+    silence = torch.full((1, 4, spelled.shape[-1]), -9.0)
+    silence[..., 0] = 0.0  # blank
+    log_probs = torch.cat(
+        [torch.cat([silence, spelled], dim=1), torch.cat([spelled, silence], 1)]
+    )
+    table = HotwordTable(["李明", "黎明", "她来"], tokenizer())
+    lengths = torch.tensor([16, 9])
+    args = (log_probs, lengths, table.phones, table.phone_lengths)
+    scores, segments = spot_hotwords(*args, return_segments=True)
+    assert torch.equal(scores, spot_hotwords(*args))
+    first, last = segments[0, 0].tolist()
+    assert 4 <= first <= last < 16  # after the blanks
+    greedy = log_probs[0, first : last + 1].argmax(-1)
+    assert greedy[0] != 0 and greedy[-1] != 0  # on phones, not blanks
+    assert segments[1, 0, 1] < 9  # within the shorter utterance
