@@ -527,22 +527,25 @@ def suppress_overlapping(candidates, scores, segments):
     [0, 2, 3]
     """
     order = candidates[scores[candidates].argsort(descending=True, stable=True)]
+    spans = segments.tolist()
     kept = []
     for candidate in order.tolist():
-        first, last = segments[candidate].tolist()
-        beaten = False
-        for other in kept:
-            if scores[other] <= scores[candidate]:
-                continue
-            other_first, other_last = segments[other].tolist()
-            shared = min(last, other_last) - max(first, other_first) + 1
-            shorter = min(last - first, other_last - other_first) + 1
-            if shared >= SEGMENT_OVERLAP * shorter:
-                beaten = True
-                break
+        beaten = any(
+            scores[other] > scores[candidate]
+            and _mostly_shared(spans[candidate], spans[other])
+            for other in kept
+        )
         if not beaten:
             kept.append(candidate)
     return torch.tensor(kept, dtype=torch.long)
+
+
+def _mostly_shared(span, other):
+    """Whether two ``[first, last]`` frame spans share at least
+    ``SEGMENT_OVERLAP`` of the shorter one."""
+    shared = min(span[1], other[1]) - max(span[0], other[0]) + 1
+    shorter = min(span[1] - span[0], other[1] - other[0]) + 1
+    return shared >= SEGMENT_OVERLAP * shorter
 
 
 class ContextGraph:

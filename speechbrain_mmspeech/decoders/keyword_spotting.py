@@ -183,7 +183,7 @@ def spot_hotwords(
     for t in range(max(lengths)):
         if return_segments:
             prev, prev_start = _viterbi_step(alpha, start, no_skip, t)
-        else:
+        else:  # the same values, in place, without tracking the choices
             prev = alpha.clone()
             torch.maximum(prev[..., 1:], alpha[..., :-1], out=prev[..., 1:])
             torch.maximum(

@@ -2,8 +2,8 @@
 
 Which sentences they read (``topic``, ``shuffled``), which speakers read them
 and under which utterance ids (the test speakers, or the new speakers of
-``unseen_voices`` and ``dev_unseen_styles``), the degraded copies of dev and test (``degradations``), and their
-CSV lists (``extra_tests/<name>.csv``).
+``unseen_voices`` and ``dev_unseen_styles``), the degraded copies of dev and
+test (``degradations``), and their CSV lists (``extra_tests/<name>.csv``).
 
 Authors
  * MMSpeech plugin contributors 2026
