@@ -301,6 +301,45 @@ def test_dev_unseen_styles_read_the_dev_sentences_in_new_styles(tiny_corpus):
         assert not PITCH_RANGE[0] <= job.voice.pitch <= PITCH_RANGE[1]
 
 
+def test_dev_unseen_voices_use_variants_no_other_split_has(tiny_corpus):
+    """dev_unseen_voices: the dev transcripts, read by new speakers whose
+    voice variants are neither trained on nor in the unseen-voice test."""
+    from speechbrain_mmspeech.mini_aishell.extra_tests import (
+        unseen_voice_tasks,
+    )
+    from speechbrain_mmspeech.mini_aishell.layout import plan_speakers
+    from speechbrain_mmspeech.mini_aishell.speakers import (
+        DEV_UNSEEN_VOICE_VARIANTS,
+        PITCH_RANGE,
+        UNSEEN_VOICE_VARIANTS,
+        VOICE_VARIANTS,
+    )
+    from speechbrain_mmspeech.mini_aishell.text import Sentence
+
+    assert not set(DEV_UNSEEN_VOICE_VARIANTS) & set(VOICE_VARIANTS)
+    assert not set(DEV_UNSEEN_VOICE_VARIANTS) & set(UNSEEN_VOICE_VARIANTS)
+    transcripts = read_transcripts(tiny_corpus)
+    splits = split_of(read_tars(tiny_corpus))
+    rows = read_extra_test(tiny_corpus, "dev_unseen_voices")
+    dev_texts = sorted(transcripts[u] for u in splits["dev"])
+    assert sorted(row["transcript"] for row in rows) == dev_texts
+    others = {u[6:11] for utts in splits.values() for u in utts}
+    for name in ("unseen_voices", "dev_unseen_styles"):
+        others |= {row["spk_id"] for row in read_extra_test(tiny_corpus, name)}
+    assert not {row["spk_id"] for row in rows} & others
+
+    hello = [Sentence(("你好",), ("ni3", "hao3"))] * 3
+    plan = plan_speakers({"train": 2, "dev": 3, "test": 3}, 1)
+    tasks, _ = unseen_voice_tasks(
+        plan, {"dev": hello, "test": hello}, 0, (20, 30), (-6, -1)
+    )
+    jobs = [t.jobs[0] for t in tasks if t.split == "dev_unseen_voices"]
+    assert len(jobs) == 3
+    for job in jobs:
+        assert job.voice.variant in DEV_UNSEEN_VOICE_VARIANTS
+        assert not PITCH_RANGE[0] <= job.voice.pitch <= PITCH_RANGE[1]
+
+
 @pytest.mark.parametrize(
     "split, telephone_name, clipped_name",
     [("test", "telephone", "clipped"), ("dev", "dev_telephone", "dev_clipped")],

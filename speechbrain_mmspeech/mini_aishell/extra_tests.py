@@ -2,8 +2,9 @@
 
 Which sentences they read (``topic``, ``shuffled``), which speakers read them
 and under which utterance ids (the test speakers, or the new speakers of
-``unseen_voices`` and ``dev_unseen_styles``), the degraded copies of dev and
-test (``degradations``), and their CSV lists (``extra_tests/<name>.csv``).
+``unseen_voices``, ``dev_unseen_styles`` and ``dev_unseen_voices``), the
+degraded copies of dev and test (``degradations``), and their CSV lists
+(``extra_tests/<name>.csv``).
 
 Authors
  * MMSpeech plugin contributors 2026
@@ -19,6 +20,7 @@ from speechbrain_mmspeech.dataio.fileio import write_csv
 from speechbrain_mmspeech.mini_aishell.degradations import DEGRADATIONS
 from speechbrain_mmspeech.mini_aishell.layout import (
     DEV_UNSEEN_STYLES,
+    DEV_UNSEEN_VOICES,
     EXTRA_TESTS_DIRNAME,
     FIRST_SPEAKER_NUMBER,
     FIRST_UTTERANCE_NUMBER,
@@ -29,6 +31,7 @@ from speechbrain_mmspeech.mini_aishell.layout import (
     utterance_id,
 )
 from speechbrain_mmspeech.mini_aishell.speakers import (
+    DEV_UNSEEN_VOICE_VARIANTS,
     UNSEEN_PITCH_RANGES,
     UNSEEN_SPEED_RANGES_WPM,
     UNSEEN_VOICE_VARIANTS,
@@ -127,15 +130,17 @@ def extra_test_plan(test_speakers, extra):
 
 
 def unseen_voice_tasks(plan, sentences, seed, snr_range_db, gain_range_db):
-    """New speakers for ``unseen_voices`` (test) and ``dev_unseen_styles``.
+    """New speakers for ``unseen_voices`` (test) and its two dev proxies.
 
     ``unseen_voices``: the test sentences read by as many new speakers as
     the test has, each reading as many sentences, with styles drawn among
     ``UNSEEN_VOICE_VARIANTS`` at speeds and pitches outside the ranges of
     the other speakers. ``dev_unseen_styles``: the dev sentences read
     alike by new speakers with the training ``VOICE_VARIANTS`` at those
-    same outside speeds and pitches, so that what is tuned for voices never
-    heard is chosen on dev, not on the test's voices. The new speakers are
+    same outside speeds and pitches, and ``dev_unseen_voices`` by new
+    speakers with ``DEV_UNSEEN_VOICE_VARIANTS`` (heard nowhere else) at
+    those speeds and pitches, so that what is tuned for voices never heard
+    is chosen on dev, not on the test's voices. The new speakers are
     numbered after every other speaker; each set draws its styles from a
     generator of its own, so that the other splits do not change.
 
@@ -165,16 +170,17 @@ def unseen_voice_tasks(plan, sentences, seed, snr_range_db, gain_range_db):
     >>> tasks, _ = unseen_voice_tasks(
     ...     plan, {"dev": hello, "test": hello}, 0, (20, 30), (-6, -1)
     ... )
-    >>> [
-    ...     (t.split, t.spk_id, t.jobs[0].voice.variant in VOICE_VARIANTS)
-    ...     for t in tasks
-    ... ]
-    [('unseen_voices', 'S0005', False), ('dev_unseen_styles', 'S0006', True)]
+    >>> for t in tasks:
+    ...     print(t.split, t.spk_id, t.jobs[0].voice.variant in VOICE_VARIANTS)
+    unseen_voices S0005 False
+    dev_unseen_styles S0006 True
+    dev_unseen_voices S0007 False
     """
     first = FIRST_SPEAKER_NUMBER + sum(len(s) for s in plan.values())
     sets = (
         (UNSEEN_VOICES_TEST, "test", UNSEEN_VOICE_VARIANTS, 1),
         (DEV_UNSEEN_STYLES, "dev", VOICE_VARIANTS, 2),
+        (DEV_UNSEEN_VOICES, "dev", DEV_UNSEEN_VOICE_VARIANTS, 3),
     )
     new_plan, new_sentences, styles = {}, {}, []
     for name, source, variants, stream in sets:

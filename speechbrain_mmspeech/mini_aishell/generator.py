@@ -167,9 +167,11 @@ def generate_mini_aishell(
     test speaker has (``speakers.UNSEEN_VOICE_VARIANTS``); ``telephone`` and
     ``clipped``, the test utterances themselves, degraded
     (``degradations``); ``dev_telephone`` and ``dev_clipped`` degrade the
-    dev utterances alike, so that augmentation can be chosen on dev, and
+    dev utterances alike, so that augmentation can be chosen on dev;
     ``dev_unseen_styles`` has the dev sentences read by new speakers with
-    the training voice variants at the unseen-voice speeds and pitches.
+    the training voice variants at the unseen-voice speeds and pitches, and
+    ``dev_unseen_voices`` by new speakers at those speeds and pitches with
+    variants of their own (``speakers.DEV_UNSEEN_VOICE_VARIANTS``).
 
     Arguments
     ---------

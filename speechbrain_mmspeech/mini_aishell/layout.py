@@ -39,7 +39,9 @@ UNPAIRED = "unpaired"
 # utterances degraded alike, to choose augmentation on. "dev_unseen_styles":
 # the dev sentences read by new speakers with the training voice variants
 # at the unseen-voice test's speeds and pitches, to choose on dev what is
-# meant for voices never heard.
+# meant for voices never heard; "dev_unseen_voices": the dev sentences read
+# at those speeds and pitches by voice variants of their own (no other
+# split has them), the dev counterpart of "unseen_voices".
 EXTRA_TESTS_DIRNAME = "extra_tests"
 TOPIC_TEST = "topic"
 SHUFFLED_TEST = "shuffled"
@@ -49,6 +51,7 @@ CLIPPED_TEST = "clipped"
 DEV_TELEPHONE = "dev_telephone"
 DEV_CLIPPED = "dev_clipped"
 DEV_UNSEEN_STYLES = "dev_unseen_styles"
+DEV_UNSEEN_VOICES = "dev_unseen_voices"
 EXTRA_TESTS = (
     TOPIC_TEST,
     SHUFFLED_TEST,
@@ -58,6 +61,7 @@ EXTRA_TESTS = (
     DEV_TELEPHONE,
     DEV_CLIPPED,
     DEV_UNSEEN_STYLES,
+    DEV_UNSEEN_VOICES,
 )
 UTT_PREFIX = "BAC009"  # AISHELL-1 utterance ids: BAC009S0002W0122
 FIRST_SPEAKER_NUMBER = 2  # AISHELL-1 speakers start at S0002

@@ -18,14 +18,18 @@ from speechbrain_mmspeech.mini_aishell.layout import UNPAIRED
 
 # Voice variants (espeak-ng-data/voices/!v) that keep the nominal speaking
 # rate and produce voiced speech (so tones survive). Excluded: whisper*
-# (unvoiced), Demonic/Marco/AnxiousAndy (slowed down), robosoft*/anika*/
-# Andrea/pedro/antonio/RicishayMax2-3/UniRobot (change the speaking rate).
-# The train, dev and test speakers use VOICE_VARIANTS, 50 of them: each
-# training speaker has a variant of its own (50 speakers), and dev and test
-# speakers draw among them, so that the test's voices were heard in
-# training (at another speed and pitch). UNSEEN_VOICE_VARIANTS are heard
-# only in the unseen-voice test, read at speeds and pitches outside the
-# training ranges. Other variants are not used.
+# and announcer (unvoiced), Demonic/Marco/AnxiousAndy (slowed down),
+# robosoft*/anika*/Andrea/pedro/antonio/RicishayMax2-3/UniRobot (change the
+# speaking rate). The train, dev and test speakers use VOICE_VARIANTS, 50 of
+# them: each training speaker has a variant of its own (50 speakers), and
+# dev and test speakers draw among them, so that the test's voices were
+# heard in training (at another speed and pitch). UNSEEN_VOICE_VARIANTS
+# are heard only in the unseen-voice test, and DEV_UNSEEN_VOICE_VARIANTS
+# only in its dev counterpart (5 of the 19 other usable variants, drawn by
+# random.Random(0).sample); both read at speeds and pitches outside the
+# training ranges. The other 14 usable variants (croak, ed, fast, Gene2,
+# iven4, max, miguel, norbert, pablo, quincy, sandro, travis, Tweaky,
+# victor) are not used.
 VOICE_VARIANTS = (
     "m1", "m2", "m3", "m4", "m5", "m6", "m7", "m8",
     "f1", "f2", "f3", "f4", "f5",
@@ -40,6 +44,7 @@ UNSEEN_VOICE_VARIANTS = (
     "Alicia", "Henrique", "Jacky", "Storm", "boris", "iven3", "klatt5",
     "michel", "steph2", "zac",
 )  # fmt: skip
+DEV_UNSEEN_VOICE_VARIANTS = ("Diogo", "Mr", "rob", "robert", "shelby")
 SPEED_RANGE_WPM = (160, 220)  # espeak -s; one pinyin syllable is one "word"
 PITCH_RANGE = (25, 75)  # espeak -p, 0..99
 # The unseen-voice speakers: slower or faster, lower or higher.
@@ -190,7 +195,7 @@ def draw_speaker_styles(
     >>> any(PITCH_RANGE[0] <= s.pitch <= PITCH_RANGE[1] for s in unseen)
     False
     >>> spread = draw_speaker_styles(
-    ...     50, np.random.default_rng(0), spread_variants=True
+    ...     len(VOICE_VARIANTS), np.random.default_rng(0), spread_variants=True
     ... )
     >>> len({s.variant for s in spread}) == len(VOICE_VARIANTS)
     True
