@@ -265,6 +265,23 @@ def test_unseen_voices_read_the_test_sentences_in_new_voices(tiny_corpus):
     assert not {row["spk_id"] for row in rows} & known_speakers
 
 
+def first_jobs_of_unseen_voice_split(split):
+    """Each new speaker's first job in ``split``, for a plan of 3 dev and 3
+    test speakers."""
+    from speechbrain_mmspeech.mini_aishell.extra_tests import (
+        unseen_voice_tasks,
+    )
+    from speechbrain_mmspeech.mini_aishell.layout import plan_speakers
+    from speechbrain_mmspeech.mini_aishell.text import Sentence
+
+    hello = [Sentence(("你好",), ("ni3", "hao3"))] * 3
+    plan = plan_speakers({"train": 2, "dev": 3, "test": 3}, 1)
+    tasks, _ = unseen_voice_tasks(
+        plan, {"dev": hello, "test": hello}, 0, (20, 30), (-6, -1)
+    )
+    return [t.jobs[0] for t in tasks if t.split == split]
+
+
 def test_dev_unseen_styles_read_the_dev_sentences_in_new_styles(tiny_corpus):
     """dev_unseen_styles: the dev transcripts, new speakers, the training
     voice variants at speeds and pitches that no other split uses."""
@@ -283,18 +300,7 @@ def test_dev_unseen_styles_read_the_dev_sentences_in_new_styles(tiny_corpus):
     speakers = {row["spk_id"] for row in rows}
     assert not speakers & known_speakers
     assert not speakers & {row["spk_id"] for row in unseen}
-    from speechbrain_mmspeech.mini_aishell.extra_tests import (
-        unseen_voice_tasks,
-    )
-    from speechbrain_mmspeech.mini_aishell.layout import plan_speakers
-    from speechbrain_mmspeech.mini_aishell.text import Sentence
-
-    hello = [Sentence(("你好",), ("ni3", "hao3"))] * 3
-    plan = plan_speakers({"train": 2, "dev": 3, "test": 3}, 1)
-    tasks, _ = unseen_voice_tasks(
-        plan, {"dev": hello, "test": hello}, 0, (20, 30), (-6, -1)
-    )
-    dev_jobs = [t.jobs[0] for t in tasks if t.split == "dev_unseen_styles"]
+    dev_jobs = first_jobs_of_unseen_voice_split("dev_unseen_styles")
     assert len(dev_jobs) == 3
     for job in dev_jobs:
         assert job.voice.variant in VOICE_VARIANTS
@@ -304,17 +310,12 @@ def test_dev_unseen_styles_read_the_dev_sentences_in_new_styles(tiny_corpus):
 def test_dev_unseen_voices_use_variants_no_other_split_has(tiny_corpus):
     """dev_unseen_voices: the dev transcripts, read by new speakers whose
     voice variants are neither trained on nor in the unseen-voice test."""
-    from speechbrain_mmspeech.mini_aishell.extra_tests import (
-        unseen_voice_tasks,
-    )
-    from speechbrain_mmspeech.mini_aishell.layout import plan_speakers
     from speechbrain_mmspeech.mini_aishell.speakers import (
         DEV_UNSEEN_VOICE_VARIANTS,
         PITCH_RANGE,
         UNSEEN_VOICE_VARIANTS,
         VOICE_VARIANTS,
     )
-    from speechbrain_mmspeech.mini_aishell.text import Sentence
 
     assert not set(DEV_UNSEEN_VOICE_VARIANTS) & set(VOICE_VARIANTS)
     assert not set(DEV_UNSEEN_VOICE_VARIANTS) & set(UNSEEN_VOICE_VARIANTS)
@@ -327,13 +328,7 @@ def test_dev_unseen_voices_use_variants_no_other_split_has(tiny_corpus):
     for name in ("unseen_voices", "dev_unseen_styles"):
         others |= {row["spk_id"] for row in read_extra_test(tiny_corpus, name)}
     assert not {row["spk_id"] for row in rows} & others
-
-    hello = [Sentence(("你好",), ("ni3", "hao3"))] * 3
-    plan = plan_speakers({"train": 2, "dev": 3, "test": 3}, 1)
-    tasks, _ = unseen_voice_tasks(
-        plan, {"dev": hello, "test": hello}, 0, (20, 30), (-6, -1)
-    )
-    jobs = [t.jobs[0] for t in tasks if t.split == "dev_unseen_voices"]
+    jobs = first_jobs_of_unseen_voice_split("dev_unseen_voices")
     assert len(jobs) == 3
     for job in jobs:
         assert job.voice.variant in DEV_UNSEEN_VOICE_VARIANTS
