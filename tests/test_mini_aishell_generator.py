@@ -333,6 +333,9 @@ def test_dev_unseen_voices_use_variants_no_other_split_has(tiny_corpus):
     for job in jobs:
         assert job.voice.variant in DEV_UNSEEN_VOICE_VARIANTS
         assert not PITCH_RANGE[0] <= job.voice.pitch <= PITCH_RANGE[1]
+    # Each its own variant; low and high pitches both read.
+    assert len({job.voice.variant for job in jobs}) == 3
+    assert {job.voice.pitch > PITCH_RANGE[1] for job in jobs} == {True, False}
 
 
 @pytest.mark.parametrize(

@@ -138,8 +138,9 @@ def unseen_voice_tasks(plan, sentences, seed, snr_range_db, gain_range_db):
     the other speakers. ``dev_unseen_styles``: the dev sentences read
     alike by new speakers with the training ``VOICE_VARIANTS`` at those
     same outside speeds and pitches, and ``dev_unseen_voices`` by new
-    speakers with ``DEV_UNSEEN_VOICE_VARIANTS`` (heard nowhere else) at
-    those speeds and pitches, so that what is tuned for voices never heard
+    speakers with ``DEV_UNSEEN_VOICE_VARIANTS`` (heard nowhere else, each
+    speaker its own) at those speeds and pitches, each speaker its own pair
+    of ranges (slow or fast, low or high), so that what is tuned for voices never heard
     is chosen on dev, not on the test's voices. The new speakers are
     numbered after every other speaker; each set draws its styles from a
     generator of its own, so that the other splits do not change.
@@ -177,13 +178,15 @@ def unseen_voice_tasks(plan, sentences, seed, snr_range_db, gain_range_db):
     dev_unseen_voices S0007 False
     """
     first = FIRST_SPEAKER_NUMBER + sum(len(s) for s in plan.values())
+    # The last flag: each speaker its own variant and its own (speed, pitch)
+    # ranges (slow or fast, low or high), so that four speakers cover them.
     sets = (
-        (UNSEEN_VOICES_TEST, "test", UNSEEN_VOICE_VARIANTS, 1),
-        (DEV_UNSEEN_STYLES, "dev", VOICE_VARIANTS, 2),
-        (DEV_UNSEEN_VOICES, "dev", DEV_UNSEEN_VOICE_VARIANTS, 3),
+        (UNSEEN_VOICES_TEST, "test", UNSEEN_VOICE_VARIANTS, 1, False),
+        (DEV_UNSEEN_STYLES, "dev", VOICE_VARIANTS, 2, False),
+        (DEV_UNSEEN_VOICES, "dev", DEV_UNSEEN_VOICE_VARIANTS, 3, True),
     )
     new_plan, new_sentences, styles = {}, {}, []
-    for name, source, variants, stream in sets:
+    for name, source, variants, stream, covering in sets:
         # One new speaker per speaker of the source split, reading its
         # sentences.
         new_plan[name] = []
@@ -202,6 +205,8 @@ def unseen_voice_tasks(plan, sentences, seed, snr_range_db, gain_range_db):
             variants,
             UNSEEN_SPEED_RANGES_WPM,
             UNSEEN_PITCH_RANGES,
+            spread_variants=covering,
+            cover_ranges=covering,
         )
     return build_tasks(
         new_plan, new_sentences, styles, seed, snr_range_db, gain_range_db

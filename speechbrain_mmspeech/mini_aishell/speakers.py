@@ -154,6 +154,7 @@ def draw_speaker_styles(
     speed_ranges=(SPEED_RANGE_WPM,),
     pitch_ranges=(PITCH_RANGE,),
     spread_variants=False,
+    cover_ranges=False,
 ):
     """Draws distinct (variant, speed, pitch) speaker styles.
 
@@ -172,6 +173,10 @@ def draw_speaker_styles(
     spread_variants : bool
         Give the speakers the variants in a random order, each once before
         any is used twice (else each speaker draws one).
+    cover_ranges : bool
+        Give the speakers the (speed range, pitch range) pairs in turn, so
+        that a few speakers cover them all (else each speaker draws its
+        ranges).
 
     Returns
     -------
@@ -199,10 +204,23 @@ def draw_speaker_styles(
     ... )
     >>> len({s.variant for s in spread}) == len(VOICE_VARIANTS)
     True
+    >>> covering = draw_speaker_styles(
+    ...     4,
+    ...     np.random.default_rng(0),
+    ...     UNSEEN_VOICE_VARIANTS,
+    ...     UNSEEN_SPEED_RANGES_WPM,
+    ...     UNSEEN_PITCH_RANGES,
+    ...     cover_ranges=True,
+    ... )
+    >>> [(s.speed > 200, s.pitch > 50) for s in covering]
+    [(False, False), (False, True), (True, False), (True, True)]
     """
 
-    def draw(ranges):
-        low, high = ranges[int(rng.integers(len(ranges)))]
+    def draw(ranges, turn=None):
+        index = int(rng.integers(len(ranges)))
+        if turn is not None:
+            index = turn % len(ranges)
+        low, high = ranges[index]
         return int(rng.integers(low, high + 1))
 
     order = [str(v) for v in rng.permutation(variants)]
@@ -211,10 +229,14 @@ def draw_speaker_styles(
         variant = str(rng.choice(variants))
         if spread_variants:
             variant = order[len(styles) % len(order)]
+        pitch_turn = speed_turn = None
+        if cover_ranges:
+            pitch_turn = len(styles)
+            speed_turn = len(styles) // len(pitch_ranges)
         style = SpeakerStyle(
             variant=variant,
-            speed=draw(speed_ranges),
-            pitch=draw(pitch_ranges),
+            speed=draw(speed_ranges, speed_turn),
+            pitch=draw(pitch_ranges, pitch_turn),
         )
         if style not in seen:
             seen.add(style)
