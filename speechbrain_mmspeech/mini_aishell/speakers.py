@@ -188,13 +188,12 @@ def draw_speaker_styles(
     >>> styles = draw_speaker_styles(3, np.random.default_rng(0))
     >>> len(set(styles))
     3
-    >>> unseen = draw_speaker_styles(
-    ...     4,
-    ...     np.random.default_rng(0),
+    >>> outside = (
     ...     UNSEEN_VOICE_VARIANTS,
     ...     UNSEEN_SPEED_RANGES_WPM,
     ...     UNSEEN_PITCH_RANGES,
     ... )
+    >>> unseen = draw_speaker_styles(4, np.random.default_rng(0), *outside)
     >>> any(s.variant in VOICE_VARIANTS for s in unseen)
     False
     >>> any(PITCH_RANGE[0] <= s.pitch <= PITCH_RANGE[1] for s in unseen)
@@ -205,12 +204,7 @@ def draw_speaker_styles(
     >>> len({s.variant for s in spread}) == len(VOICE_VARIANTS)
     True
     >>> covering = draw_speaker_styles(
-    ...     4,
-    ...     np.random.default_rng(0),
-    ...     UNSEEN_VOICE_VARIANTS,
-    ...     UNSEEN_SPEED_RANGES_WPM,
-    ...     UNSEEN_PITCH_RANGES,
-    ...     cover_ranges=True,
+    ...     4, np.random.default_rng(0), *outside, cover_ranges=True
     ... )
     >>> [(s.speed > 200, s.pitch > 50) for s in covering]
     [(False, False), (False, True), (True, False), (True, True)]
