@@ -140,10 +140,11 @@ def unseen_voice_tasks(plan, sentences, seed, snr_range_db, gain_range_db):
     same outside speeds and pitches, and ``dev_unseen_voices`` by new
     speakers with ``DEV_UNSEEN_VOICE_VARIANTS`` (heard nowhere else, each
     speaker its own) at those speeds and pitches, each speaker its own pair
-    of ranges (slow or fast, low or high), so that what is tuned for voices never heard
-    is chosen on dev, not on the test's voices. The new speakers are
-    numbered after every other speaker; each set draws its styles from a
-    generator of its own, so that the other splits do not change.
+    of ranges (slow or fast, low or high), so that what is tuned for voices
+    never heard is chosen on dev, not on the test's voices. The new
+    speakers are numbered after every other speaker; each set draws its
+    styles from a generator of its own, so that the other splits do not
+    change.
 
     Arguments
     ---------
