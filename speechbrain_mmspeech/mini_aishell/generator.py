@@ -52,7 +52,7 @@ from speechbrain_mmspeech.mini_aishell.rendering import (  # noqa: F401
 )
 from speechbrain_mmspeech.mini_aishell.speakers import (
     build_tasks,
-    draw_speaker_styles,
+    corpus_speaker_styles,
 )
 from speechbrain_mmspeech.mini_aishell.synthesis import check_espeak
 from speechbrain_mmspeech.mini_aishell.text import (
@@ -268,10 +268,7 @@ def generate_mini_aishell(
     rng = np.random.default_rng(seed)
     sentences = split_sentences(clauses, sizes, rng, eval_within_train_vocab)
     plan = plan_speakers(n_speakers, utts_per_speaker)
-    # Every training speaker a variant of its own; the others draw.
-    styles = draw_speaker_styles(
-        n_train_speakers, rng, spread_variants=True
-    ) + draw_speaker_styles(sum(n_speakers.values()) - n_train_speakers, rng)
+    styles = corpus_speaker_styles(n_speakers, rng)
     logger.info("mini-AISHELL: %d candidate sentences", len(clauses))
 
     tasks, transcripts = build_tasks(

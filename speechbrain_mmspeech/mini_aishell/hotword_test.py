@@ -55,7 +55,7 @@ from speechbrain_mmspeech.mini_aishell.layout import (
 )
 from speechbrain_mmspeech.mini_aishell.speakers import (
     build_tasks,
-    draw_speaker_styles,
+    corpus_speaker_styles,
 )
 from speechbrain_mmspeech.mini_aishell.synthesis import (
     check_espeak,
@@ -300,7 +300,7 @@ def replay_speakers(corpus_folder):
     sizes = {k: v * utts for k, v in n_speakers.items()}
     rng = np.random.default_rng(config["seed"])
     split_sentences(clauses, sizes, rng, config["eval_within_train_vocab"])
-    styles = draw_speaker_styles(sum(n_speakers.values()), rng)
+    styles = corpus_speaker_styles(n_speakers, rng)
     plan = plan_speakers(n_speakers, utts)
     speakers, first = {}, 0
     for split, count in n_speakers.items():

@@ -238,6 +238,42 @@ def draw_speaker_styles(
     return styles
 
 
+def corpus_speaker_styles(n_speakers, rng):
+    """The speakers of a mini-AISHELL corpus, in the order they are drawn.
+
+    Every training speaker has a variant of its own (``spread_variants``);
+    the speakers of the other splits draw among the same variants, so that
+    the test's voices were heard in training. The generator draws them, and
+    ``hotword_test.replay_speakers`` replays the same draw.
+
+    Arguments
+    ---------
+    n_speakers : dict
+        Split name -> number of speakers, ``"train"`` first.
+    rng : numpy.random.Generator
+        Random generator, in the state the generator leaves it after the
+        sentence split.
+
+    Returns
+    -------
+    list of SpeakerStyle
+        One per speaker, split after split in the order of ``n_speakers``.
+
+    Example
+    -------
+    >>> styles = corpus_speaker_styles(
+    ...     {"train": 3, "dev": 1}, np.random.default_rng(0)
+    ... )
+    >>> len(styles), len({s.variant for s in styles[:3]})
+    (4, 3)
+    """
+    n_train = n_speakers["train"]
+    n_others = sum(n_speakers.values()) - n_train
+    return draw_speaker_styles(
+        n_train, rng, spread_variants=True
+    ) + draw_speaker_styles(n_others, rng)
+
+
 def make_job(utt_id, sentence, style, seed, snr_range_db, gain_range_db):
     """Draws the per-utterance randomness and returns the job to render.
 
