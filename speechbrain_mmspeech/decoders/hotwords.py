@@ -61,7 +61,7 @@ from speechbrain_mmspeech.tokenizers import PinyinTokenizer, SymbolTable
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_WEIGHT = 6.0  # bonus per hotword character
+DEFAULT_WEIGHT = 9.0  # bonus per hotword character
 DEFAULT_THRESHOLD = -1.0  # per phone; both chosen on dev, see the recipe README
 DEFAULT_TONE_PENALTY = 1.0  # per frame (None: tones must match); chosen on dev
 DEFAULT_SUPPRESS_OVERLAPS = False
