@@ -11,8 +11,8 @@ utterance, batch 1). Each list's run is scored against that list, next to
 the run without hotwords scored against the same list.
 
 ``--sweep`` decodes the manifest with every setting of ``--tone-penalties``,
-``--suppress-overlaps``, ``--thresholds`` and ``--weights`` (each
-utterance encoded once) and picks
+``--suppress-overlaps``, ``--thresholds``, ``--short-thresholds`` and
+``--weights`` (each utterance encoded once) and picks
 one by this rule: the highest recall (ties: the higher precision) whose
 precision is at least 98% (or at least the run without hotwords'
 precision, if that is lower) and whose U-CER is at most 0.3 point above
@@ -81,6 +81,13 @@ def parse_args(argv=None):
         type=float,
         nargs="+",
         default=[-0.5, -1.0, -1.5, -2.0, -2.5, -3.0],
+    )
+    parser.add_argument(
+        "--short-thresholds",
+        nargs="+",
+        default=["none"],
+        help="gate thresholds of words of two characters or fewer to sweep "
+        "(none: --thresholds' value)",
     )
     parser.add_argument(
         "--weights", type=float, nargs="+", default=[3.0, 6.0, 9.0, 12.0]
@@ -205,9 +212,10 @@ def sweep(
     weights,
     tone_penalties=(None,),
     suppressions=(False,),
+    short_thresholds=(None,),
 ):
     """Decodes ``rows`` with each (tone penalty, overlap suppression,
-    threshold, weight) and
+    threshold, short-word threshold, weight) and
     prints the table and the setting the rule picks (see the module
     docstring)."""
     scorer = asr.hotword_scorer()
@@ -235,30 +243,33 @@ def sweep(
     cer, base = run(None)
     print(f"{len(rows)} utterances, {len(listed)} listed")
     print(
-        "| tone penalty | overlaps | threshold | weight | CER | recall "
-        "| precision | U-CER |"
+        "| tone penalty | overlaps | threshold | short threshold | weight "
+        "| CER | recall | precision | U-CER |"
     )
-    print("| --- " * 8 + "|")
+    print("| --- " * 9 + "|")
     print(
-        f"| | | none | 0 | {cer:.2f} | {base['recall']:.1f} | "
+        f"| | | none | | 0 | {cer:.2f} | {base['recall']:.1f} | "
         f"{base['precision']:.1f} | {base['U-CER']:.2f} |"
     )
     best = None
     grid = [
-        (penalty, suppress, threshold, weight)
+        (penalty, suppress, threshold, short, weight)
         for penalty in tone_penalties
         for suppress in suppressions
         for threshold in thresholds
+        for short in short_thresholds
         for weight in weights
     ]
-    for penalty, suppress, threshold, weight in grid:
+    for penalty, suppress, threshold, short, weight in grid:
         scorer.tone_penalty, scorer.threshold = penalty, threshold
+        scorer.short_threshold = short
         scorer.suppress_overlaps = suppress
         weights_of["hotword"] = weight
         cer, s = run(listed)
         overlaps = "suppressed" if suppress else "kept"
         print(
-            f"| {penalty} | {overlaps} | {threshold} | {weight} | {cer:.2f} "
+            f"| {penalty} | {overlaps} | {threshold} | {short} | {weight} "
+            f"| {cer:.2f} "
             f"| {s['recall']:.1f} | {s['precision']:.1f} "
             f"| {s['U-CER']:.2f} |",
             flush=True,
@@ -269,13 +280,14 @@ def sweep(
         )
         key = (s["recall"], s["precision"])  # ties: the more precise
         if allowed and (best is None or key > best[0]):
-            best = (key, penalty, overlaps, threshold, weight)
+            best = (key, penalty, overlaps, threshold, short, weight)
     if best is None:
         print("rule: no setting keeps precision and U-CER; none chosen")
     else:
         print(
             f"rule: tone penalty {best[1]}, overlaps {best[2]}, threshold "
-            f"{best[3]}, weight {best[4]} (recall {best[0][0]:.1f}%, "
+            f"{best[3]}, short threshold {best[4]}, weight {best[5]} "
+            f"(recall {best[0][0]:.1f}%, "
             f"precision {best[0][1]:.1f}%)"
         )
 
@@ -370,6 +382,7 @@ def main(argv=None):
                 largest = max(lists.values(), key=len)
                 penalties = list(map(setting_value, args.tone_penalties))
                 suppressions = list(map(setting_value, args.suppress_overlaps))
+                shorts = list(map(setting_value, args.short_thresholds))
                 sweep(
                     asr,
                     rows,
@@ -378,6 +391,7 @@ def main(argv=None):
                     args.weights,
                     penalties,
                     suppressions,
+                    shorts,
                 )
                 return
             decode_rows(asr, rows, runs, args.records)

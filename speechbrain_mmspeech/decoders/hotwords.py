@@ -16,6 +16,9 @@ its pinyin phones were spoken. Two steps, both per utterance:
    ``max_active`` of them); the others get nothing, so a long list does not
    turn into insertions. With a ``tone_penalty`` a final heard in another
    tone may stand in (``speechbrain_mmspeech.decoders.keyword_spotting``).
+   Short hotwords (two characters or fewer) may have a stricter
+   ``short_threshold``: two syllables match some stretch of an ordinary
+   sentence by chance far more often than three do.
    With ``suppress_overlaps``, hotwords compete for the audio as in
    keyword spotting's non-maximum suppression: an active hotword whose
    best segment lies mostly (half of the shorter segment or more) inside
@@ -64,6 +67,8 @@ logger = logging.getLogger(__name__)
 DEFAULT_WEIGHT = 9.0  # bonus per hotword character
 DEFAULT_THRESHOLD = -1.0  # per phone; both chosen on dev, see the recipe README
 DEFAULT_TONE_PENALTY = 1.0  # per frame (None: tones must match); chosen on dev
+DEFAULT_SHORT_THRESHOLD = -0.5  # words of <= SHORT_WORD_CHARS; on dev
+SHORT_WORD_CHARS = 2  # a short hotword: two syllables or fewer
 DEFAULT_SUPPRESS_OVERLAPS = False
 SEGMENT_OVERLAP = 0.5  # of the shorter segment: the same stretch of audio
 DEFAULT_MAX_ACTIVE = 32
@@ -185,6 +190,7 @@ class HotwordTable:
             ids.append(word_ids)
             phones.append(word_phones)
         self.char_ids = ids
+        self.char_lengths = torch.tensor([len(i) for i in ids])
         self.phone_lengths = torch.tensor([len(p) for p in phones])
         self.phones = torch.zeros(len(phones), max(map(len, phones)))
         self.phones = self.phones.long()
@@ -248,6 +254,9 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
     tone_penalty : float
         The gate's cost per frame of hearing a final in another tone
         (``tone_tolerant_costs``); None: tones must match.
+    short_threshold : float
+        The gate's threshold for hotwords of at most ``SHORT_WORD_CHARS``
+        characters; None: ``threshold`` (unused without a threshold).
     suppress_overlaps : bool
         Drop an active hotword spotted mostly over the segment of a
         better-scoring one (``suppress_overlapping``).
@@ -296,6 +305,7 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         hotwords=None,
         threshold=DEFAULT_THRESHOLD,
         tone_penalty=DEFAULT_TONE_PENALTY,
+        short_threshold=DEFAULT_SHORT_THRESHOLD,
         suppress_overlaps=DEFAULT_SUPPRESS_OVERLAPS,
         max_active=DEFAULT_MAX_ACTIVE,
         max_hotwords=DEFAULT_MAX_HOTWORDS,
@@ -311,6 +321,7 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         self.char_tokenizer = char_tokenizer
         self.threshold = threshold
         self.tone_penalty = tone_penalty
+        self.short_threshold = short_threshold
         self.suppress_overlaps = suppress_overlaps
         self.max_active = max_active
         self.max_hotwords = max_hotwords
@@ -363,6 +374,24 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
             return None
         return [[self.table.words[k] for k in ks] for ks in self._active]
 
+    def word_thresholds(self):
+        """The gate's threshold of each hotword of the list.
+
+        Returns
+        -------
+        torch.Tensor
+            ``[hotwords]``: ``short_threshold`` for the hotwords of at most
+            ``SHORT_WORD_CHARS`` characters (if set), ``threshold`` for
+            the others; None without a threshold (no gate).
+        """
+        if self.threshold is None:
+            return None
+        thresholds = torch.full((len(self.table),), float(self.threshold))
+        if self.short_threshold is not None:
+            short = self.table.char_lengths <= SHORT_WORD_CHARS
+            thresholds[short] = float(self.short_threshold)
+        return thresholds
+
     @torch.no_grad()
     def spot(self, memory):
         """Spotting scores of the list's hotwords in each utterance.
@@ -414,11 +443,12 @@ class HotwordScorer(sb_scorer.BaseScorerInterface):
         table = self.table
         self.spotted, self.segments = self.spot(x)
         self._active = []
+        thresholds = self.word_thresholds()
         for k, scores in enumerate(self.spotted):
-            if self.threshold is None:
+            if thresholds is None:
                 keep = torch.arange(len(table))
             else:
-                keep = (scores >= self.threshold).nonzero().squeeze(1)
+                keep = (scores >= thresholds).nonzero().squeeze(1)
             if self.segments is not None:
                 keep = suppress_overlapping(keep, scores, self.segments[k])
             if len(keep) > self.max_active:

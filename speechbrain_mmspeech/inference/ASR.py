@@ -57,6 +57,7 @@ from speechbrain_mmspeech.dataio.audio import (
 from speechbrain_mmspeech.decoders.hotwords import (
     DEFAULT_MAX_ACTIVE,
     DEFAULT_MAX_HOTWORDS,
+    DEFAULT_SHORT_THRESHOLD,
     DEFAULT_SUPPRESS_OVERLAPS,
     DEFAULT_THRESHOLD,
     DEFAULT_TONE_PENALTY,
@@ -305,6 +306,11 @@ class MMSpeechASR(EncoderDecoderASR):
                 ),
                 tone_penalty=getattr(
                     self.hparams, "hotword_tone_penalty", DEFAULT_TONE_PENALTY
+                ),
+                short_threshold=getattr(
+                    self.hparams,
+                    "hotword_short_threshold",
+                    DEFAULT_SHORT_THRESHOLD,
                 ),
                 suppress_overlaps=getattr(
                     self.hparams,

@@ -182,3 +182,25 @@ def test_overlap_suppression_drops_a_near_homophone_not_a_homophone():
     )
     scorer.reset_mem(memory, None)
     assert scorer.active_hotwords() == [["他", "她"]]
+
+
+def test_short_hotwords_have_their_own_threshold():
+    # The audio says li3 ming2 lai2: 黎明 (li2 ming2) passes the
+    # tone-tolerant gate at a cost; a stricter short-word threshold stops it
+    # but not 李明, and not the three-character 黎明来 either.
+    memory = SpelledPhones("李明来")(torch.zeros(1, 18, 1))
+    memory = torch.cat([memory, memory, torch.ones(1, 18, 1)], dim=-1)
+    phone_head = lambda hidden: hidden  # noqa: E731 (the memory is logits)
+    words = ["李明", "黎明", "黎明来"]
+    scorer = HotwordScorer(
+        phone_head, tokenizer(), words, tone_penalty=0.5, short_threshold=None
+    )
+    scorer.reset_mem(memory, None)
+    assert scorer.active_hotwords() == [words]
+    near = float(scorer.spotted[0][1])
+    assert -1.0 < near < 0.0
+    assert scorer.word_thresholds().tolist() == [-1.0] * 3
+    scorer.short_threshold = near / 2
+    assert scorer.word_thresholds().tolist() == [near / 2, near / 2, -1.0]
+    scorer.reset_mem(memory, None)
+    assert scorer.active_hotwords() == [["李明", "黎明来"]]
