@@ -8,8 +8,12 @@ epoch counter there and ends the learning-rate schedule with it, so a
 slower machine trains fewer epochs on a complete schedule instead of
 running out of time in the middle of one.
 
-The count is fixed once and saved in the checkpoints, with the seconds
-spent (those of an epoch cut by a kill included): a resumed run keeps it.
+After that the count can only shrink: at the start of every later epoch,
+if the planned epochs no longer fit at the mean speed so far (a machine
+that slowed down in the middle of the run), the count drops to what fits
+and the schedule ends earlier; it never grows. The count is saved in the
+checkpoints, with the seconds spent (those of an epoch cut by a kill
+included): a resumed run keeps it.
 Only the epochs are timed (training and validation), not the start of the
 process before the first one. What follows the last epoch (the test, an
 evaluation) can have its share of the minutes kept for it, in epochs at
@@ -49,7 +53,8 @@ class EpochBudget:
         at the measured speed.
     measured_epochs : int
         Epochs timed before the count is fixed. The count is fixed when the
-        next epoch starts, so that epoch is always trained.
+        next epoch starts, so that epoch is always trained; each later
+        start may lower it (never below the epoch starting).
     clock : callable
         Returns seconds (``time.monotonic``; tests pass a fake clock).
 
@@ -62,6 +67,9 @@ class EpochBudget:
     >>> now[0] = 130.0  # the first epoch took 130 s of the 600
     >>> budget.begin_epoch(2)
     4
+    >>> now[0] = 330.0  # the second took 200 s: 165 s each, 270 s left
+    >>> budget.begin_epoch(3)
+    3
     """
 
     def __init__(
@@ -104,22 +112,23 @@ class EpochBudget:
             self.spent += now - self._started
         self._started = now
         finished = epoch - 1
-        if (
-            self.seconds is not None
-            and self.epochs is None
-            and finished >= self.measured_epochs
-        ):
-            if combine is not None:
-                self.spent = combine(self.spent)
-            self.epochs = self.fitting_epochs(finished)
-            logger.info(
-                "Time budget: %d epochs (%.0f s per epoch measured, "
-                "%.0f of %.0f s spent)",
-                self.epochs,
-                self.spent / finished,
-                self.spent,
-                self.seconds,
-            )
+        if self.seconds is None or finished < self.measured_epochs:
+            return self.epochs
+        if combine is not None:
+            self.spent = combine(self.spent)
+        fitting = self.fitting_epochs(finished)
+        if self.epochs is not None and fitting >= self.epochs:
+            return self.epochs
+        logger.info(
+            "Time budget: %d epochs%s (%.0f s per epoch measured, "
+            "%.0f of %.0f s spent)",
+            fitting,
+            "" if self.epochs is None else f" instead of {self.epochs}",
+            self.spent / finished,
+            self.spent,
+            self.seconds,
+        )
+        self.epochs = fitting
         return self.epochs
 
     def fitting_epochs(self, finished):

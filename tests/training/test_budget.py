@@ -38,8 +38,31 @@ def test_count_is_fixed_once_from_the_measured_epochs():
     assert budget.begin_epoch(2) is None  # one epoch measured of two
     clock.now = 150.0  # epochs of 50 and 100 s: 75 s each, 450 s left
     assert budget.begin_epoch(3) == 8
-    clock.now = 1000.0  # later epochs do not change it
+    clock.now = 200.0  # a faster epoch does not add any
     assert budget.begin_epoch(4) == 8
+
+
+def test_a_machine_that_slows_down_trains_fewer_epochs():
+    # The first epoch (60 s) fixes 10 of 600 s; then epochs take 90 s.
+    clock = FakeClock()
+    budget = EpochBudget(minutes=10, max_epochs=20, clock=clock)
+    budget.begin_epoch(1)
+    counts = []
+    for epoch, seconds in enumerate([60, 90, 90, 90, 90, 90], start=2):
+        clock.now += seconds
+        counts.append(budget.begin_epoch(epoch))
+    assert counts == [10, 8, 7, 7, 7, 7]
+    assert clock.now + 90 <= 600  # the last epoch, 7, ends in time
+
+
+def test_a_slowdown_never_cuts_the_starting_epoch():
+    clock = FakeClock()
+    budget = EpochBudget(minutes=10, max_epochs=20, clock=clock)
+    budget.begin_epoch(1)
+    clock.now = 60.0
+    assert budget.begin_epoch(2) == 10
+    clock.now = 5000.0  # far over the budget
+    assert budget.begin_epoch(3) == 3
 
 
 def test_the_starting_epoch_is_always_trained():
