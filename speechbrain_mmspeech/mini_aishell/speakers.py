@@ -243,8 +243,8 @@ def corpus_speaker_styles(n_speakers, rng):
 
     Every training speaker has a variant of its own (``spread_variants``);
     the speakers of the other splits draw among the same variants, so that
-    the test's voices were heard in training. The generator draws them, and
-    ``hotword_test.replay_speakers`` replays the same draw.
+    the test's voices were heard in training. ``generator.draw_corpus``
+    draws them, for the generator and for the hotword test alike.
 
     Arguments
     ---------

@@ -288,7 +288,7 @@ def test_augmentation_is_off_at_validation_and_test():
     assert not torch.equal(train, valid)
 
 
-def test_cached_features_equal_recomputed_ones():
+def test_the_brain_serves_clean_batches_from_the_feature_cache():
     """The cache serves the clean batches (validation, and training batches
     that wav_augment left alone) with exactly the recomputed features; a
     waveform-augmented batch is computed afresh and not cached."""
